@@ -1,0 +1,452 @@
+//! The marketer's JSON config: parsed and validated once, with errors that name the place.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scoring::ScoringConfig;
+
+/// A form as the marketer configured it. Build one with [`FormConfig::from_json`], which
+/// validates everything; a `FormConfig` that exists is a valid one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormConfig {
+    /// Identifies the form in payloads and events, e.g. `"contact"`. Letters, digits, `-`, `_`.
+    pub form_id: String,
+    /// Where qualified leads are POSTed. May be left out when the mount element has a
+    /// `data-endpoint` attribute. Relative URLs resolve against the landing page.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The form's heading. Defaults to none.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The form's fields, in display order.
+    pub fields: Vec<Field>,
+    /// How leads are scored and qualified. Defaults to no rules and a threshold of 0 (every
+    /// lead qualifies).
+    #[serde(default)]
+    pub scoring: ScoringConfig,
+    /// Every text the visitor sees that is not a field's own. Defaults to English.
+    #[serde(default)]
+    pub texts: Texts,
+}
+
+/// One input of the form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The key of the value in the payload's `fields`. Letters, digits, `-`, `_`.
+    pub name: String,
+    /// What kind of input this is.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// The visible label (for `consent`: the consent text itself). Required except for
+    /// `hidden` fields.
+    #[serde(default)]
+    pub label: String,
+    /// Placeholder text inside the input. Defaults to none.
+    #[serde(default)]
+    pub placeholder: Option<String>,
+    /// Help text shown under the input and tied to it for screen readers. Defaults to none.
+    #[serde(default)]
+    pub help: Option<String>,
+    /// Whether the visitor must fill it in (a checkbox or consent must be ticked).
+    /// Defaults to false.
+    #[serde(default)]
+    pub required: bool,
+    /// Shortest accepted answer, in characters. Defaults to none.
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    /// Longest accepted answer, in characters. Defaults to 1000 for textareas, 200 otherwise.
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// The choices of a `select` (required there, not allowed elsewhere).
+    #[serde(default)]
+    pub options: Vec<SelectOption>,
+    /// The fixed value of a `hidden` field (e.g. a campaign name). Defaults to empty.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The version of a `consent` text (required there), recorded with the lead so sales
+    /// knows exactly what the visitor agreed to.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl Field {
+    /// The longest answer accepted for this field.
+    pub fn max_len(&self) -> usize {
+        self.max_length.unwrap_or(if self.kind == FieldKind::Textarea { 1000 } else { 200 })
+    }
+}
+
+/// The kinds of input a form can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// A single line of text.
+    Text,
+    /// An e-mail address, checked for syntax.
+    Email,
+    /// A phone number.
+    Tel,
+    /// A choice among `options`.
+    Select,
+    /// A yes/no box.
+    Checkbox,
+    /// Several lines of text.
+    Textarea,
+    /// A fixed value the visitor does not see.
+    Hidden,
+    /// A consent checkbox whose label is the consent text, versioned.
+    Consent,
+}
+
+impl FieldKind {
+    /// Whether the value is a tick (true/false) rather than text.
+    pub fn is_tick(self) -> bool {
+        matches!(self, FieldKind::Checkbox | FieldKind::Consent)
+    }
+}
+
+/// One choice of a `select` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectOption {
+    /// What goes into the payload.
+    pub value: String,
+    /// What the visitor sees. Defaults to the value.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The visitor-facing texts that are not a field's own. Every one defaults to English.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Texts {
+    /// The submit button. Defaults to "Send".
+    pub submit: String,
+    /// The button while sending. Defaults to "Sending…".
+    pub sending: String,
+    /// Shown once the lead is safe. Defaults to "Thank you! We'll be in touch soon."
+    pub success: String,
+    /// Shown when sending failed. Defaults to "We couldn't send your details. They are kept
+    /// here; please try again."
+    pub failed: String,
+    /// The retry button. Defaults to "Try again".
+    pub retry: String,
+    /// A required field left empty. Defaults to "This field is required."
+    pub required: String,
+    /// A malformed e-mail address. Defaults to "Please enter a valid e-mail address."
+    pub invalid_email: String,
+    /// An answer shorter than `min_length`; `{n}` is replaced by the limit.
+    /// Defaults to "Please enter at least {n} characters."
+    pub too_short: String,
+    /// An answer longer than the limit; `{n}` is replaced by it.
+    /// Defaults to "Please enter at most {n} characters."
+    pub too_long: String,
+    /// The select's empty choice. Defaults to "Choose…".
+    pub choose: String,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Texts {
+            submit: "Send".into(),
+            sending: "Sending…".into(),
+            success: "Thank you! We'll be in touch soon.".into(),
+            failed: "We couldn't send your details. They are kept here; please try again.".into(),
+            retry: "Try again".into(),
+            required: "This field is required.".into(),
+            invalid_email: "Please enter a valid e-mail address.".into(),
+            too_short: "Please enter at least {n} characters.".into(),
+            too_long: "Please enter at most {n} characters.".into(),
+            choose: "Choose…".into(),
+        }
+    }
+}
+
+/// A config that can't be used, and where in it the problem is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// Where in the config, e.g. `scoring.rules[3].when.op`; empty for the whole document.
+    pub path: String,
+    /// What is wrong there.
+    pub kind: ConfigErrorKind,
+}
+
+/// What is wrong with a config.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The text is not JSON, or a value has the wrong type or name (serde's message).
+    Syntax(String),
+    /// The value is well-formed but not usable (a sentence saying what was expected).
+    Invalid(String),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.into(), kind: ConfigErrorKind::Invalid(message.into()) }
+    }
+
+    /// What is wrong, without the place.
+    pub fn message(&self) -> &str {
+        match &self.kind {
+            ConfigErrorKind::Syntax(m) | ConfigErrorKind::Invalid(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("leadgate config error")?;
+        if !self.path.is_empty() {
+            f.write_str(" at `")?;
+            f.write_str(&self.path)?;
+            f.write_str("`")?;
+        }
+        f.write_str(": ")?;
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl FormConfig {
+    /// Parses and validates a config. The error names the place (`fields[2].type`) and what
+    /// was expected there.
+    pub fn from_json(text: &str) -> Result<FormConfig, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let config: FormConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." || path == "?" { String::new() } else { path };
+            ConfigError { path, kind: ConfigErrorKind::Syntax(e.into_inner().to_string()) }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_name("form_id", &self.form_id)?;
+        if self.fields.is_empty() {
+            return Err(ConfigError::invalid("fields", "a form needs at least one field"));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, field) in self.fields.iter().enumerate() {
+            let at = |what: &str| {
+                let mut p = String::from("fields[");
+                p.push_str(&i.to_string());
+                p.push(']');
+                if !what.is_empty() {
+                    p.push('.');
+                    p.push_str(what);
+                }
+                p
+            };
+            check_name(&at("name"), &field.name)?;
+            if !seen.insert(field.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    at("name"),
+                    "another field already has the name \"".to_string() + &field.name + "\"",
+                ));
+            }
+            if field.kind != FieldKind::Hidden && field.label.trim().is_empty() {
+                return Err(ConfigError::invalid(at("label"), "a visible field needs a label"));
+            }
+            match (field.kind, field.options.is_empty()) {
+                (FieldKind::Select, true) => {
+                    return Err(ConfigError::invalid(
+                        at("options"),
+                        "a select needs a list of options, e.g. [{\"value\": \"1-10\"}]",
+                    ))
+                }
+                (FieldKind::Select, false) => {}
+                (_, false) => {
+                    return Err(ConfigError::invalid(at("options"), "only a select has options"))
+                }
+                (_, true) => {}
+            }
+            if field.kind == FieldKind::Consent
+                && field.version.as_deref().is_none_or(|v| v.trim().is_empty())
+            {
+                return Err(ConfigError::invalid(
+                    at("version"),
+                    "a consent field needs the version of its text, e.g. \"2026-11\"",
+                ));
+            }
+            if let (Some(min), max) = (field.min_length, field.max_len()) {
+                if min > max {
+                    return Err(ConfigError::invalid(
+                        at("min_length"),
+                        "min_length is larger than max_length",
+                    ));
+                }
+            }
+        }
+        self.scoring.validate(self)
+    }
+}
+
+/// Names (form id, field names, rule ids) appear in payloads, CSS parts and element ids.
+pub(crate) fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            path,
+            "expected a name of 1 to 64 letters, digits, '-' or '_', found \"".to_string()
+                + name
+                + "\"",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"{
+        "form_id": "contact",
+        "endpoint": "https://example.com/v1/leads",
+        "fields": [
+            {"name": "email", "type": "email", "label": "Work e-mail", "required": true},
+            {"name": "size", "type": "select", "label": "Company size",
+             "options": [{"value": "1-10"}, {"value": "1000+", "label": "1000 or more"}]},
+            {"name": "campaign", "type": "hidden", "value": "black-friday"},
+            {"name": "ok", "type": "consent", "label": "I agree", "version": "v1", "required": true}
+        ],
+        "scoring": {
+            "threshold": 30,
+            "rules": [
+                {"id": "big", "points": 40, "when": {"op": "equals", "field": "size", "value": "1000+"}}
+            ]
+        }
+    }"#;
+
+    #[test]
+    fn parses_a_valid_config() {
+        let config = FormConfig::from_json(VALID).unwrap();
+        assert_eq!(config.form_id, "contact");
+        assert_eq!(config.fields.len(), 4);
+        assert_eq!(config.fields[1].options[1].label.as_deref(), Some("1000 or more"));
+        assert_eq!(config.texts.submit, "Send");
+        assert_eq!(config.scoring.threshold, 30);
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("{", "", "EOF while parsing an object"),
+            ("[]", "", "expected struct FormConfig"),
+            ("42", "", "invalid type: integer `42`, expected struct FormConfig"),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "emial", "label": "A"}]}"#,
+                "fields[0].type",
+                "unknown variant `emial`, expected one of `text`, `email`",
+            ),
+            (
+                r#"{"form_id": "x", "fileds": []}"#,
+                "fileds",
+                "unknown field `fileds`, expected one of `form_id`, `endpoint`",
+            ),
+            (r#"{"form_id": "x"}"#, "", "missing field `fields`"),
+            (r#"{"form_id": "x", "fields": []}"#, "fields", "a form needs at least one field"),
+            (
+                r#"{"form_id": "my form", "fields": [{"name": "a", "type": "text", "label": "A"}]}"#,
+                "form_id",
+                "expected a name of 1 to 64 letters, digits, '-' or '_', found \"my form\"",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"},
+                    {"name": "a", "type": "text", "label": "B"}]}"#,
+                "fields[1].name",
+                "another field already has the name \"a\"",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text"}]}"#,
+                "fields[0].label",
+                "a visible field needs a label",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "select", "label": "A"}]}"#,
+                "fields[0].options",
+                "a select needs a list of options",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A",
+                    "options": [{"value": "b"}]}]}"#,
+                "fields[0].options",
+                "only a select has options",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "consent", "label": "A"}]}"#,
+                "fields[0].version",
+                "a consent field needs the version of its text",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A",
+                    "min_length": 10, "max_length": 5}]}"#,
+                "fields[0].min_length",
+                "min_length is larger than max_length",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"}],
+                    "scoring": {"rules": [{"id": "r", "points": 1,
+                    "when": {"op": "equal", "field": "a", "value": "b"}}]}}"#,
+                "scoring.rules[0].when.op",
+                "unknown variant `equal`, expected one of `equals`, `one_of`",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"}],
+                    "scoring": {"rules": [{"id": "r", "points": 1,
+                    "when": {"op": "equals", "field": "b", "value": "c"}}]}}"#,
+                "scoring.rules[0].when.field",
+                "there is no field called \"b\" in `fields`",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"}],
+                    "scoring": {"rules": [
+                    {"id": "r", "points": 1, "when": {"op": "present", "field": "a"}},
+                    {"id": "r", "points": 2, "when": {"op": "present", "field": "a"}}]}}"#,
+                "scoring.rules[1].id",
+                "another rule already has the id \"r\"",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"}],
+                    "scoring": {"rules": [{"id": "r", "points": 1,
+                    "when": {"op": "one_of", "field": "a", "values": []}}]}}"#,
+                "scoring.rules[0].when.values",
+                "one_of needs at least one value",
+            ),
+            (
+                r#"{"form_id": "x", "fields": [{"name": "a", "type": "text", "label": "A"}],
+                    "scoring": {"threshold": "high"}}"#,
+                "scoring.threshold",
+                "invalid type: string \"high\", expected i64",
+            ),
+        ];
+        for (json, path, message) in cases {
+            let err = FormConfig::from_json(json).unwrap_err();
+            assert_eq!(err.path, *path, "{json}");
+            assert!(err.message().contains(message), "{json}: got {:?}", err.message());
+        }
+    }
+
+    #[test]
+    fn display_is_for_a_marketer() {
+        let err = FormConfig::from_json(r#"{"form_id": "x", "fields": []}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "leadgate config error at `fields`: a form needs at least one field"
+        );
+    }
+}
