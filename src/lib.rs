@@ -1,1 +1,17 @@
+//! The leadgate widget: one script tag turns every `[data-leadgate]` element of a landing page
+//! into a lead form that scores the lead in the visitor's browser and posts the qualified ones.
+//!
+//! Layers, from the page inwards: [`embed`] is the only module that reads the host page (mount
+//! points, `data-*` attributes, the config source) and sets up the shadow root; the
+//! [`components`] render the form from a validated [`leadgate_core::FormConfig`]; [`signals`]
+//! collects the visitor context (page, referrer, UTM, click ids); [`delivery`] posts the scored
+//! payload; [`events`] tells the host page what happened. Scoring itself is
+//! [`leadgate_core::score`], the same code the relay runs.
 
+pub mod components;
+pub mod delivery;
+pub mod embed;
+pub mod events;
+pub mod signals;
+
+pub use embed::{mount, start};

@@ -1,0 +1,187 @@
+//! The only module that reads the host page: finds `[data-leadgate]` mount points (also ones
+//! added later), reads their config, and mounts each widget into its own shadow root.
+
+use leadgate_core::FormConfig;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, ShadowRoot, ShadowRootInit, ShadowRootMode};
+
+use crate::components::{ConfigErrorBox, LeadForm};
+use crate::delivery;
+use crate::events::{emit, EventDetail};
+
+/// The widget's stylesheet, adopted by every shadow root (no `<style>`: strict CSPs block it).
+const CSS: &str = include_str!("../style/widget.css");
+
+/// The attribute that marks an element as handled: `loading`, `ready` or `error`.
+const STATE: &str = "data-leadgate-state";
+
+/// Mounts every `[data-leadgate]` element of the page, now and whenever one is added.
+pub fn start() {
+    scan();
+    observe_additions();
+}
+
+fn scan() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(found) = document.query_selector_all("[data-leadgate]:not([data-leadgate-state])")
+    else {
+        return;
+    };
+    for i in 0..found.length() {
+        if let Some(host) = found.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+            // Marked before anything async, so a second scan never mounts it twice.
+            let _ = host.set_attribute(STATE, "loading");
+            wasm_bindgen_futures::spawn_local(load(host));
+        }
+    }
+}
+
+fn observe_additions() {
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+    else {
+        return;
+    };
+    let callback = Closure::<dyn FnMut()>::new(scan);
+    if let Ok(observer) = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()) {
+        let options = web_sys::MutationObserverInit::new();
+        options.set_child_list(true);
+        options.set_subtree(true);
+        let _ = observer.observe_with_options(&root, &options);
+    }
+    // The observer lives as long as the page.
+    callback.forget();
+}
+
+async fn load(host: Element) {
+    let result = read_config(&host).await;
+    let result = result.and_then(|(config, endpoint)| mount(&host, config, endpoint));
+    match result {
+        Ok(handle) => handle.forget(),
+        Err(message) => show_config_error(&host, message),
+    }
+}
+
+/// Reads the element's config source (`data-config`: `#id` of an inline JSON script, or a URL)
+/// and its endpoint (`data-endpoint`, else the config's).
+async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
+    let source = host.get_attribute("data-config").unwrap_or_default();
+    let source = source.trim();
+    let text = if let Some(id) = source.strip_prefix('#') {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|el| el.text_content())
+            .ok_or_else(|| {
+                String::from("leadgate: data-config=\"")
+                    + source
+                    + "\" names no element on the page; expected the id of a "
+                    + "<script type=\"application/json\"> holding the config"
+            })?
+    } else if source.is_empty() {
+        return Err("leadgate: the element has no data-config attribute; set it to \"#id\" \
+            of a <script type=\"application/json\"> or to the URL of a JSON file"
+            .into());
+    } else {
+        delivery::fetch_text(source).await.map_err(|e| {
+            String::from("leadgate: could not load the config from ") + source + ": " + &e.describe()
+        })?
+    };
+    let config = FormConfig::from_json(&text)
+        .map_err(|e| String::from("in data-config=\"") + source + "\": " + &e.to_string())?;
+    let endpoint = host
+        .get_attribute("data-endpoint")
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| config.endpoint.clone())
+        .ok_or_else(|| {
+            String::from("in data-config=\"")
+                + source
+                + "\": leadgate config error at `endpoint`: no endpoint; set \"endpoint\" in \
+                   the config or data-endpoint on the element"
+        })?;
+    Ok((config, endpoint))
+}
+
+/// A mounted widget. Dropping it (or [`WidgetHandle::unmount`]) removes the widget and its
+/// reactive state; [`WidgetHandle::forget`] keeps it for the life of the page.
+pub struct WidgetHandle {
+    _view: Box<dyn std::any::Any>,
+}
+
+impl WidgetHandle {
+    /// Removes the widget.
+    pub fn unmount(self) {
+        drop(self);
+    }
+
+    /// Keeps the widget for the life of the page.
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+/// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`.
+pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<WidgetHandle, String> {
+    let container = shadow_container(host)?;
+    let form_id = config.form_id.clone();
+    let owner = host.clone();
+    let handle = leptos::mount::mount_to(container, move || {
+        view! { <LeadForm config=config.clone() endpoint=endpoint.clone() host=owner.clone() /> }
+    });
+    let _ = host.set_attribute(STATE, "ready");
+    emit(host, "leadgate:ready", &EventDetail { form_id, ..Default::default() });
+    Ok(WidgetHandle { _view: Box::new(handle) })
+}
+
+fn show_config_error(host: &Element, message: String) {
+    web_sys::console::error_1(&message.as_str().into());
+    let _ = host.set_attribute(STATE, "error");
+    emit(host, "leadgate:error", &EventDetail { error: Some(message.clone()), ..Default::default() });
+    match shadow_container(host) {
+        Ok(container) => leptos::mount::mount_to(container, move || {
+            view! { <ConfigErrorBox message=message.clone() /> }
+        })
+        .forget(),
+        // No shadow root possible (e.g. an <input> host): say so in the light DOM.
+        Err(_) => host.set_text_content(Some(&message)),
+    }
+}
+
+/// An empty `<div>` inside the host's (new or existing) open shadow root, styled.
+fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
+    let root = match host.shadow_root() {
+        Some(root) => root,
+        None => host
+            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
+            .map_err(|_| String::from("leadgate: cannot attach a shadow root to <") + &host.tag_name() + ">")?,
+    };
+    root.set_inner_html("");
+    adopt_styles(&root);
+    let document = host.owner_document().ok_or("leadgate: the element is not in a document")?;
+    let container = document.create_element("div").map_err(|_| "leadgate: cannot create an element")?;
+    container.set_class_name("lg-root");
+    root.append_child(&container).map_err(|_| "leadgate: cannot fill the shadow root")?;
+    container.dyn_into().map_err(|_| "leadgate: not an HTML element".into())
+}
+
+thread_local! {
+    static SHEET: Option<web_sys::CssStyleSheet> = web_sys::CssStyleSheet::new()
+        .ok()
+        .filter(|sheet| sheet.replace_sync(CSS).is_ok());
+}
+
+fn adopt_styles(root: &ShadowRoot) {
+    let adopted = SHEET.with(|sheet| {
+        sheet.as_ref().map(|sheet| root.set_adopted_style_sheets(&js_sys::Array::of1(sheet)))
+    });
+    if adopted.is_none() {
+        // No constructable stylesheets (Safari < 16.4): a <style> element, fine without a CSP.
+        if let Some(style) = root.owner_document().and_then(|d| d.create_element("style").ok()) {
+            style.set_text_content(Some(CSS));
+            let _ = root.append_child(&style);
+        }
+    }
+}
