@@ -19,7 +19,9 @@ impl DeliveryError {
     pub fn describe(&self) -> String {
         match self {
             DeliveryError::Network(e) => String::from("network error: ") + e,
-            DeliveryError::Status(s) => String::from("the endpoint answered HTTP ") + &s.to_string(),
+            DeliveryError::Status(s) => {
+                String::from("the endpoint answered HTTP ") + &s.to_string()
+            }
         }
     }
 }
@@ -37,8 +39,7 @@ async fn fetch(url: &str, init: &RequestInit) -> Result<Response, DeliveryError>
     let answer = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
         .map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    let response: Response =
-        answer.dyn_into().map_err(|e| DeliveryError::Network(js_text(&e)))?;
+    let response: Response = answer.dyn_into().map_err(|e| DeliveryError::Network(js_text(&e)))?;
     if response.ok() {
         Ok(response)
     } else {

@@ -39,9 +39,8 @@ fn scan() {
 }
 
 fn observe_additions() {
-    let Some(root) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
+    let Some(root) =
+        web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
     else {
         return;
     };
@@ -87,7 +86,10 @@ async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
             .into());
     } else {
         delivery::fetch_text(source).await.map_err(|e| {
-            String::from("leadgate: could not load the config from ") + source + ": " + &e.describe()
+            String::from("leadgate: could not load the config from ")
+                + source
+                + ": "
+                + &e.describe()
         })?
     };
     let config = FormConfig::from_json(&text)
@@ -139,7 +141,11 @@ pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<Wid
 fn show_config_error(host: &Element, message: String) {
     web_sys::console::error_1(&message.as_str().into());
     let _ = host.set_attribute(STATE, "error");
-    emit(host, "leadgate:error", &EventDetail { error: Some(message.clone()), ..Default::default() });
+    emit(
+        host,
+        "leadgate:error",
+        &EventDetail { error: Some(message.clone()), ..Default::default() },
+    );
     match shadow_container(host) {
         Ok(container) => leptos::mount::mount_to(container, move || {
             view! { <ConfigErrorBox message=message.clone() /> }
@@ -154,14 +160,15 @@ fn show_config_error(host: &Element, message: String) {
 fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
     let root = match host.shadow_root() {
         Some(root) => root,
-        None => host
-            .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
-            .map_err(|_| String::from("leadgate: cannot attach a shadow root to <") + &host.tag_name() + ">")?,
+        None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open)).map_err(|_| {
+            String::from("leadgate: cannot attach a shadow root to <") + &host.tag_name() + ">"
+        })?,
     };
     root.set_inner_html("");
     adopt_styles(&root);
     let document = host.owner_document().ok_or("leadgate: the element is not in a document")?;
-    let container = document.create_element("div").map_err(|_| "leadgate: cannot create an element")?;
+    let container =
+        document.create_element("div").map_err(|_| "leadgate: cannot create an element")?;
     container.set_class_name("lg-root");
     root.append_child(&container).map_err(|_| "leadgate: cannot fill the shadow root")?;
     container.dyn_into().map_err(|_| "leadgate: not an HTML element".into())

@@ -19,7 +19,8 @@ pub fn collect() -> VisitorContext {
     if let Some(referrer) = window.document().map(|d| d.referrer()).filter(|r| !r.is_empty()) {
         context.referrer = Some(referrer);
     }
-    if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
+    if let Ok(params) =
+        web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
     {
         for name in UTM_PARAMETERS {
             if let Some(value) = params.get(name).filter(|v| !v.is_empty()) {

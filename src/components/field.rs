@@ -105,7 +105,11 @@ pub fn FieldInput(
     let input = match field.kind {
         FieldKind::Hidden => return ().into_any(),
         FieldKind::Checkbox | FieldKind::Consent => {
-            let class = if field.kind == FieldKind::Consent { "lg-field lg-consent" } else { "lg-field lg-check" };
+            let class = if field.kind == FieldKind::Consent {
+                "lg-field lg-consent"
+            } else {
+                "lg-field lg-check"
+            };
             return view! {
                 <div class=class part="field">
                     <input type="checkbox" id=id.clone() name=name

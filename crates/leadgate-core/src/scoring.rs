@@ -365,7 +365,8 @@ mod tests {
 
     #[test]
     fn conditions_table() {
-        let cases: &[(&str, &[(&str, &str)], bool)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: &[Case] = &[
             (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[("role", " cto ")], true),
             (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[("role", "CEO")], false),
             (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[], false),

@@ -1,0 +1,110 @@
+//! Shared parts of the end-to-end tests: a real relay on a free port, serving test landing
+//! pages next to the built widget, and a WebDriver client.
+
+pub mod webdriver;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The built widget (`bash scripts/build.sh` puts it in dist/).
+pub fn dist_dir() -> PathBuf {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
+    assert!(
+        dist.join("leadgate.js").exists() && dist.join("leadgate_bg.wasm").exists(),
+        "the widget is not built: run `bash scripts/build.sh` (or scripts/test.sh) first"
+    );
+    dist
+}
+
+/// A relay started in-process on 127.0.0.1 with its own SQLite file, serving `site` (test
+/// pages plus a copy of the built widget) in demo mode.
+pub struct Relay {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    /// The temporary folder holding the site and the database.
+    pub dir: PathBuf,
+}
+
+impl Relay {
+    /// Starts a relay whose site holds the built widget and `pages` (name, content).
+    pub fn start(pages: &[(&str, String)]) -> Relay {
+        let dir = std::env::temp_dir().join(format!(
+            "leadgate-e2e-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let site = dir.join("site");
+        std::fs::create_dir_all(site.join("forms")).unwrap();
+        let dist = dist_dir();
+        for file in ["leadgate.js", "leadgate_bg.wasm"] {
+            std::fs::copy(dist.join(file), site.join(file)).unwrap();
+        }
+        for (name, content) in pages {
+            std::fs::write(site.join(name), content).unwrap();
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let options = leadgate_relay::RelayOptions {
+            db_path: dir.join("leads.db"),
+            allowed_origins: vec![url.clone()],
+            demo_dir: Some(site),
+            forms: Vec::new(),
+        };
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                leadgate_relay::serve(listener, options).await.unwrap();
+            });
+        });
+        let relay = Relay { url, dir };
+        for _ in 0..100 {
+            if ureq::get(&format!("{}/healthz", relay.url)).call().is_ok() {
+                return relay;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the relay did not start");
+    }
+
+    /// The leads the relay stored, newest first.
+    pub fn leads(&self) -> Vec<Value> {
+        let text = ureq::get(&format!("{}/v1/leads", self.url)).call().unwrap().into_string();
+        serde_json::from_str::<Value>(&text.unwrap()).unwrap().as_array().cloned().unwrap()
+    }
+}
+
+static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The demo landing page's config (demo/contact.json).
+pub fn demo_config() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/contact.json"))
+        .unwrap()
+}
+
+/// A landing page that embeds the widget like a customer: mount elements, inline configs,
+/// one `<script async src=leadgate.js>`. `body` goes before the script tag.
+pub fn landing_page(body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <link rel=\"icon\" href=\"data:,\"><title>test landing page</title></head>\
+         <body><h1>Test landing page</h1>{body}\
+         <script src=\"events.js\"></script>\
+         <script async src=\"leadgate.js\"></script></body></html>"
+    )
+}
+
+/// A script (a file: the relay's CSP forbids inline scripts) that records every leadgate
+/// event in `window.seen` and provides a `dataLayer`.
+pub const EVENTS_JS: &str = "window.seen = []; window.dataLayer = [];
+['ready', 'submit', 'qualified', 'delivered', 'error'].forEach(function (n) {
+  document.addEventListener('leadgate:' + n, function (e) {
+    window.seen.push({ type: e.type, detail: e.detail, composed: e.composed });
+  });
+});
+window.addEventListener('securitypolicyviolation', function (e) {
+  window.seen.push({ type: 'csp-violation', detail: { directive: e.violatedDirective } });
+});";
