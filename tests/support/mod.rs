@@ -23,18 +23,15 @@ pub fn dist_dir() -> PathBuf {
 pub struct Relay {
     /// `http://127.0.0.1:PORT`
     pub url: String,
-    /// The temporary folder holding the site and the database.
-    pub dir: PathBuf,
+    /// The site and the database; removed when the test ends.
+    _dir: tempfile::TempDir,
 }
 
 impl Relay {
     /// Starts a relay whose site holds the built widget and `pages` (name, content).
     pub fn start(pages: &[(&str, String)]) -> Relay {
-        let dir = std::env::temp_dir().join(format!(
-            "leadgate-e2e-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
+        let temp = tempfile::Builder::new().prefix("leadgate-e2e-").tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
         let site = dir.join("site");
         std::fs::create_dir_all(site.join("forms")).unwrap();
         let dist = dist_dir();
@@ -60,7 +57,7 @@ impl Relay {
                 leadgate_relay::serve(listener, options).await.unwrap();
             });
         });
-        let relay = Relay { url, dir };
+        let relay = Relay { url, _dir: temp };
         for _ in 0..100 {
             if ureq::get(&format!("{}/healthz", relay.url)).call().is_ok() {
                 return relay;
@@ -76,8 +73,6 @@ impl Relay {
         serde_json::from_str::<Value>(&text.unwrap()).unwrap().as_array().cloned().unwrap()
     }
 }
-
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The demo landing page's config (demo/contact.json).
 pub fn demo_config() -> String {

@@ -15,6 +15,7 @@ pub struct Browser {
     base: String,
     session: String,
     driver: Child,
+    _profile: Option<tempfile::TempDir>,
 }
 
 /// A reference to an element on the page.
@@ -30,7 +31,7 @@ impl Browser {
     pub fn chromium() -> Browser {
         let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let profile = std::env::temp_dir().join(format!("leadgate-chrome-{}", free_port()));
+        let profile = tempfile::Builder::new().prefix("leadgate-chrome-").tempdir().unwrap();
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -39,15 +40,20 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
-                    format!("--user-data-dir={}", profile.display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         });
-        Browser::start(&driver, &[], capabilities)
+        Browser::start(&driver, &[], capabilities, Some(profile))
     }
 
-    fn start(driver: &str, extra_args: &[&str], capabilities: Value) -> Browser {
+    fn start(
+        driver: &str,
+        extra_args: &[&str],
+        capabilities: Value,
+        profile: Option<tempfile::TempDir>,
+    ) -> Browser {
         let port = free_port();
         let child = Command::new(driver)
             .arg(format!("--port={port}"))
@@ -62,7 +68,8 @@ impl Browser {
             assert!(Instant::now() < deadline, "{driver} did not answer on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let mut browser = Browser { base, session: String::new(), driver: child };
+        let mut browser =
+            Browser { base, session: String::new(), driver: child, _profile: profile };
         let answer = browser.command(
             "POST",
             "/session",

@@ -76,7 +76,7 @@ fn push_kpis(html: &mut String, leads: &[StoredLead]) {
     let total = leads.len();
     let mqls = leads.iter().filter(|l| l.payload.score.qualified).count();
     let mismatches = leads.iter().filter(|l| l.score_checked == ScoreCheck::Mismatch).count();
-    let rate = if total == 0 { 0 } else { (mqls * 100 + total / 2) / total };
+    let rate = (mqls * 100 + total / 2).checked_div(total).unwrap_or(0);
     html.push_str("<dl class=\"kpis\">\n");
     for (label, value) in [
         ("Leads", total.to_string()),

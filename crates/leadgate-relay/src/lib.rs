@@ -66,7 +66,9 @@ pub enum RelayError {
     #[error("two form configs have the form_id \"{0}\"; each form needs its own")]
     DuplicateForm(String),
     /// An `--allow-origin` value is not usable as a header value.
-    #[error("--allow-origin {0:?} is not a valid origin (expected e.g. https://www.example.com or *)")]
+    #[error(
+        "--allow-origin {0:?} is not a valid origin (expected e.g. https://www.example.com or *)"
+    )]
     Origin(String),
     /// The database could not be opened or prepared.
     #[error("cannot open the lead database {path}: {source}")]
@@ -218,8 +220,9 @@ pub fn load_form(path: &Path) -> Result<FormConfig, RelayError> {
 pub async fn run(listen: SocketAddr, options: RelayOptions) -> Result<(), RelayError> {
     let db = options.db_path.clone();
     let state = RelayState::open(options)?;
-    let listener =
-        TcpListener::bind(listen).await.map_err(|source| RelayError::Bind { addr: listen, source })?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| RelayError::Bind { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| RelayError::Bind { addr: listen, source })?;
     println!("leadgate relay listening on http://{addr} (db: {})", db.display());
     serve_state(listener, state, shutdown_signal()).await

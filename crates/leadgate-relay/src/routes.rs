@@ -84,7 +84,10 @@ fn demo_files(dir: &Path) -> Router {
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(DEMO_CSP),
         ))
-        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
 }
 
 /// `POST /v1/leads`: checks, re-scores and stores a lead; 201 when new, 200 when already stored.
@@ -132,7 +135,9 @@ async fn receive(
         );
         return error(StatusCode::UNPROCESSABLE_ENTITY, message);
     };
-    match state.store.insert(&payload, now.to_rfc3339(), check).await {
+    let key =
+        headers.get(IDEMPOTENCY_KEY).map(|k| String::from_utf8_lossy(k.as_bytes()).into_owned());
+    match state.store.insert(&payload, now.to_rfc3339(), check, key).await {
         Ok(Insert::Stored) => {
             (StatusCode::CREATED, Json(json!({"id": payload.id, "stored": true}))).into_response()
         }

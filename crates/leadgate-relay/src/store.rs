@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS leads (
     stage TEXT NOT NULL,
     score_checked TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT,
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS leads_received_at ON leads (received_at);
@@ -78,6 +79,9 @@ pub struct StoredLead {
     pub attempts: u32,
     /// Whether the relay's score agreed with the browser's.
     pub score_checked: ScoreCheck,
+    /// The `Idempotency-Key` header of the first delivery (none when the sender set none,
+    /// as `navigator.sendBeacon` can't).
+    pub idempotency_key: Option<String>,
     /// The payload as first received.
     pub payload: LeadPayload,
 }
@@ -142,6 +146,7 @@ impl Store {
         payload: &LeadPayload,
         received_at: String,
         check: ScoreCheck,
+        idempotency_key: Option<String>,
     ) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(payload).map_err(StoreError::Encode)?;
         let row = (
@@ -158,8 +163,8 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let inserted = tx.execute(
                 "INSERT INTO leads (id, form_id, received_at, submitted_at, total, grade,
-                    qualified, stage, score_checked, attempts, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)
+                    qualified, stage, score_checked, attempts, payload, idempotency_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11)
                  ON CONFLICT (id) DO NOTHING",
                 params![
                     id,
@@ -171,7 +176,8 @@ impl Store {
                     qualified,
                     stage,
                     check.as_str(),
-                    json
+                    json,
+                    idempotency_key
                 ],
             )?;
             let outcome = if inserted == 1 {
@@ -190,7 +196,8 @@ impl Store {
     pub async fn list(&self) -> Result<Vec<StoredLead>, StoreError> {
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, form_id, received_at, attempts, score_checked, payload FROM leads
+                "SELECT id, form_id, received_at, attempts, score_checked, payload, idempotency_key
+                 FROM leads
                  ORDER BY received_at DESC, rowid DESC",
             )?;
             let rows = stmt.query_map([], |row| {
@@ -201,15 +208,24 @@ impl Store {
                     row.get::<_, u32>(3)?,
                     row.get::<_, String>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, Option<String>>(6)?,
                 ))
             })?;
             let mut leads = Vec::new();
             for row in rows {
-                let (id, form_id, received_at, attempts, checked, json) = row?;
+                let (id, form_id, received_at, attempts, checked, json, idempotency_key) = row?;
                 let payload = serde_json::from_str(&json)
                     .map_err(|source| StoreError::Payload { id: id.clone(), source })?;
                 let score_checked = ScoreCheck::from_column(&checked);
-                leads.push(StoredLead { id, form_id, received_at, attempts, score_checked, payload });
+                leads.push(StoredLead {
+                    id,
+                    form_id,
+                    received_at,
+                    attempts,
+                    score_checked,
+                    idempotency_key,
+                    payload,
+                });
             }
             Ok(leads)
         })

@@ -1,0 +1,503 @@
+//! The relay over real HTTP: a real server on 127.0.0.1 (port 0), a real SQLite file in a temp
+//! dir, a real HTTP client (ureq).
+// The whole file is test code; `allow-unwrap-in-tests` only covers `#[test]` fns, not helpers.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use leadgate_core::payload::lead_id;
+use leadgate_core::{
+    FieldValue, FormConfig, Lead, LeadPayload, RuleHit, Timestamp, VisitorContext,
+};
+use leadgate_relay::routes::DEMO_CSP;
+use leadgate_relay::{serve_with_shutdown, RelayOptions};
+use serde_json::Value;
+
+const CONFIG: &str = r#"{
+    "form_id": "demo",
+    "fields": [
+        {"name": "email", "type": "email", "label": "Work e-mail", "required": true},
+        {"name": "company", "type": "text", "label": "Company"},
+        {"name": "employees", "type": "text", "label": "Employees"},
+        {"name": "ok", "type": "consent", "label": "You may call me", "version": "v1"}
+    ],
+    "scoring": {"threshold": 30, "rules": [
+        {"id": "has-email", "points": 10, "reason": "Gave an e-mail address",
+         "when": {"op": "present", "field": "email"}},
+        {"id": "big-company", "points": 25, "reason": "Company has 200+ employees",
+         "when": {"op": "at_least", "field": "employees", "value": 200}},
+        {"id": "free-mail", "points": -5, "reason": "Free e-mail provider",
+         "when": {"op": "contains", "field": "email", "value": "gmail"}}
+    ]}
+}"#;
+
+fn config() -> FormConfig {
+    FormConfig::from_json(CONFIG).unwrap()
+}
+
+/// A scored lead for the demo form; `seed` makes the id.
+fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
+    let mut lead = Lead::default();
+    for (name, value) in fields {
+        lead.fields.insert(name.to_string(), FieldValue::Text(value.to_string()));
+    }
+    lead.fields.insert("ok".into(), FieldValue::Checked(true));
+    let mut context =
+        VisitorContext { page_url: "http://127.0.0.1/landing".into(), ..Default::default() };
+    context.utm.insert("utm_source".into(), "newsletter".into());
+    LeadPayload::build(&config(), lead_id([seed; 16]), lead, context, Timestamp(1_795_735_496_123))
+}
+
+fn good_payload(seed: u8) -> LeadPayload {
+    payload(seed, &[("email", "ada@example.com"), ("company", "Analytical"), ("employees", "250")])
+}
+
+/// A relay running on its own runtime thread; dropping it shuts it down gracefully.
+struct Relay {
+    base: String,
+    db: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(options: RelayOptions) -> Relay {
+        let db = options.db_path.clone();
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let shutdown = async move {
+                    let _ = stop_rx.await;
+                };
+                serve_with_shutdown(listener, options, shutdown).await.unwrap();
+            });
+        });
+        let addr = addr_rx.recv().expect("the relay did not start");
+        Relay { base: format!("http://{addr}"), db, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        send(ureq::get(&self.url(path)), None)
+    }
+
+    fn post(&self, body: &str, content_type: &str, key: Option<&str>) -> Reply {
+        let mut request = ureq::post(&self.url("/v1/leads")).set("Content-Type", content_type);
+        if let Some(key) = key {
+            request = request.set("Idempotency-Key", key);
+        }
+        send(request, Some(body))
+    }
+
+    fn post_lead(&self, payload: &LeadPayload) -> Reply {
+        self.post(&serde_json::to_string(payload).unwrap(), "application/json", Some(&payload.id))
+    }
+
+    fn leads(&self) -> Vec<Value> {
+        let reply = self.get("/v1/leads");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        serde_json::from_str::<Vec<Value>>(&reply.body).unwrap()
+    }
+
+    fn rows(&self) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        conn.query_row("SELECT count(*) FROM leads", [], |row| row.get(0)).unwrap()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn options(dir: &Path) -> RelayOptions {
+    RelayOptions {
+        db_path: dir.join("leads.db"),
+        allowed_origins: vec!["http://shop.example".into()],
+        demo_dir: None,
+        forms: vec![config()],
+    }
+}
+
+/// A response, whatever its status.
+struct Reply {
+    status: u16,
+    body: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn error(&self) -> String {
+        let json: Value = serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!("error body is not JSON ({e}): {}", self.body);
+        });
+        json["error"].as_str().unwrap().to_string()
+    }
+}
+
+fn send(request: ureq::Request, body: Option<&str>) -> Reply {
+    let result = match body {
+        Some(body) => request.send_string(body),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let body = response.into_string().unwrap();
+    Reply { status, body, headers }
+}
+
+#[test]
+fn a_lead_is_stored_once_and_repeats_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    let lead = good_payload(1);
+
+    let first = relay.post_lead(&lead);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let json: Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(json, serde_json::json!({"id": lead.id, "stored": true}));
+    assert_eq!(relay.rows(), 1);
+    let leads = relay.leads();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["id"], lead.id.as_str());
+    assert_eq!(leads[0]["form_id"], "demo");
+    assert_eq!(leads[0]["attempts"], 1);
+    assert_eq!(leads[0]["score_checked"], "match");
+    assert!(leads[0]["received_at"].as_str().unwrap().ends_with('Z'));
+    let stored: LeadPayload = serde_json::from_value(leads[0]["payload"].clone()).unwrap();
+    assert_eq!(stored, lead);
+
+    let again = relay.post_lead(&lead);
+    assert_eq!(again.status, 200, "{}", again.body);
+    let json: Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!(json, serde_json::json!({"id": lead.id, "stored": false}));
+    assert_eq!(relay.rows(), 1);
+    let leads = relay.leads();
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["attempts"], 2);
+
+    let conn = rusqlite::Connection::open(dir.path().join("leads.db")).unwrap();
+    let row: (i64, String, i64, String, String, String) = conn
+        .query_row(
+            "SELECT total, grade, qualified, stage, score_checked, submitted_at FROM leads",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (35, lead.score.grade.clone(), 1, "mql".into(), "match".into(), lead.submitted_at.clone())
+    );
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    let lead = good_payload(2);
+    let json = serde_json::to_string(&lead).unwrap();
+    let mut tampered_sum = lead.clone();
+    tampered_sum.score.total = 1000;
+    let mut bad_id = lead.clone();
+    bad_id.id = "42".into();
+    let mut other_form = lead.clone();
+    other_form.form_id = "pricing".into();
+    let huge = payload(3, &[("email", "ada@example.com"), ("company", &"x".repeat(70 * 1024))]);
+    let other_key = lead_id([9; 16]);
+    let to_json = |p: &LeadPayload| serde_json::to_string(p).unwrap();
+
+    // (what, body, Idempotency-Key, status, words in the error)
+    let cases: Vec<(&str, String, Option<&str>, u16, &str)> = vec![
+        ("garbage", "this is not json".into(), None, 400, "the body is not a lead payload"),
+        ("empty object", "{}".into(), None, 400, "the body is not a lead payload"),
+        ("key mismatch", json.clone(), Some(&other_key), 400, "does not match the lead id"),
+        ("hits don't add up", to_json(&tampered_sum), None, 400, "score.total is 1000"),
+        ("id not a UUID", to_json(&bad_id), None, 400, "is not a UUID"),
+        ("unknown form", to_json(&other_form), None, 422, "does not know the form \"pricing\""),
+        ("over 64 KiB", to_json(&huge), None, 413, "length limit"),
+    ];
+    for (what, body, key, status, words) in cases {
+        let reply = relay.post(&body, "application/json", key);
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        let error = reply.error();
+        assert!(error.contains(words), "{what}: {error:?} lacks {words:?}");
+    }
+    assert_eq!(relay.rows(), 0);
+    assert!(relay.leads().is_empty());
+}
+
+#[test]
+fn text_plain_bodies_and_any_content_type_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    // (content type, send the key?): sendBeacon sends text/plain and no custom header.
+    let cases = [
+        ("text/plain;charset=UTF-8", false),
+        ("text/plain", true),
+        ("application/json", true),
+        ("application/json; charset=utf-8", false),
+    ];
+    for (i, (content_type, with_key)) in cases.into_iter().enumerate() {
+        let lead = good_payload(10 + i as u8);
+        let body = serde_json::to_string(&lead).unwrap();
+        let key = with_key.then_some(lead.id.as_str());
+        let reply = relay.post(&body, content_type, key);
+        assert_eq!(reply.status, 201, "{content_type}: {}", reply.body);
+    }
+    assert_eq!(relay.rows(), cases.len() as i64);
+}
+
+#[test]
+fn cors_allows_only_the_configured_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    let mut any = options(dir.path());
+    any.db_path = dir.path().join("any.db");
+    any.allowed_origins = vec!["*".into()];
+    let open = Relay::start(any);
+
+    // (relay, origin, expected Access-Control-Allow-Origin)
+    let cases = [
+        (&relay, "http://shop.example", Some("http://shop.example")),
+        (&relay, "http://evil.example", None),
+        (&relay, "http://shop.example:8080", None),
+        (&open, "http://anyone.example", Some("*")),
+    ];
+    for (relay, origin, want) in cases {
+        let reply = send(
+            ureq::request("OPTIONS", &relay.url("/v1/leads"))
+                .set("Origin", origin)
+                .set("Access-Control-Request-Method", "POST")
+                .set("Access-Control-Request-Headers", "content-type,idempotency-key"),
+            None,
+        );
+        assert!(reply.status < 300, "{origin}: {}", reply.status);
+        assert_eq!(reply.header("access-control-allow-origin"), want, "{origin}");
+        if want.is_some() {
+            let headers = reply.header("access-control-allow-headers").unwrap().to_lowercase();
+            assert!(headers.contains("idempotency-key"), "{headers}");
+            assert!(headers.contains("content-type"), "{headers}");
+            let methods = reply.header("access-control-allow-methods").unwrap();
+            assert!(methods.contains("POST"), "{methods}");
+        }
+    }
+
+    // The real POST from the allowed origin carries the header too.
+    let lead = good_payload(20);
+    let reply = send(
+        ureq::post(&relay.url("/v1/leads"))
+            .set("Origin", "http://shop.example")
+            .set("Content-Type", "application/json")
+            .set("Idempotency-Key", &lead.id),
+        Some(&serde_json::to_string(&lead).unwrap()),
+    );
+    assert_eq!(reply.status, 201);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("http://shop.example"));
+    // Other origins may post leads, never read them.
+    let reply = send(ureq::get(&relay.url("/v1/leads")).set("Origin", "http://shop.example"), None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+#[test]
+fn the_dashboard_shows_the_reasons_and_escapes_visitor_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    let lead = payload(
+        30,
+        &[
+            ("email", "eve@gmail.com"),
+            ("company", "<script>alert('x')</script> & Co"),
+            ("employees", "1,200"),
+        ],
+    );
+    assert_eq!(relay.post_lead(&lead).status, 201);
+    assert_eq!(relay.post_lead(&good_payload(31)).status, 201);
+
+    let page = relay.get("/leads");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("style-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    let html = &page.body;
+    for reason in ["Gave an e-mail address", "Company has 200+ employees", "Free e-mail provider"] {
+        assert!(html.contains(reason), "the page lacks the reason {reason:?}");
+    }
+    for want in [
+        "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co",
+        "big-company",
+        "+25",
+        "-5",
+        "MQL",
+        "relay's score agrees",
+        "newsletter",
+        "href=\"/leads.css\"",
+    ] {
+        assert!(html.contains(want), "the page lacks {want:?}");
+    }
+    for banned in ["<script", "style=", "<style"] {
+        assert!(!html.contains(banned), "the page contains {banned:?}");
+    }
+    // Newest first.
+    let newer = html.find("Analytical").unwrap();
+    let older = html.find("eve@gmail.com").unwrap();
+    assert!(newer < older, "not newest first");
+
+    let css = relay.get("/leads.css");
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert!(css.body.contains(".hits"));
+}
+
+#[test]
+fn the_relay_re_scores_and_flags_tampered_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    // A tampered lead keeps its sum consistent, so only re-scoring can notice.
+    let mut tampered = good_payload(40);
+    tampered.score.hits.push(RuleHit {
+        rule: "vip".into(),
+        group: "fit".into(),
+        points: 100,
+        reason: "Trust me".into(),
+    });
+    tampered.score.total += 100;
+    let mut unqualified = payload(41, &[("email", "ada@example.com")]);
+    unqualified.score.qualified = true;
+    let honest = good_payload(42);
+
+    let checked = Relay::start(options(dir.path()));
+    let mut no_forms = options(dir.path());
+    no_forms.db_path = dir.path().join("unchecked.db");
+    no_forms.forms = vec![];
+    let unchecked = Relay::start(no_forms);
+
+    // (relay, lead, expected score_checked)
+    let cases = [
+        (&checked, &tampered, "mismatch"),
+        (&checked, &unqualified, "mismatch"),
+        (&checked, &honest, "match"),
+        (&unchecked, &tampered, "unchecked"),
+    ];
+    for (relay, lead, want) in cases {
+        let reply = relay.post_lead(lead);
+        assert_eq!(reply.status, 201, "{want}: {}", reply.body);
+        let leads = relay.leads();
+        let stored = leads.iter().find(|l| l["id"] == lead.id.as_str()).unwrap();
+        assert_eq!(stored["score_checked"], want, "{}", lead.id);
+        assert_eq!(stored["payload"]["score"]["total"], lead.score.total);
+    }
+    let page = checked.get("/leads");
+    assert!(page.body.contains("relay scored it differently"));
+    assert!(page.body.contains("Trust me"));
+}
+
+#[test]
+fn the_demo_dir_is_served_under_the_strict_csp() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>Demo landing</title>").unwrap();
+    std::fs::write(dist.join("leadgate_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dist.join("leadgate.js"), "export default 1;").unwrap();
+    let mut opts = options(dir.path());
+    opts.demo_dir = Some(dist);
+    let relay = Relay::start(opts);
+
+    // (path, status, content type starts with)
+    let cases = [
+        ("/", 200, "text/html"),
+        ("/index.html", 200, "text/html"),
+        ("/leadgate_bg.wasm", 200, "application/wasm"),
+        ("/leadgate.js", 200, "text/javascript"),
+        ("/missing.png", 404, ""),
+    ];
+    for (path, status, content_type) in cases {
+        let reply = relay.get(path);
+        assert_eq!(reply.status, status, "{path}");
+        assert_eq!(reply.header("content-security-policy"), Some(DEMO_CSP), "{path}");
+        assert_eq!(reply.header("cache-control"), Some("no-cache"), "{path}");
+        let got = reply.header("content-type").unwrap_or_default();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+    }
+    assert_eq!(
+        DEMO_CSP,
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         connect-src 'self'; img-src 'self' data:"
+    );
+    assert!(relay.get("/").body.contains("Demo landing"));
+    // The API still answers beside the files.
+    let health = relay.get("/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+    assert_eq!(relay.post_lead(&good_payload(50)).status, 201);
+}
+
+#[test]
+fn leads_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = good_payload(60);
+    let second = payload(61, &[("email", "bob@example.com")]);
+    {
+        let relay = Relay::start(options(dir.path()));
+        assert_eq!(relay.post_lead(&first).status, 201);
+        assert_eq!(relay.post_lead(&second).status, 201);
+    } // dropped: shut down, connection closed
+
+    let relay = Relay::start(options(dir.path()));
+    let leads = relay.leads();
+    let ids: Vec<&str> = leads.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [second.id.as_str(), first.id.as_str()], "newest first");
+    // The idempotency key outlives the process too.
+    assert_eq!(relay.post_lead(&first).status, 200);
+    let leads = relay.leads();
+    assert_eq!(leads[1]["attempts"], 2);
+    assert_eq!(relay.rows(), 2);
+}
+
+#[test]
+fn a_database_failure_answers_503_so_the_widget_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    assert_eq!(relay.get("/healthz").body, "ok");
+    let conn = rusqlite::Connection::open(dir.path().join("leads.db")).unwrap();
+    conn.execute_batch("DROP TABLE leads").unwrap();
+    drop(conn);
+
+    let reply = relay.post_lead(&good_payload(70));
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.error().contains("lead database"), "{}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("5"));
+    assert_eq!(relay.get("/v1/leads").status, 503);
+    assert_eq!(relay.get("/leads").status, 503);
+}
