@@ -7,8 +7,8 @@ PORT="${PORT:-4870}"
 bash scripts/setup.sh
 bash scripts/build.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release -p leadgate-relay
+cargo build --profile relay -p leadgate-relay
 echo
 echo "Landing page: http://127.0.0.1:$PORT/   Leads: http://127.0.0.1:$PORT/leads   (Ctrl-C stops)"
-exec target/release/leadgate-relay --listen "127.0.0.1:$PORT" --db "${DB:-leads.db}" \
+exec target/relay/leadgate-relay --listen "127.0.0.1:$PORT" --db "${DB:-leads.db}" \
   --demo-dir dist --form demo/contact.json --allow-origin "http://127.0.0.1:$PORT"

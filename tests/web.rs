@@ -98,7 +98,8 @@ async fn renders_every_field_from_the_config() {
         w.find("#lg-email").get_attribute("aria-describedby").as_deref(),
         Some("lg-email-help")
     );
-    assert_eq!(w.find("label[for=lg-ok]").text_content().unwrap(), "I agree");
+    assert_eq!(w.find("label[for=lg-ok]").text_content().unwrap(), "I agree *");
+    assert_eq!(w.find("label[for=lg-news]").text_content().unwrap(), "News");
 }
 
 #[wasm_bindgen_test]

@@ -119,7 +119,10 @@ pub fn FieldInput(
                         disabled=move || busy.get()
                         aria-invalid=invalid
                         aria-describedby=described_by />
-                    <label for=id part="label">{label}</label>
+                    <label for=id part="label">
+                        {label}
+                        {required.then(|| view! { <span class="lg-required" aria-hidden="true">" *"</span> })}
+                    </label>
                     {help}
                     {error}
                 </div>
