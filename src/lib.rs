@@ -5,7 +5,7 @@
 //! points, `data-*` attributes, the config source) and sets up the shadow root; the
 //! [`components`] render the form from a validated [`leadgate_core::FormConfig`]; [`signals`]
 //! collects the visitor context (page, referrer, UTM, click ids); [`delivery`] posts the scored
-//! payload; [`events`] tells the host page what happened. Scoring itself is
+//! payload; [`events`] tells the host page what happened; [`storage`] is the one door to `localStorage`. Scoring itself is
 //! [`leadgate_core::score`], the same code the relay runs.
 
 pub mod components;
@@ -13,5 +13,6 @@ pub mod delivery;
 pub mod embed;
 pub mod events;
 pub mod signals;
+pub mod storage;
 
 pub use embed::{mount, start};

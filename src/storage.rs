@@ -1,0 +1,62 @@
+//! The widget's persistent memory: `localStorage` behind one small type. Every key is
+//! prefixed with `leadgate:`; a browser that refuses storage (private mode, quota, disabled
+//! cookies) gives `None`/`Err`, never a panic, and the caller decides what that means.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Why a value could not be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageError {
+    /// No `localStorage` (disabled, sandboxed iframe, some private modes).
+    Unavailable,
+    /// The browser refused the write (usually the quota).
+    Refused(String),
+    /// The value could not be encoded.
+    Encode(String),
+}
+
+/// `localStorage`, under the `leadgate:` prefix.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: web_sys::Storage,
+}
+
+impl Store {
+    /// The page's local storage, if the browser allows it.
+    pub fn local() -> Option<Store> {
+        let inner = web_sys::window()?.local_storage().ok()??;
+        Some(Store { inner })
+    }
+
+    fn key(name: &str) -> String {
+        String::from("leadgate:") + name
+    }
+
+    /// Reads and decodes `name`; a missing or unreadable value is `None`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let text = self.inner.get_item(&Store::key(name)).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Encodes and writes `value` under `name`.
+    pub fn set<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StorageError> {
+        let text = serde_json::to_string(value).map_err(|e| StorageError::Encode(e.to_string()))?;
+        self.inner.set_item(&Store::key(name), &text).map_err(|e| {
+            StorageError::Refused(
+                e.as_string()
+                    .or_else(|| {
+                        wasm_bindgen::JsCast::dyn_ref::<js_sys::Error>(&e)
+                            .map(|e| String::from(e.message()))
+                    })
+                    .unwrap_or_else(|| "storage refused the write".into()),
+            )
+        })
+    }
+
+    /// Removes `name`.
+    pub fn remove(&self, name: &str) {
+        // Removing can only fail when storage is gone, and then the value is gone too.
+        let _ = self.inner.remove_item(&Store::key(name));
+    }
+}
