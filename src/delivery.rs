@@ -1,4 +1,5 @@
-//! Network access: reading a config by URL and posting a lead. The one place that calls fetch.
+//! Network access: reading a config by URL, posting a lead, beacons. The one place that calls
+//! fetch; [`crate::outbox`] decides when.
 
 use leadgate_core::LeadPayload;
 use wasm_bindgen::{JsCast, JsValue};
@@ -10,8 +11,8 @@ use web_sys::{Headers, RequestInit, Response};
 pub enum DeliveryError {
     /// No answer at all (offline, DNS, CORS refused, connection reset).
     Network(String),
-    /// The server answered with a status other than 2xx.
-    Status(u16),
+    /// The server answered with a status other than 2xx (and maybe a `Retry-After`).
+    Status(u16, Option<u64>),
 }
 
 impl DeliveryError {
@@ -19,7 +20,7 @@ impl DeliveryError {
     pub fn describe(&self) -> String {
         match self {
             DeliveryError::Network(e) => String::from("network error: ") + e,
-            DeliveryError::Status(s) => {
+            DeliveryError::Status(s, _) => {
                 String::from("the endpoint answered HTTP ") + &s.to_string()
             }
         }
@@ -43,7 +44,13 @@ async fn fetch(url: &str, init: &RequestInit) -> Result<Response, DeliveryError>
     if response.ok() {
         Ok(response)
     } else {
-        Err(DeliveryError::Status(response.status()))
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .ok()
+            .flatten()
+            .and_then(|v| leadgate_core::delivery::parse_retry_after(&v));
+        Err(DeliveryError::Status(response.status(), retry_after))
     }
 }
 
@@ -57,17 +64,91 @@ pub async fn fetch_text(url: &str) -> Result<String, DeliveryError> {
     Ok(text.as_string().unwrap_or_default())
 }
 
-/// POSTs the payload as JSON with `Idempotency-Key: <lead id>`. A 2xx answer is delivery.
-pub async fn send(endpoint: &str, payload: &LeadPayload) -> Result<(), DeliveryError> {
-    let body = serde_json::to_string(payload).map_err(|e| DeliveryError::Network(e.to_string()))?;
-    let headers = Headers::new().map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    headers
+/// What the endpoint said to one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The HTTP status; `None` when there was no answer (offline, refused, timed out, CORS).
+    pub status: Option<u16>,
+    /// The `Retry-After` header in seconds, when the endpoint sent (and exposed) one.
+    pub retry_after: Option<u64>,
+    /// What went wrong, for the console and `leadgate:error`.
+    pub problem: Option<String>,
+}
+
+/// How long one attempt may take before it counts as a network failure.
+const ATTEMPT_TIMEOUT_MS: i32 = 15_000;
+
+/// Bodies up to this size are sent with `keepalive`, so that leaving the page does not cancel
+/// them (browsers allow 64 KiB of keepalive bodies in flight per page).
+const KEEPALIVE_LIMIT: usize = 60 * 1024;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `RequestInit` with the `keepalive` member, which web-sys 0.3.107 lacks.
+    #[wasm_bindgen(extends = RequestInit)]
+    type KeepaliveInit;
+    #[wasm_bindgen(method, setter = keepalive)]
+    fn set_keepalive(this: &KeepaliveInit, value: bool);
+}
+
+/// POSTs the payload as JSON with `Idempotency-Key: <lead id>`, with a timeout, and reports
+/// the answer. Never fails: a failure is an [`Answer`] without a 2xx status.
+pub async fn post_lead(endpoint: &str, payload: &LeadPayload) -> Answer {
+    let no_answer =
+        |problem: String| Answer { status: None, retry_after: None, problem: Some(problem) };
+    let body = match serde_json::to_string(payload) {
+        Ok(body) => body,
+        Err(e) => return no_answer(e.to_string()),
+    };
+    let headers = match Headers::new() {
+        Ok(h) => h,
+        Err(e) => return no_answer(js_text(&e)),
+    };
+    if let Err(e) = headers
         .set("Content-Type", "application/json")
         .and_then(|()| headers.set("Idempotency-Key", &payload.id))
-        .map_err(|e| DeliveryError::Network(js_text(&e)))?;
+    {
+        return no_answer(js_text(&e));
+    }
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(&body));
-    fetch(endpoint, &init).await.map(|_| ())
+    if body.len() <= KEEPALIVE_LIMIT {
+        init.unchecked_ref::<KeepaliveInit>().set_keepalive(true);
+    }
+    let timer = web_sys::AbortController::new().ok().map(|controller| {
+        init.set_signal(Some(&controller.signal()));
+        let abort = wasm_bindgen::closure::Closure::once_into_js(move || controller.abort());
+        web_sys::window().and_then(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                abort.unchecked_ref(),
+                ATTEMPT_TIMEOUT_MS,
+            )
+            .ok()
+        })
+    });
+    let result = fetch(endpoint, &init).await;
+    if let (Some(Some(id)), Some(window)) = (timer, web_sys::window()) {
+        window.clear_timeout_with_handle(id);
+    }
+    match result {
+        Ok(_) => Answer { status: Some(200), retry_after: None, problem: None },
+        Err(DeliveryError::Status(status, retry_after)) => Answer {
+            status: Some(status),
+            retry_after,
+            problem: Some(DeliveryError::Status(status, None).describe()),
+        },
+        Err(e) => no_answer(e.describe()),
+    }
+}
+
+/// Hands the payload to `navigator.sendBeacon` (for a page that is going away): it arrives as
+/// `text/plain`, without headers, so the idempotency key also goes into the URL.
+pub fn beacon_lead(endpoint: &str, payload: &LeadPayload) -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    let Ok(body) = serde_json::to_string(payload) else { return false };
+    let separator = if endpoint.contains('?') { "&" } else { "?" };
+    let url = String::from(endpoint) + separator + "idempotency_key=" + &payload.id;
+    window.navigator().send_beacon_with_opt_str(&url, Some(&body)).unwrap_or(false)
 }

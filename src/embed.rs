@@ -19,6 +19,8 @@ const STATE: &str = "data-leadgate-state";
 
 /// Mounts every `[data-leadgate]` element of the page, now and whenever one is added.
 pub fn start() {
+    crate::outbox::start();
+    crate::signals::resume_tracking();
     scan();
     observe_additions();
 }
@@ -128,6 +130,7 @@ impl WidgetHandle {
 /// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`.
 pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<WidgetHandle, String> {
     let container = shadow_container(host)?;
+    crate::signals::record_page_view(&config.tracking);
     let form_id = config.form_id.clone();
     let owner = host.clone();
     let handle = leptos::mount::mount_to(container, move || {

@@ -1,6 +1,15 @@
-//! The visitor context sent with a lead: page, referrer, UTM parameters, click ids.
+//! The visitor context sent with a lead: this page (URL, referrer, UTM parameters, click ids)
+//! and, where the config and the visitor allow it, what the widget remembers from earlier
+//! pages of the site: first and last touch, visits (30 minutes idle ends one), pages seen with
+//! their times (the last 100), first-seen time and time on site.
 
-use leadgate_core::VisitorContext;
+use std::cell::RefCell;
+
+use leadgate_core::tracking::TrackingConfig;
+use leadgate_core::{PageView, Timestamp, Touch, VisitorContext, MAX_PAGES};
+use serde::{Deserialize, Serialize};
+
+use crate::storage::Store;
 
 /// The UTM parameters read from the page URL.
 pub const UTM_PARAMETERS: [&str; 5] =
@@ -10,35 +19,170 @@ pub const UTM_PARAMETERS: [&str; 5] =
 pub const CLICK_IDS: [&str; 7] =
     ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id", "ttclid"];
 
-/// Reads the context of the current page.
-pub fn collect() -> VisitorContext {
-    let mut context = VisitorContext { visits: 1, pages_seen: 1, ..Default::default() };
-    let Some(window) = web_sys::window() else { return context };
-    let location = window.location();
-    context.page_url = location.href().unwrap_or_default();
-    if let Some(referrer) = window.document().map(|d| d.referrer()).filter(|r| !r.is_empty()) {
-        context.referrer = Some(referrer);
-    }
-    if let Ok(params) =
-        web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
-    {
-        for name in UTM_PARAMETERS {
-            if let Some(value) = params.get(name).filter(|v| !v.is_empty()) {
-                context.utm.insert(name.into(), value);
-            }
-        }
-        for name in CLICK_IDS {
-            if let Some(value) = params.get(name).filter(|v| !v.is_empty()) {
-                context.click_ids.insert(name.into(), value);
-            }
-        }
-    }
-    context
+const VISITOR_KEY: &str = "visitor";
+const CONSENT_KEY: &str = "tracking-consent";
+
+/// What the widget remembers about the visitor between pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Memory {
+    first_seen: Option<Timestamp>,
+    first_touch: Option<Touch>,
+    last_touch: Option<Touch>,
+    visits: u32,
+    pages_seen: u32,
+    landing_page: Option<String>,
+    pages: Vec<PageView>,
+    seconds_on_site: u64,
+    last_activity: u64,
+}
+
+thread_local! {
+    /// This page's view of the memory, and whether it is stored.
+    static PAGE: RefCell<Option<(Memory, bool)>> = const { RefCell::new(None) };
 }
 
 /// The current time, for scoring and `submitted_at`.
-pub fn now() -> leadgate_core::Timestamp {
-    leadgate_core::Timestamp(js_sys::Date::now() as u64)
+pub fn now() -> Timestamp {
+    Timestamp(js_sys::Date::now() as u64)
+}
+
+/// This page as an arrival: URL, referrer, UTM parameters and click ids.
+fn this_page() -> Touch {
+    let mut touch = Touch { at: now().to_rfc3339(), ..Default::default() };
+    let Some(window) = web_sys::window() else { return touch };
+    let location = window.location();
+    touch.page_url = location.href().unwrap_or_default();
+    touch.referrer = window.document().map(|d| d.referrer()).filter(|r| !r.is_empty());
+    let search = location.search().unwrap_or_default();
+    if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) {
+        for (names, into) in
+            [(&UTM_PARAMETERS[..], &mut touch.utm), (&CLICK_IDS[..], &mut touch.click_ids)]
+        {
+            for name in names {
+                if let Some(value) = params.get(name).filter(|v| !v.is_empty()) {
+                    into.insert((*name).into(), value);
+                }
+            }
+        }
+    }
+    touch
+}
+
+/// Whether the browser sends Global Privacy Control.
+fn global_privacy_control() -> bool {
+    web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"globalPrivacyControl".into()).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Whether the widget may store the visitor's context under `tracking`.
+fn may_store(tracking: &TrackingConfig, store: &Store) -> bool {
+    if tracking.honor_gpc && global_privacy_control() {
+        return false;
+    }
+    !tracking.require_consent || store.get::<bool>(CONSENT_KEY).unwrap_or(false)
+}
+
+/// Records this page view, once per page: a new visit after `visit_timeout_minutes` idle or
+/// when the visitor arrives from a campaign link. Stored only if `tracking` allows it now;
+/// otherwise kept for this page until [`grant_consent`].
+pub fn record_page_view(tracking: &TrackingConfig) {
+    let store = Store::local();
+    let allowed = store.as_ref().is_some_and(|s| may_store(tracking, s));
+    let already = PAGE.with(|p| p.borrow().as_ref().map(|(_, stored)| *stored));
+    match already {
+        Some(true) => return,
+        Some(false) => {
+            if allowed {
+                persist();
+            }
+            return;
+        }
+        None => {}
+    }
+    let now_ms = now().0;
+    let mut memory: Memory = store.as_ref().and_then(|s| s.get(VISITOR_KEY)).unwrap_or_default();
+    let touch = this_page();
+    let idle_ms = u64::from(tracking.visit_timeout_minutes.max(1)) * 60_000;
+    let idle = now_ms.saturating_sub(memory.last_activity);
+    let campaign = !touch.utm.is_empty() || !touch.click_ids.is_empty();
+    if memory.visits == 0 || idle > idle_ms || campaign {
+        memory.visits += 1;
+        memory.landing_page = Some(touch.page_url.clone());
+        memory.last_touch = Some(touch.clone());
+    } else {
+        memory.seconds_on_site += idle / 1000;
+    }
+    if memory.first_seen.is_none() {
+        memory.first_seen = Some(Timestamp(now_ms));
+        memory.first_touch = Some(touch.clone());
+    }
+    memory.pages_seen += 1;
+    memory.pages.push(PageView { url: touch.page_url, at: Timestamp(now_ms) });
+    let extra = memory.pages.len().saturating_sub(MAX_PAGES);
+    memory.pages.drain(..extra);
+    memory.last_activity = now_ms;
+    PAGE.with(|p| *p.borrow_mut() = Some((memory, false)));
+    if allowed {
+        persist();
+    }
+}
+
+/// On a page without a widget: counts the page view only for a visitor the widget already
+/// remembers (the form's page decided that it may), and never under Global Privacy Control.
+pub fn resume_tracking() {
+    let known = Store::local().is_some_and(|s| s.get::<Memory>(VISITOR_KEY).is_some());
+    if known {
+        record_page_view(&TrackingConfig::default());
+    }
+}
+
+/// The visitor agreed (ticked a consent box): remember that, and store the context.
+pub fn grant_consent(tracking: &TrackingConfig) {
+    if !tracking.require_consent {
+        return;
+    }
+    if let Some(store) = Store::local() {
+        // Without storage there is nothing to remember, and nothing is stored either.
+        let _ = store.set(CONSENT_KEY, &true);
+        if may_store(tracking, &store) {
+            persist();
+        }
+    }
+}
+
+fn persist() {
+    let Some(store) = Store::local() else { return };
+    PAGE.with(|p| {
+        if let Some((memory, stored)) = p.borrow_mut().as_mut() {
+            // Storage full or refused: the lead still carries this page's context.
+            *stored = store.set(VISITOR_KEY, memory).is_ok();
+        }
+    });
+}
+
+/// The context to send with a lead now.
+pub fn collect() -> VisitorContext {
+    let touch = this_page();
+    let memory = PAGE.with(|p| p.borrow().as_ref().map(|(m, _)| m.clone())).unwrap_or_default();
+    let on_this_page = now().0.saturating_sub(memory.last_activity) / 1000;
+    VisitorContext {
+        page_url: touch.page_url.clone(),
+        referrer: touch.referrer.clone(),
+        utm: touch.utm.clone(),
+        click_ids: touch.click_ids.clone(),
+        first_touch: memory.first_touch.or_else(|| Some(touch.clone())),
+        last_touch: memory.last_touch.or(Some(touch)),
+        visits: memory.visits.max(1),
+        pages_seen: memory.pages_seen.max(1),
+        landing_page: memory.landing_page,
+        pages: memory.pages,
+        first_seen: memory.first_seen,
+        seconds_on_site: memory.seconds_on_site
+            + if memory.last_activity > 0 { on_this_page } else { 0 },
+    }
 }
 
 /// A fresh lead id (UUID v4) from the browser's cryptographic randomness.

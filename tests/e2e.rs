@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
+#[allow(dead_code)]
 mod support;
 
 use serde_json::{json, Value};

@@ -143,7 +143,7 @@ async fn an_unqualified_lead_is_thanked_without_sending() {
 }
 
 #[wasm_bindgen_test]
-async fn a_failed_send_keeps_the_lead_and_offers_a_retry() {
+async fn an_unreachable_endpoint_keeps_the_lead_in_the_outbox() {
     let w = Mounted::new(CONFIG);
     let events = js_sys::Array::new();
     let record = {
@@ -166,17 +166,28 @@ async fn a_failed_send_keeps_the_lead_and_offers_a_retry() {
     w.submit();
     for _ in 0..200 {
         tick().await;
-        if w.phase() == "failed" {
+        if w.phase() == "queued" {
             break;
         }
         gloo_timers_sleep(25).await;
     }
-    assert_eq!(w.phase(), "failed");
+    assert_eq!(w.phase(), "queued");
     assert_eq!(w.find("[data-testid=submit]").text_content().unwrap(), "Try again");
     let input: HtmlInputElement = w.find("#lg-email").unchecked_into();
-    assert_eq!(input.value(), "ada@example.com");
+    assert_eq!(input.value(), "ada@example.com", "typed data stays on screen");
     let seen: Vec<String> = events.iter().filter_map(|e| e.as_string()).collect();
-    assert_eq!(seen, ["leadgate:submit", "leadgate:qualified", "leadgate:error"]);
+    assert_eq!(seen, ["leadgate:submit", "leadgate:qualified"]);
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    let outbox = storage.get_item("leadgate:outbox").unwrap().unwrap();
+    let outbox: serde_json::Value = serde_json::from_str(&outbox).unwrap();
+    let entry = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["payload"]["fields"]["email"] == "ada@example.com");
+    let entry = entry.expect("the lead is in the outbox");
+    assert_eq!(entry["attempts"], 1);
+    assert_eq!(entry["endpoint"], "http://127.0.0.1:9/v1/leads");
     drop(record);
 }
 
@@ -188,4 +199,19 @@ async fn gloo_timers_sleep(ms: i32) {
             .unwrap();
     });
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn offers_a_fix_for_a_misspelt_provider() {
+    let w = Mounted::new(CONFIG);
+    tick().await;
+    w.input("#lg-email", "ada@gmial.com");
+    tick().await;
+    let offer = w.find("[data-testid=email-suggestion]");
+    assert_eq!(offer.text_content().unwrap(), "Did you mean ada@gmail.com?");
+    offer.unchecked_into::<web_sys::HtmlElement>().click();
+    tick().await;
+    let input: HtmlInputElement = w.find("#lg-email").unchecked_into();
+    assert_eq!(input.value(), "ada@gmail.com");
+    assert!(w.root().query_selector("[data-testid=email-suggestion]").unwrap().is_none());
 }

@@ -1,4 +1,4 @@
-use leadgate_core::{Field, FieldError, FieldKind, FieldValue, Texts};
+use leadgate_core::{suggest_email_fix, Field, FieldError, FieldKind, FieldValue, Texts};
 use leptos::prelude::*;
 
 /// The live state of one field: what the visitor typed or ticked, and its error.
@@ -97,6 +97,21 @@ pub fn FieldInput(
             })
         }
     };
+    // "ada@gmial.com": offer the likely address, never change it behind the visitor's back.
+    let suggestion = (field.kind == FieldKind::Email).then(|| {
+        let template = texts.did_you_mean.clone();
+        move || {
+            let fix = suggest_email_fix(&state.text.get())?;
+            let label = template.replace("{email}", &fix);
+            Some(view! {
+                <button type="button" class="lg-suggestion" part="suggestion"
+                    data-testid="email-suggestion"
+                    on:click=move |_| state.text.set(fix.clone())>
+                    {label}
+                </button>
+            })
+        }
+    });
     let name = field.name.clone();
     let required = field.required;
     let max_len = field.max_len().to_string();
@@ -192,6 +207,7 @@ pub fn FieldInput(
                 {required.then(|| view! { <span class="lg-required" aria-hidden="true">" *"</span> })}
             </label>
             {input}
+            {suggestion}
             {help}
             {error}
         </div>

@@ -6,8 +6,8 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use super::field::{error_text, FieldInput, FieldState};
-use crate::delivery::{self, DeliveryError};
 use crate::events::{emit, EventDetail};
+use crate::outbox::{self, Entry, Outcome};
 use crate::signals;
 
 /// Where the visitor's submission stands.
@@ -19,12 +19,24 @@ enum Phase {
     Sending,
     /// The lead is safe (delivered, or did not need to be sent).
     Sent,
-    /// Sending failed; the lead is kept for a retry.
+    /// Saved in the browser's outbox; retried automatically (offline, server down).
+    Queued,
+    /// The endpoint refused it, or the browser would not store it: the visitor may retry.
     Failed,
 }
 
+impl Phase {
+    fn after(outcome: Outcome) -> Phase {
+        match outcome {
+            Outcome::Delivered => Phase::Sent,
+            Outcome::Queued => Phase::Queued,
+            Outcome::Refused | Outcome::NotSaved => Phase::Failed,
+        }
+    }
+}
+
 /// The lead form: renders the config's fields, validates, scores with the core engine and
-/// delivers qualified leads, dispatching the `leadgate:*` events on `host`.
+/// hands the lead to the outbox, dispatching the `leadgate:*` events on `host`.
 #[component]
 pub fn LeadForm(
     /// The validated config.
@@ -38,45 +50,10 @@ pub fn LeadForm(
         config.fields.iter().map(|f| (f.name.clone(), FieldState::new(f))).collect();
     let texts = config.texts.clone();
     let form_ref = NodeRef::<leptos::html::Form>::new();
-    let kept: StoredValue<Option<LeadPayload>> = StoredValue::new(None);
-    let skipped = RwSignal::new(false);
-
-    let deliver = {
-        let host = host.clone();
-        Action::new_local(move |payload: &LeadPayload| {
-            let (payload, endpoint, host) = (payload.clone(), endpoint.clone(), host.clone());
-            async move {
-                let result = delivery::send(&endpoint, &payload).await;
-                let mut detail = EventDetail::for_lead(&payload);
-                match &result {
-                    Ok(()) => emit(&host, "leadgate:delivered", &detail),
-                    Err(e) => {
-                        let message = String::from("leadgate: lead ")
-                            + &payload.id
-                            + " not delivered ("
-                            + &e.describe()
-                            + "); it is kept for a retry";
-                        web_sys::console::error_1(&message.as_str().into());
-                        detail.error = Some(e.describe());
-                        emit(&host, "leadgate:error", &detail);
-                    }
-                }
-                result
-            }
-        })
-    };
-    let phase = Memo::new(move |_| {
-        if deliver.pending().get() {
-            return Phase::Sending;
-        }
-        match deliver.value().get() {
-            Some(Ok(())) => Phase::Sent,
-            Some(Err::<(), DeliveryError>(_)) => Phase::Failed,
-            None if skipped.get() => Phase::Sent,
-            None => Phase::Editing,
-        }
-    });
-    let busy = Signal::derive(move || matches!(phase.get(), Phase::Sending | Phase::Failed));
+    let phase = RwSignal::new(Phase::Editing);
+    // The submitted lead's id: a retry resends the same lead, never a new one.
+    let lead_id: StoredValue<Option<String>> = StoredValue::new(None);
+    let busy = Signal::derive(move || !matches!(phase.get(), Phase::Editing));
 
     let on_submit = {
         let config = config.clone();
@@ -84,11 +61,15 @@ pub fn LeadForm(
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             match phase.get_untracked() {
+                // A double click or a second Enter: the lead is already on its way.
                 Phase::Sending | Phase::Sent => return,
-                Phase::Failed => {
-                    // Same lead, same id: the endpoint stores it once however often it arrives.
-                    if let Some(payload) = kept.get_value() {
-                        deliver.dispatch_local(payload);
+                Phase::Queued | Phase::Failed => {
+                    if let Some(id) = lead_id.get_value() {
+                        phase.set(Phase::Sending);
+                        wasm_bindgen_futures::spawn_local(async move {
+                            let outcome = outbox::retry_now(id).await;
+                            let _ = phase.try_set(Phase::after(outcome));
+                        });
                     }
                     return;
                 }
@@ -117,15 +98,35 @@ pub fn LeadForm(
                 signals::collect(),
                 signals::now(),
             );
+            if payload.consent.as_ref().is_some_and(|c| c.agreed) {
+                signals::grant_consent(&config.tracking);
+            }
             let detail = EventDetail::for_lead(&payload);
             emit(&host, "leadgate:submit", &detail);
-            if payload.score.qualified {
+            // Qualified leads go to sales; the others to the nurture endpoint, if any. The
+            // visitor sees the same thank-you either way.
+            let target = if payload.score.qualified {
                 emit(&host, "leadgate:qualified", &detail);
-                kept.set_value(Some(payload.clone()));
-                deliver.dispatch_local(payload);
+                Some(endpoint.clone())
             } else {
-                skipped.set(true);
-            }
+                config.delivery.nurture_endpoint.clone()
+            };
+            let Some(target) = target else {
+                phase.set(Phase::Sent);
+                return;
+            };
+            phase.set(Phase::Sending);
+            lead_id.set_value(Some(payload.id.clone()));
+            let entry = Entry::new(payload, target, &config.delivery, signals::now().0);
+            let limit = config.delivery.outbox_limit;
+            let host = host.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let later = Box::new(move |outcome| {
+                    let _ = phase.try_set(Phase::after(outcome));
+                });
+                let outcome = outbox::submit(entry, limit, host, later).await;
+                let _ = phase.try_set(Phase::after(outcome));
+            });
         }
     };
 
@@ -142,6 +143,7 @@ pub fn LeadForm(
         let texts = texts.clone();
         move || match phase.get() {
             Phase::Sending => texts.sending.clone(),
+            Phase::Queued => texts.queued.clone(),
             Phase::Failed => texts.failed.clone(),
             Phase::Sent => texts.success.clone(),
             Phase::Editing => String::new(),
@@ -151,12 +153,13 @@ pub fn LeadForm(
         let texts = texts.clone();
         move || match phase.get() {
             Phase::Sending => texts.sending.clone(),
-            Phase::Failed => texts.retry.clone(),
+            Phase::Failed | Phase::Queued => texts.retry.clone(),
             _ => texts.submit.clone(),
         }
     };
     let status_class = move || match phase.get() {
         Phase::Failed => "lg-status lg-status-failed",
+        Phase::Queued => "lg-status lg-status-queued",
         Phase::Sent => "lg-status lg-status-sent",
         _ => "lg-status",
     };
@@ -179,6 +182,7 @@ pub fn LeadForm(
                     Phase::Editing => "editing",
                     Phase::Sending => "sending",
                     Phase::Sent => "sent",
+                    Phase::Queued => "queued",
                     Phase::Failed => "failed",
                 }>
                 {status}

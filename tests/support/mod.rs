@@ -1,6 +1,7 @@
 //! Shared parts of the end-to-end tests: a real relay on a free port, serving test landing
 //! pages next to the built widget, and a WebDriver client.
 
+pub mod receiver;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,11 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay whose site holds the built widget and `pages` (name, content).
     pub fn start(pages: &[(&str, String)]) -> Relay {
+        Relay::start_with(pages, Vec::new())
+    }
+
+    /// Like [`Relay::start`]; the pages may also send leads to `connect_src` origins.
+    pub fn start_with(pages: &[(&str, String)], connect_src: Vec<String>) -> Relay {
         let temp = tempfile::Builder::new().prefix("leadgate-e2e-").tempdir().unwrap();
         let dir = temp.path().to_path_buf();
         let site = dir.join("site");
@@ -48,6 +54,7 @@ impl Relay {
             db_path: dir.join("leads.db"),
             allowed_origins: vec![url.clone()],
             demo_dir: Some(site),
+            demo_connect_src: connect_src,
             forms: Vec::new(),
         };
         std::thread::spawn(move || {

@@ -180,3 +180,47 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+impl Browser {
+    /// Opens a new tab and switches to it; returns the handle of the tab it left.
+    pub fn new_tab(&self) -> String {
+        let old = self.command("GET", "/window", json!({}));
+        let new = self.command("POST", "/window/new", json!({ "type": "tab" }));
+        self.switch_to(new["handle"].as_str().expect("a window handle"));
+        old.as_str().expect("a window handle").to_string()
+    }
+
+    /// Switches to the tab with `handle`.
+    pub fn switch_to(&self, handle: &str) {
+        self.command("POST", "/window", json!({ "handle": handle }));
+    }
+
+    /// Takes the browser off the network (`true`) or back on (Chromium's DevTools emulation).
+    pub fn set_offline(&self, offline: bool) {
+        let conditions = json!({
+            "offline": offline, "latency": 0,
+            "download_throughput": 1_000_000, "upload_throughput": 1_000_000,
+        });
+        self.command(
+            "POST",
+            "/chromium/network_conditions",
+            json!({ "network_conditions": conditions }),
+        );
+    }
+
+    /// Double-clicks an element with real pointer actions.
+    pub fn double_click(&self, element: &ElementRef) {
+        let origin = json!({ ELEMENT: element.0 });
+        let actions = json!([
+            {"type": "pointerMove", "origin": origin, "x": 0, "y": 0},
+            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+        ]);
+        let body = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": actions,
+        }]});
+        self.command("POST", "/actions", body);
+        self.command("DELETE", "/actions", json!({}));
+    }
+}

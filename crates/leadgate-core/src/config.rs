@@ -10,6 +10,7 @@ use crate::scoring::ScoringConfig;
 /// A form as the marketer configured it. Build one with [`FormConfig::from_json`], which
 /// validates everything; a `FormConfig` that exists is a valid one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FormConfig {
     /// Identifies the form in payloads and events, e.g. `"contact"`. Letters, digits, `-`, `_`.
@@ -30,10 +31,21 @@ pub struct FormConfig {
     /// Every text the visitor sees that is not a field's own. Defaults to English.
     #[serde(default)]
     pub texts: Texts,
+    /// Where leads that do not qualify go, and how long undelivered leads are kept.
+    #[serde(default)]
+    pub delivery: crate::delivery::DeliveryConfig,
+    /// What the widget may remember about the visitor between pages (consent, GPC).
+    #[serde(default)]
+    pub tracking: crate::tracking::TrackingConfig,
+    /// The JSON Schema the config follows, for editor autocompletion (ignored by leadgate),
+    /// e.g. `"https://cdn.example.com/leadgate/leadgate-config.schema.json"`.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
 }
 
 /// One input of the form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     /// The key of the value in the payload's `fields`. Letters, digits, `-`, `_`.
@@ -82,6 +94,7 @@ impl Field {
 
 /// The kinds of input a form can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// A single line of text.
@@ -111,6 +124,7 @@ impl FieldKind {
 
 /// One choice of a `select` field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SelectOption {
     /// What goes into the payload.
@@ -122,6 +136,7 @@ pub struct SelectOption {
 
 /// The visitor-facing texts that are not a field's own. Every one defaults to English.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Texts {
     /// The submit button. Defaults to "Send".
@@ -147,6 +162,12 @@ pub struct Texts {
     pub too_long: String,
     /// The select's empty choice. Defaults to "Choose…".
     pub choose: String,
+    /// Shown when the lead is saved in the browser but not sent yet (offline, server down).
+    /// Defaults to "Saved. We'll send your details as soon as the connection is back."
+    pub queued: String,
+    /// Offered under an e-mail field with a likely typo; `{email}` is the corrected address.
+    /// Defaults to "Did you mean {email}?"
+    pub did_you_mean: String,
 }
 
 impl Default for Texts {
@@ -162,6 +183,8 @@ impl Default for Texts {
             too_short: "Please enter at least {n} characters.".into(),
             too_long: "Please enter at most {n} characters.".into(),
             choose: "Choose…".into(),
+            queued: "Saved. We'll send your details as soon as the connection is back.".into(),
+            did_you_mean: "Did you mean {email}?".into(),
         }
     }
 }
@@ -218,12 +241,13 @@ impl FormConfig {
     /// was expected there.
     pub fn from_json(text: &str) -> Result<FormConfig, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let config: FormConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: FormConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." || path == "?" { String::new() } else { path };
             ConfigError { path, kind: ConfigErrorKind::Syntax(e.into_inner().to_string()) }
         })?;
         config.validate()?;
+        config.scoring.prepare();
         Ok(config)
     }
 

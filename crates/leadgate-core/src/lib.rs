@@ -1,22 +1,32 @@
 //! leadgate's heart: everything about a lead that is not the browser or the network.
 //!
 //! A marketer's JSON config is parsed and validated once ([`FormConfig::from_json`]); the
-//! visitor's answers form a [`Lead`]; [`score`] turns a lead into a [`Score`] whose every point
-//! is explained by a [`RuleHit`]; [`LeadPayload`] is the JSON the sales endpoint receives.
+//! visitor's answers form a [`Lead`] and what they did a [`VisitorContext`]; [`score`] turns
+//! both into a [`Score`] whose every point is explained by a [`RuleHit`] (see
+//! `SCORING.md` beside this crate for the model); [`LeadPayload`] is the JSON the sales
+//! endpoint receives.
 //! The widget (in the browser) and the relay (on a server) call the same functions on the same
 //! config, so a score computed in the browser can be re-checked on the server. Nothing here does
 //! I/O or reads a clock: time comes in as a parameter.
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod context;
+pub mod delivery;
 pub mod email;
 pub mod lead;
 pub mod payload;
 pub mod scoring;
 pub mod time;
+pub mod tracking;
 
 pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Texts};
+pub use context::{PageView, Touch, VisitorContext, MAX_PAGES};
+pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
-pub use payload::{ConsentRecord, LeadPayload, PayloadError, VisitorContext, SCHEMA_VERSION};
-pub use scoring::{score, Condition, Rule, RuleHit, Score, ScoringConfig, Stage};
+pub use payload::{ConsentRecord, LeadPayload, PayloadError, SCHEMA_VERSION};
+pub use scoring::{
+    score, Condition, Decay, GradeBand, GroupConfig, HitKind, LabelConfig, LevelBand, Rule,
+    RuleHit, Score, ScoringConfig, Stage, StageBar, Stages, TouchScope, UtmParam,
+};
 pub use time::Timestamp;

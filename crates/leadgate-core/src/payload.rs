@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{FieldKind, FormConfig};
+pub use crate::context::{PageView, Touch, VisitorContext};
 use crate::lead::{FieldValue, Lead};
 use crate::scoring::{score, Score};
 use crate::time::Timestamp;
@@ -28,47 +29,11 @@ pub struct LeadPayload {
     pub fields: BTreeMap<String, FieldValue>,
     /// The score computed at submit time, with every hit.
     pub score: Score,
-    /// Where the visitor came from.
+    /// Where the visitor came from and what they did.
     pub context: VisitorContext,
     /// What the visitor agreed to, if the form has a consent field.
     #[serde(default)]
     pub consent: Option<ConsentRecord>,
-}
-
-/// Where the visitor came from and what they did (attribution).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct VisitorContext {
-    /// The URL of the page the form was submitted on.
-    pub page_url: String,
-    /// `document.referrer`, if any.
-    pub referrer: Option<String>,
-    /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content` from the page URL.
-    pub utm: BTreeMap<String, String>,
-    /// Ad click ids from the page URL (`gclid`, `fbclid`, `msclkid`, ...).
-    pub click_ids: BTreeMap<String, String>,
-    /// The visitor's first recorded touch on this site.
-    pub first_touch: Option<Touch>,
-    /// The touch that brought the visitor this time.
-    pub last_touch: Option<Touch>,
-    /// Visits to the site so far (this one included).
-    pub visits: u32,
-    /// Pages seen so far (this one included).
-    pub pages_seen: u32,
-}
-
-/// One arrival on the site, for attribution.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Touch {
-    /// When, RFC 3339 UTC.
-    pub at: String,
-    /// The landing page URL.
-    pub page_url: String,
-    /// The referrer then, if any.
-    pub referrer: Option<String>,
-    /// UTM parameters then.
-    pub utm: BTreeMap<String, String>,
 }
 
 /// The consent given with a lead.
@@ -87,7 +52,8 @@ pub struct ConsentRecord {
 }
 
 impl LeadPayload {
-    /// Scores `lead` with `config` and builds the payload. `id` comes from [`lead_id`].
+    /// Scores `lead` in `context` with `config` at `now` and builds the payload. `id` comes
+    /// from [`lead_id`].
     pub fn build(
         config: &FormConfig,
         id: String,
@@ -95,7 +61,7 @@ impl LeadPayload {
         context: VisitorContext,
         now: Timestamp,
     ) -> LeadPayload {
-        let score = score(&lead, &config.scoring, now);
+        let score = score(&lead, &context, &config.scoring, now);
         let at = now.to_rfc3339();
         let consent =
             config.fields.iter().find(|f| f.kind == FieldKind::Consent).map(|f| ConsentRecord {
@@ -123,6 +89,12 @@ impl LeadPayload {
             serde_json::from_str(text).map_err(|e| PayloadError::Json(e.to_string()))?;
         payload.check()?;
         Ok(payload)
+    }
+
+    /// When the visitor submitted, as a [`Timestamp`] (`None` if `submitted_at` is not
+    /// RFC 3339). Re-score at this time to get the browser's decay.
+    pub fn submitted_time(&self) -> Option<Timestamp> {
+        Timestamp::parse_rfc3339(&self.submitted_at)
     }
 
     /// Checks what serde can't: the version, the id's form, the score's sum.

@@ -37,6 +37,8 @@ pub struct RelayOptions {
     /// A directory of static files (the built widget and a landing page) served at `/` under a
     /// strict Content-Security-Policy. Defaults to none.
     pub demo_dir: Option<PathBuf>,
+    /// Other origins the demo pages may send leads to (added to their CSP `connect-src`).
+    pub demo_connect_src: Vec<String>,
     /// The forms whose scores the relay re-checks. When empty, every form is accepted and no
     /// score is checked; otherwise a lead for another form is refused (422).
     pub forms: Vec<FormConfig>,
@@ -112,6 +114,7 @@ pub struct RelayState {
     pub(crate) forms: Arc<BTreeMap<String, FormConfig>>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) demo_dir: Option<PathBuf>,
+    pub(crate) demo_connect_src: Vec<String>,
 }
 
 impl RelayState {
@@ -136,6 +139,7 @@ impl RelayState {
             forms: Arc::new(forms),
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
+            demo_connect_src: options.demo_connect_src,
         })
     }
 
@@ -189,6 +193,9 @@ pub struct Cli {
     /// A directory of static files (the built widget) to serve at / under a strict CSP.
     #[arg(long, value_name = "DIR")]
     pub demo_dir: Option<PathBuf>,
+    /// Another origin the demo pages may send leads to (their CSP `connect-src`); repeatable.
+    #[arg(long = "demo-connect-src", value_name = "ORIGIN")]
+    pub demo_connect_src: Vec<String>,
     /// A form config (JSON) whose leads are re-scored; repeatable.
     #[arg(long = "form", value_name = "CONFIG")]
     pub forms: Vec<PathBuf>,
@@ -202,6 +209,7 @@ impl Cli {
             db_path: self.db.clone(),
             allowed_origins: self.allow_origin.clone(),
             demo_dir: self.demo_dir.clone(),
+            demo_connect_src: self.demo_connect_src.clone(),
             forms,
         })
     }
@@ -278,6 +286,7 @@ mod tests {
                 db: dir.join("x.db"),
                 allow_origin: vec![],
                 demo_dir: None,
+                demo_connect_src: vec![],
                 forms: vec![path],
             };
             let err = cli.options().unwrap_err();

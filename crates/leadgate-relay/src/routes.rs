@@ -54,7 +54,7 @@ pub fn router(state: RelayState) -> Router {
         .route("/leads.css", get(dashboard::stylesheet))
         .route("/healthz", get(|| async { "ok" }));
     if let Some(dir) = &state.demo_dir {
-        app = app.fallback_service(demo_files(dir));
+        app = app.fallback_service(demo_files(dir, &state.demo_connect_src));
     }
     app.with_state(state)
 }
@@ -72,18 +72,25 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(allow)
         .allow_methods([Method::POST, Method::OPTIONS])
         .allow_headers([CONTENT_TYPE, IDEMPOTENCY_KEY])
+        // The widget reads Retry-After to pace its retries.
+        .expose_headers([RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The demo directory's files (`index.html` at `/`) under [`DEMO_CSP`], revalidated on every
 /// load so a rebuilt widget shows at once.
-fn demo_files(dir: &Path) -> Router {
+fn demo_files(dir: &Path, connect_src: &[String]) -> Router {
+    let mut csp = DEMO_CSP.to_string();
+    if !connect_src.is_empty() {
+        csp = csp.replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {}", connect_src.join(" ")),
+        );
+    }
+    let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(DEMO_CSP));
     Router::new()
         .fallback_service(ServeDir::new(dir))
-        .layer(SetResponseHeaderLayer::overriding(
-            CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEMO_CSP),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
@@ -120,7 +127,9 @@ async fn receive(
         ScoreCheck::Unchecked
     } else if let Some(form) = state.forms.get(&payload.form_id) {
         let lead = Lead { fields: payload.fields.clone() };
-        let relay = score(&lead, &form.scoring, now);
+        // Score at the browser's submit time, so engagement decays exactly as it did there.
+        let at = payload.submitted_time().unwrap_or(now);
+        let relay = score(&lead, &payload.context, &form.scoring, at);
         if relay.total == payload.score.total && relay.qualified == payload.score.qualified {
             ScoreCheck::Match
         } else {

@@ -134,6 +134,7 @@ fn options(dir: &Path) -> RelayOptions {
         db_path: dir.join("leads.db"),
         allowed_origins: vec!["http://shop.example".into()],
         demo_dir: None,
+        demo_connect_src: vec![],
         forms: vec![config()],
     }
 }
@@ -391,6 +392,7 @@ fn the_relay_re_scores_and_flags_tampered_leads() {
         group: "fit".into(),
         points: 100,
         reason: "Trust me".into(),
+        ..Default::default()
     });
     tampered.score.total += 100;
     let mut unqualified = payload(41, &[("email", "ada@example.com")]);

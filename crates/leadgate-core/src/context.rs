@@ -1,0 +1,122 @@
+//! What the visitor did before submitting: attribution and engagement, filled in by the widget
+//! (from the page URL, `document.referrer` and its own small store) and read by engagement
+//! rules. Every field has a default, so older payloads and partial contexts still parse.
+//!
+//! Times: new fields use [`Timestamp`] (milliseconds since the epoch, a JSON number); the
+//! touches' `at` stays RFC 3339 text as in payload v1.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// How many page views a context keeps (the most recent); scoring reads no more than these.
+pub const MAX_PAGES: usize = 100;
+
+/// Where the visitor came from and what they did (attribution and engagement).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VisitorContext {
+    /// The URL of the page the form was submitted on.
+    pub page_url: String,
+    /// `document.referrer` of that page, if any.
+    pub referrer: Option<String>,
+    /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content` from the page
+    /// URL, by their full names (`"utm_source": "google"`).
+    pub utm: BTreeMap<String, String>,
+    /// Ad click ids from the page URL by name: `gclid`, `gbraid`, `wbraid`, `fbclid`,
+    /// `msclkid`, `li_fat_id`, `ttclid`.
+    pub click_ids: BTreeMap<String, String>,
+    /// The visitor's first recorded arrival on this site (kept across visits).
+    pub first_touch: Option<Touch>,
+    /// The arrival that started the current visit.
+    pub last_touch: Option<Touch>,
+    /// Visits to the site so far, this one included (a visit ends after 30 minutes idle).
+    pub visits: u32,
+    /// Pages seen so far, this one included (all of them, not only those in `pages`).
+    pub pages_seen: u32,
+    /// The URL of the first page of the current visit.
+    pub landing_page: Option<String>,
+    /// The most recent page views, oldest first, at most [`MAX_PAGES`] (the widget drops the
+    /// oldest). Engagement rules count and decay these.
+    pub pages: Vec<PageView>,
+    /// When the visitor was first seen on this site.
+    pub first_seen: Option<Timestamp>,
+    /// Time spent on the site's pages, all visits together, in seconds.
+    pub seconds_on_site: u64,
+}
+
+/// One page view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PageView {
+    /// The page's URL or path (`https://example.com/pricing` or `/pricing`); rules match its
+    /// path, without query and fragment.
+    pub url: String,
+    /// When the page was seen.
+    pub at: Timestamp,
+}
+
+/// One arrival on the site, for attribution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Touch {
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// The landing page URL.
+    pub page_url: String,
+    /// The referrer then, if any.
+    pub referrer: Option<String>,
+    /// UTM parameters then, by their full names.
+    pub utm: BTreeMap<String, String>,
+    /// Ad click ids then, by name.
+    pub click_ids: BTreeMap<String, String>,
+}
+
+impl VisitorContext {
+    /// Records a page view, dropping the oldest beyond [`MAX_PAGES`].
+    pub fn push_page(&mut self, url: String, at: Timestamp) {
+        self.pages.push(PageView { url, at });
+        if self.pages.len() > MAX_PAGES {
+            let extra = self.pages.len() - MAX_PAGES;
+            self.pages.drain(..extra);
+        }
+    }
+
+    /// The page views scoring reads: the last [`MAX_PAGES`].
+    pub fn recent_pages(&self) -> &[PageView] {
+        &self.pages[self.pages.len().saturating_sub(MAX_PAGES)..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_bounded() {
+        let mut c = VisitorContext::default();
+        for i in 0..150 {
+            c.push_page("/p".into(), Timestamp(i));
+        }
+        assert_eq!(c.pages.len(), MAX_PAGES);
+        assert_eq!(c.pages[0].at, Timestamp(50));
+        c.pages.extend(c.pages.clone());
+        assert_eq!(c.recent_pages().len(), MAX_PAGES);
+    }
+
+    #[test]
+    fn old_contexts_still_parse() {
+        let c: VisitorContext =
+            serde_json::from_str(r#"{"page_url": "https://x.com/", "visits": 2}"#).unwrap();
+        assert_eq!((c.visits, c.pages.len(), c.seconds_on_site), (2, 0, 0));
+        let c: VisitorContext = serde_json::from_str(
+            r#"{"pages": [{"url": "/pricing", "at": 5}], "first_seen": 1,
+                "last_touch": {"at": "2026-11-26T00:00:00Z", "click_ids": {"gclid": "x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.pages[0].at, Timestamp(5));
+        assert_eq!(c.last_touch.unwrap().click_ids["gclid"], "x");
+    }
+}

@@ -1,0 +1,119 @@
+//! Delivery settings: where leads go, and how long the browser keeps those not yet delivered.
+
+use serde::{Deserialize, Serialize};
+
+/// How a form's leads are routed and kept. Every key is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Where leads that do *not* qualify are POSTed (a marketing/nurture endpoint). Defaults to
+    /// none: they never leave the browser. Qualified leads always go to `endpoint`.
+    pub nurture_endpoint: Option<String>,
+    /// Days an undelivered lead is kept in the browser's outbox and retried. Defaults to 7.
+    pub keep_days: u32,
+    /// Days a lead the endpoint refused (a 4xx other than 408/429) is kept, for inspection,
+    /// before it is dropped. Defaults to 30.
+    pub dead_letter_days: u32,
+    /// Most leads the outbox holds; past it the oldest is dropped and reported. Defaults to 50.
+    pub outbox_limit: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            nurture_endpoint: None,
+            keep_days: 7,
+            dead_letter_days: 30,
+            outbox_limit: 50,
+        }
+    }
+}
+
+/// One day in milliseconds.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// What to do after an answer from the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: the lead is delivered; remove it from the outbox.
+    Delivered,
+    /// Network error, timeout, 408, 429, 5xx: try again later.
+    Retry,
+    /// Any other status: retrying won't help; keep it as a dead letter and report it.
+    Refused,
+}
+
+/// Classifies an HTTP status (`None`: no answer at all).
+pub fn verdict(status: Option<u16>) -> Verdict {
+    match status {
+        Some(200..=299) => Verdict::Delivered,
+        None | Some(408) | Some(429) | Some(500..=599) => Verdict::Retry,
+        Some(_) => Verdict::Refused,
+    }
+}
+
+/// Milliseconds to wait before attempt `attempt + 1` (attempt counts from 1): exponential from
+/// one second, capped at five minutes, times `jitter` (a factor in 0.7..1.3 the caller draws),
+/// and never sooner than the server's `Retry-After` (seconds).
+pub fn retry_delay_ms(attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
+    let base = 1000u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(20)).min(300_000);
+    let jittered = (base as f64 * jitter.clamp(0.5, 1.5)) as u64;
+    jittered.max(retry_after_secs.unwrap_or(0).saturating_mul(1000))
+}
+
+/// Reads a `Retry-After` header: delta-seconds only (an HTTP date gives `None`, and the
+/// caller's backoff applies).
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    value.trim().parse::<u64>().ok().map(|s| s.min(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        let cases = [
+            (Some(200), Verdict::Delivered),
+            (Some(201), Verdict::Delivered),
+            (Some(204), Verdict::Delivered),
+            (None, Verdict::Retry),
+            (Some(408), Verdict::Retry),
+            (Some(429), Verdict::Retry),
+            (Some(500), Verdict::Retry),
+            (Some(503), Verdict::Retry),
+            (Some(400), Verdict::Refused),
+            (Some(404), Verdict::Refused),
+            (Some(413), Verdict::Refused),
+            (Some(422), Verdict::Refused),
+            (Some(301), Verdict::Refused),
+        ];
+        for (status, want) in cases {
+            assert_eq!(verdict(status), want, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_respects_retry_after() {
+        assert_eq!(retry_delay_ms(1, 1.0, None), 1000);
+        assert_eq!(retry_delay_ms(2, 1.0, None), 2000);
+        assert_eq!(retry_delay_ms(5, 1.0, None), 16_000);
+        assert_eq!(retry_delay_ms(30, 1.0, None), 300_000);
+        assert_eq!(retry_delay_ms(1, 1.3, None), 1300);
+        assert_eq!(retry_delay_ms(1, 1.0, Some(5)), 5000);
+        assert_eq!(retry_delay_ms(10, 1.0, Some(5)), 300_000);
+        assert_eq!(parse_retry_after(" 120 "), Some(120));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn config_defaults_and_keys() {
+        let d: DeliveryConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(d, DeliveryConfig::default());
+        let d: DeliveryConfig =
+            serde_json::from_str(r#"{"nurture_endpoint": "/nurture", "keep_days": 2}"#).unwrap();
+        assert_eq!((d.nurture_endpoint.as_deref(), d.keep_days), (Some("/nurture"), 2));
+        assert!(serde_json::from_str::<DeliveryConfig>(r#"{"keepdays": 2}"#).is_err());
+    }
+}

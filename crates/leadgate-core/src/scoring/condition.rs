@@ -1,0 +1,791 @@
+//! Conditions: rules as data (a serde-tagged enum), evaluated with `match`, described in words.
+
+use serde::{Deserialize, Serialize};
+
+use super::pattern::{in_domain, url_host, url_path, wildcard_match};
+use crate::config::{ConfigError, FormConfig};
+use crate::context::VisitorContext;
+use crate::email::{classify, email_domain, EmailClass};
+use crate::lead::{FieldValue, Lead};
+use crate::time::Timestamp;
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A condition on the lead's answers or on the visitor's context. Text comparisons trim
+/// spaces and ignore case unless `"ignore_case": false`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The answer equals `value`: `{"op": "equals", "field": "role", "value": "CTO"}`.
+    Equals {
+        /// The field's name.
+        field: String,
+        /// The value to compare with.
+        value: String,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The answer is one of `values`.
+    OneOf {
+        /// The field's name.
+        field: String,
+        /// The accepted values (at least one).
+        values: Vec<String>,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The answer contains `value`.
+    Contains {
+        /// The field's name.
+        field: String,
+        /// The text to look for.
+        value: String,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The answer starts with `value`.
+    StartsWith {
+        /// The field's name.
+        field: String,
+        /// The beginning to look for.
+        value: String,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The answer ends with `value`.
+    EndsWith {
+        /// The field's name.
+        field: String,
+        /// The ending to look for.
+        value: String,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The whole answer matches a wildcard pattern: `*` is any text, `?` one character
+    /// (`"*@acme.*"`, `"VP *"`).
+    Matches {
+        /// The field's name.
+        field: String,
+        /// The pattern.
+        pattern: String,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// The answer is a number (`1,200` counts) of at least `value`.
+    AtLeast {
+        /// The field's name.
+        field: String,
+        /// The lowest accepted number.
+        value: f64,
+    },
+    /// The answer is a number of at most `value`.
+    AtMost {
+        /// The field's name.
+        field: String,
+        /// The highest accepted number.
+        value: f64,
+    },
+    /// The answer is a number from `min` to `max`, both included.
+    Between {
+        /// The field's name.
+        field: String,
+        /// The lowest accepted number.
+        min: f64,
+        /// The highest accepted number.
+        max: f64,
+    },
+    /// The field has an answer (non-blank text, a ticked box).
+    Present {
+        /// The field's name.
+        field: String,
+    },
+    /// The field has no answer (left out, blank, or an unticked box).
+    Absent {
+        /// The field's name.
+        field: String,
+    },
+    /// The e-mail address is of a class: `free`, `disposable`, `role` (info@, sales@, ...)
+    /// or `business` (neither free nor disposable).
+    EmailClass {
+        /// The e-mail field's name.
+        field: String,
+        /// The class.
+        class: EmailClass,
+    },
+    /// The e-mail address's domain is one of `domains` or a subdomain of one
+    /// (competitors, customers).
+    EmailDomainIn {
+        /// The e-mail field's name.
+        field: String,
+        /// The domains, e.g. `["rival.com"]` (at least one).
+        domains: Vec<String>,
+    },
+    /// The visitor came at least `count` times (visits, this one included).
+    VisitsAtLeast {
+        /// The lowest number of visits.
+        count: u32,
+    },
+    /// At least `count` page views whose path matches `pattern` (`/pricing*`). Each matching
+    /// view from the `count`-th on is one occurrence (a repeatable rule scores each).
+    PagesMatchingAtLeast {
+        /// A wildcard pattern for the path (`*` any text, `?` one character).
+        pattern: String,
+        /// The lowest number of matching views. Defaults to 1.
+        #[serde(default = "one")]
+        count: u32,
+        /// Whether upper and lower case count as the same. Defaults to true.
+        #[serde(default = "yes")]
+        ignore_case: bool,
+    },
+    /// At least `seconds` spent on the site, all visits together.
+    SecondsOnSiteAtLeast {
+        /// The lowest number of seconds.
+        seconds: u64,
+    },
+    /// A UTM parameter equals `value` or one of `values` (give one of the two).
+    Utm {
+        /// Which parameter.
+        param: UtmParam,
+        /// The value to compare with.
+        #[serde(default)]
+        value: Option<String>,
+        /// The accepted values.
+        #[serde(default)]
+        values: Vec<String>,
+        /// Which arrival to look at. Defaults to `any`.
+        #[serde(default)]
+        touch: TouchScope,
+    },
+    /// The referrer's host is one of `domains` or a subdomain of one.
+    ReferrerDomain {
+        /// The domains, e.g. `["linkedin.com", "g2.com"]` (at least one).
+        domains: Vec<String>,
+        /// Which arrival to look at. Defaults to `any`.
+        #[serde(default)]
+        touch: TouchScope,
+    },
+    /// The visitor arrived through an ad click: one of `ids` (e.g. `["gclid"]`) is present;
+    /// any click id when `ids` is left out.
+    ClickIdPresent {
+        /// The click ids to look for. Defaults to all of them.
+        #[serde(default)]
+        ids: Vec<String>,
+        /// Which arrival to look at. Defaults to `any`.
+        #[serde(default)]
+        touch: TouchScope,
+    },
+    /// Every one of `conditions` holds.
+    All {
+        /// The conditions (at least one).
+        conditions: Vec<Condition>,
+    },
+    /// At least one of `conditions` holds.
+    Any {
+        /// The conditions (at least one).
+        conditions: Vec<Condition>,
+    },
+    /// `condition` does not hold.
+    Not {
+        /// The condition.
+        condition: Box<Condition>,
+    },
+}
+
+/// A UTM parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UtmParam {
+    /// `utm_source`.
+    Source,
+    /// `utm_medium`.
+    Medium,
+    /// `utm_campaign`.
+    Campaign,
+    /// `utm_term`.
+    Term,
+    /// `utm_content`.
+    Content,
+}
+
+impl UtmParam {
+    fn key(self) -> &'static str {
+        match self {
+            UtmParam::Source => "utm_source",
+            UtmParam::Medium => "utm_medium",
+            UtmParam::Campaign => "utm_campaign",
+            UtmParam::Term => "utm_term",
+            UtmParam::Content => "utm_content",
+        }
+    }
+}
+
+/// Which arrival an attribution condition looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TouchScope {
+    /// The page the form is on, the last touch or the first touch (the most recent that
+    /// matches counts).
+    #[default]
+    Any,
+    /// The page the form is on.
+    Current,
+    /// The arrival that started this visit.
+    Last,
+    /// The visitor's first arrival.
+    First,
+}
+
+/// What a condition is evaluated on.
+pub(crate) struct Facts<'a> {
+    pub lead: &'a Lead,
+    pub context: &'a VisitorContext,
+    pub now: Timestamp,
+    /// When the first and last touch happened (`now` when unknown).
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time).
+    pages: Vec<(&'a str, std::borrow::Cow<'a, str>, Timestamp)>,
+    /// Page views already matched, by (pattern, ignore_case): the times of the matching views.
+    /// Rules often share a pattern; each is matched once per score.
+    matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(lead: &'a Lead, context: &'a VisitorContext, now: Timestamp) -> Self {
+        let at = |t: &Option<crate::context::Touch>| {
+            t.as_ref().and_then(|t| Timestamp::parse_rfc3339(&t.at)).unwrap_or(now)
+        };
+        let mut pages: Vec<_> = context
+            .recent_pages()
+            .iter()
+            .filter(|p| p.at <= now)
+            .map(|p| {
+                let path = url_path(&p.url);
+                (path, fold(path, true), p.at)
+            })
+            .collect();
+        if !pages.is_sorted_by_key(|p| p.2) {
+            pages.sort_by_key(|p| p.2);
+        }
+        Facts {
+            lead,
+            context,
+            now,
+            first_at: at(&context.first_touch),
+            last_at: at(&context.last_touch),
+            pages,
+            matched: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The arrivals in scope, most recent first: (when, page URL, referrer, utm, click ids).
+    fn touches(&self, scope: TouchScope) -> impl Iterator<Item = TouchView<'a>> + '_ {
+        let c = self.context;
+        let current = TouchView {
+            at: self.now,
+            referrer: c.referrer.as_deref(),
+            utm: &c.utm,
+            click_ids: &c.click_ids,
+        };
+        let from = |t: &'a Option<crate::context::Touch>, at| {
+            t.as_ref().map(|t| TouchView {
+                at,
+                referrer: t.referrer.as_deref(),
+                utm: &t.utm,
+                click_ids: &t.click_ids,
+            })
+        };
+        let (cur, last, first) = match scope {
+            TouchScope::Any => (true, true, true),
+            TouchScope::Current => (true, false, false),
+            TouchScope::Last => (false, true, false),
+            TouchScope::First => (false, false, true),
+        };
+        cur.then_some(current)
+            .into_iter()
+            .chain(if last { from(&c.last_touch, self.last_at) } else { None })
+            .chain(if first { from(&c.first_touch, self.first_at) } else { None })
+    }
+}
+
+struct TouchView<'a> {
+    at: Timestamp,
+    referrer: Option<&'a str>,
+    utm: &'a std::collections::BTreeMap<String, String>,
+    click_ids: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// Text compared as configured: trimmed, and lower-cased when case is ignored.
+fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
+    let text = text.trim();
+    let upper = |t: &str| {
+        if t.is_ascii() {
+            t.bytes().any(|b| b.is_ascii_uppercase())
+        } else {
+            t.chars().any(char::is_uppercase)
+        }
+    };
+    if ignore_case && upper(text) {
+        std::borrow::Cow::Owned(text.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+impl Condition {
+    /// Whether the condition holds now, with no window on the evidence.
+    pub fn holds(&self, lead: &Lead, context: &VisitorContext, now: Timestamp) -> bool {
+        let mut out = Vec::new();
+        self.occurrences(&Facts::new(lead, context, now), Timestamp(0), &mut out)
+    }
+
+    /// Appends to `out` when the condition held: one time for most conditions (`now` for
+    /// answers and counters, the touch's time for attribution), one per counted page view for
+    /// `pages_matching_at_least`, the union for `any`. Evidence before `since` is ignored.
+    /// Returns whether the condition holds.
+    pub(crate) fn occurrences(
+        &self,
+        f: &Facts,
+        since: Timestamp,
+        out: &mut Vec<Timestamp>,
+    ) -> bool {
+        let answer = |field: &str| f.lead.value(field);
+        let text = |field: &str| answer(field).map_or("", FieldValue::as_text);
+        let holds = match self {
+            Condition::Equals { field, value, ignore_case } => {
+                fold(text(field), *ignore_case) == fold(value, *ignore_case)
+            }
+            Condition::OneOf { field, values, ignore_case } => {
+                let t = fold(text(field), *ignore_case);
+                values.iter().any(|v| fold(v, *ignore_case) == t)
+            }
+            Condition::Contains { field, value, ignore_case } => {
+                let t = fold(text(field), *ignore_case);
+                !t.is_empty() && t.contains(fold(value, *ignore_case).as_ref())
+            }
+            Condition::StartsWith { field, value, ignore_case } => {
+                let t = fold(text(field), *ignore_case);
+                !t.is_empty() && t.starts_with(fold(value, *ignore_case).as_ref())
+            }
+            Condition::EndsWith { field, value, ignore_case } => {
+                let t = fold(text(field), *ignore_case);
+                !t.is_empty() && t.ends_with(fold(value, *ignore_case).as_ref())
+            }
+            Condition::Matches { field, pattern, ignore_case } => {
+                answer(field).is_some()
+                    && wildcard_match(
+                        &fold(pattern, *ignore_case),
+                        &fold(text(field), *ignore_case),
+                    )
+            }
+            Condition::AtLeast { field, value } => {
+                number(answer(field)).is_some_and(|n| n >= *value)
+            }
+            Condition::AtMost { field, value } => {
+                number(answer(field)).is_some_and(|n| n <= *value)
+            }
+            Condition::Between { field, min, max } => {
+                number(answer(field)).is_some_and(|n| *min <= n && n <= *max)
+            }
+            Condition::Present { field } => answer(field).is_some_and(FieldValue::is_present),
+            Condition::Absent { field } => !answer(field).is_some_and(FieldValue::is_present),
+            Condition::EmailClass { field, class } => classify(text(field)).has(*class),
+            Condition::EmailDomainIn { field, domains } => email_domain(text(field))
+                .is_some_and(|d| !d.is_empty() && domains.iter().any(|x| in_domain(&d, x))),
+            Condition::VisitsAtLeast { count } => f.context.visits >= *count,
+            Condition::SecondsOnSiteAtLeast { seconds } => f.context.seconds_on_site >= *seconds,
+            Condition::PagesMatchingAtLeast { pattern, count, ignore_case } => {
+                let start = out.len();
+                let mut matched = f.matched.borrow_mut();
+                let known = matched.iter().position(|(p, i, _)| p == pattern && i == ignore_case);
+                let index = known.unwrap_or_else(|| {
+                    let folded = fold(pattern, *ignore_case);
+                    let times = f
+                        .pages
+                        .iter()
+                        .filter(|(exact, lower, _)| {
+                            wildcard_match(&folded, if *ignore_case { lower } else { exact })
+                        })
+                        .map(|p| p.2)
+                        .collect();
+                    matched.push((pattern.clone(), *ignore_case, times));
+                    matched.len() - 1
+                });
+                out.extend(matched[index].2.iter().filter(|at| **at >= since));
+                let need = (*count).max(1) as usize;
+                if out.len() - start < need {
+                    out.truncate(start);
+                    return false;
+                }
+                // The first occurrence is the view that reached the count.
+                out.drain(start..start + need - 1);
+                return true;
+            }
+            Condition::Utm { param, value, values, touch } => {
+                let ok = |v: &String| {
+                    let v = fold(v, true);
+                    value.iter().chain(values).any(|x| fold(x, true) == v)
+                };
+                return push_touch(f, *touch, since, out, |t| {
+                    t.utm.get(param.key()).is_some_and(ok)
+                });
+            }
+            Condition::ReferrerDomain { domains, touch } => {
+                return push_touch(f, *touch, since, out, |t| {
+                    t.referrer
+                        .map(url_host)
+                        .is_some_and(|h| domains.iter().any(|d| in_domain(&h, d)))
+                });
+            }
+            Condition::ClickIdPresent { ids, touch } => {
+                return push_touch(f, *touch, since, out, |t| {
+                    t.click_ids.iter().any(|(k, v)| {
+                        !v.trim().is_empty()
+                            && (ids.is_empty() || ids.iter().any(|i| i.eq_ignore_ascii_case(k)))
+                    })
+                });
+            }
+            Condition::All { conditions } => {
+                // Holds from the moment the last of them started to hold: one occurrence.
+                let start = out.len();
+                let mut at = Timestamp(0);
+                for c in conditions {
+                    if !c.occurrences(f, since, out) {
+                        out.truncate(start);
+                        return false;
+                    }
+                    at = at.max(out[start..].iter().copied().min().unwrap_or(f.now));
+                    out.truncate(start);
+                }
+                out.push(at);
+                return !conditions.is_empty();
+            }
+            Condition::Any { conditions } => {
+                let start = out.len();
+                let mut any = false;
+                for c in conditions {
+                    any |= c.occurrences(f, since, out);
+                }
+                out[start..].sort_unstable();
+                return any;
+            }
+            Condition::Not { condition } => {
+                let start = out.len();
+                let inner = condition.occurrences(f, since, out);
+                out.truncate(start);
+                !inner
+            }
+        };
+        if holds {
+            out.push(f.now);
+        }
+        holds
+    }
+
+    /// The condition in words, e.g. `size is one of "200-999", "1000+"`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        self.describe_into(&mut out);
+        out
+    }
+
+    fn describe_into(&self, out: &mut String) {
+        let q = |out: &mut String, v: &str| {
+            out.push('"');
+            out.push_str(v);
+            out.push('"');
+        };
+        let list = |out: &mut String, vs: &[String]| {
+            for (i, v) in vs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                q(out, v);
+            }
+        };
+        let field_then = |out: &mut String, field: &str, words: &str| {
+            out.push_str(field);
+            out.push_str(words);
+        };
+        match self {
+            Condition::Equals { field, value, .. } => {
+                field_then(out, field, " is ");
+                q(out, value);
+            }
+            Condition::OneOf { field, values, .. } => {
+                field_then(out, field, " is one of ");
+                list(out, values);
+            }
+            Condition::Contains { field, value, .. } => {
+                field_then(out, field, " contains ");
+                q(out, value);
+            }
+            Condition::StartsWith { field, value, .. } => {
+                field_then(out, field, " starts with ");
+                q(out, value);
+            }
+            Condition::EndsWith { field, value, .. } => {
+                field_then(out, field, " ends with ");
+                q(out, value);
+            }
+            Condition::Matches { field, pattern, .. } => {
+                field_then(out, field, " matches ");
+                q(out, pattern);
+            }
+            Condition::AtLeast { field, value } => {
+                field_then(out, field, " is at least ");
+                out.push_str(&number_text(*value));
+            }
+            Condition::AtMost { field, value } => {
+                field_then(out, field, " is at most ");
+                out.push_str(&number_text(*value));
+            }
+            Condition::Between { field, min, max } => {
+                field_then(out, field, " is between ");
+                out.push_str(&number_text(*min));
+                out.push_str(" and ");
+                out.push_str(&number_text(*max));
+            }
+            Condition::Present { field } => field_then(out, field, " is filled in"),
+            Condition::Absent { field } => field_then(out, field, " is empty"),
+            Condition::EmailClass { field, class } => {
+                field_then(out, field, " is a ");
+                out.push_str(match class {
+                    EmailClass::Free => "free-mail",
+                    EmailClass::Disposable => "disposable",
+                    EmailClass::Role => "role",
+                    EmailClass::Business => "business",
+                });
+                out.push_str(" address");
+            }
+            Condition::EmailDomainIn { field, domains } => {
+                field_then(out, field, " is at ");
+                list(out, domains);
+            }
+            Condition::VisitsAtLeast { count } => {
+                out.push_str("at least ");
+                out.push_str(&count.to_string());
+                out.push_str(" visits");
+            }
+            Condition::PagesMatchingAtLeast { pattern, count, .. } => {
+                out.push_str("viewed ");
+                q(out, pattern);
+                if *count > 1 {
+                    out.push_str(" at least ");
+                    out.push_str(&count.to_string());
+                    out.push_str(" times");
+                }
+            }
+            Condition::SecondsOnSiteAtLeast { seconds } => {
+                out.push_str("at least ");
+                out.push_str(&seconds.to_string());
+                out.push_str(" s on the site");
+            }
+            Condition::Utm { param, value, values, .. } => {
+                out.push_str(param.key());
+                let mut all: Vec<String> = value.iter().cloned().collect();
+                all.extend(values.iter().cloned());
+                out.push_str(if all.len() > 1 { " is one of " } else { " is " });
+                list(out, &all);
+            }
+            Condition::ReferrerDomain { domains, .. } => {
+                out.push_str("came from ");
+                list(out, domains);
+            }
+            Condition::ClickIdPresent { ids, .. } => {
+                out.push_str("came through an ad click");
+                if !ids.is_empty() {
+                    out.push_str(" (");
+                    list(out, ids);
+                    out.push(')');
+                }
+            }
+            Condition::All { conditions } | Condition::Any { conditions } => {
+                let joint = if matches!(self, Condition::All { .. }) { " and " } else { " or " };
+                for (i, c) in conditions.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(joint);
+                    }
+                    out.push('(');
+                    c.describe_into(out);
+                    out.push(')');
+                }
+            }
+            Condition::Not { condition } => {
+                out.push_str("not (");
+                condition.describe_into(out);
+                out.push(')');
+            }
+        }
+    }
+
+    /// Checks what serde can't, naming the place under `path` (e.g. `scoring.rules[3].when`).
+    pub(crate) fn validate(&self, path: &str, form: &FormConfig) -> Result<(), ConfigError> {
+        let at = |what: &str| {
+            let mut p = String::from(path);
+            p.push('.');
+            p.push_str(what);
+            p
+        };
+        let field_exists = |field: &str| {
+            if form.field(field).is_none() {
+                return Err(ConfigError::invalid(
+                    at("field"),
+                    "there is no field called \"".to_string() + field + "\" in `fields`",
+                ));
+            }
+            Ok(())
+        };
+        let not_empty = |what: &str, n: usize, message: &str| {
+            if n == 0 {
+                return Err(ConfigError::invalid(at(what), message));
+            }
+            Ok(())
+        };
+        let finite = |what: &str, n: f64| {
+            if !n.is_finite() {
+                return Err(ConfigError::invalid(at(what), "expected a finite number"));
+            }
+            Ok(())
+        };
+        match self {
+            Condition::Equals { field, .. }
+            | Condition::Contains { field, .. }
+            | Condition::StartsWith { field, .. }
+            | Condition::EndsWith { field, .. }
+            | Condition::Present { field }
+            | Condition::Absent { field } => field_exists(field),
+            Condition::OneOf { field, values, .. } => {
+                field_exists(field)?;
+                not_empty("values", values.len(), "one_of needs at least one value")
+            }
+            Condition::Matches { field, pattern, .. } => {
+                field_exists(field)?;
+                not_empty(
+                    "pattern",
+                    pattern.trim().len(),
+                    "expected a pattern such as \"*@acme.*\"",
+                )
+            }
+            Condition::AtLeast { field, value } | Condition::AtMost { field, value } => {
+                field_exists(field)?;
+                finite("value", *value)
+            }
+            Condition::Between { field, min, max } => {
+                field_exists(field)?;
+                finite("min", *min)?;
+                finite("max", *max)?;
+                if min > max {
+                    return Err(ConfigError::invalid(at("max"), "max must not be lower than min"));
+                }
+                Ok(())
+            }
+            Condition::EmailClass { field, .. } => field_exists(field),
+            Condition::EmailDomainIn { field, domains } => {
+                field_exists(field)?;
+                domains_ok(&at("domains"), domains)
+            }
+            Condition::VisitsAtLeast { count } | Condition::PagesMatchingAtLeast { count, .. }
+                if *count == 0 =>
+            {
+                Err(ConfigError::invalid(at("count"), "expected a count of at least 1"))
+            }
+            Condition::PagesMatchingAtLeast { pattern, .. } => not_empty(
+                "pattern",
+                pattern.trim().len(),
+                "expected a path pattern such as \"/pricing*\"",
+            ),
+            Condition::VisitsAtLeast { .. } | Condition::SecondsOnSiteAtLeast { .. } => Ok(()),
+            Condition::Utm { value, values, .. } => match (value, values.is_empty()) {
+                (Some(_), true) | (None, false) => Ok(()),
+                _ => Err(ConfigError::invalid(
+                    path,
+                    "utm needs either \"value\": \"...\" or \"values\": [...], not both or neither",
+                )),
+            },
+            Condition::ReferrerDomain { domains, .. } => domains_ok(&at("domains"), domains),
+            Condition::ClickIdPresent { ids, .. } => {
+                match ids.iter().position(|i| !CLICK_IDS.contains(&i.as_str())) {
+                    Some(i) => Err(ConfigError::invalid(
+                        at("ids[") + &i.to_string() + "]",
+                        "unknown click id \"".to_string()
+                            + &ids[i]
+                            + "\", expected one of gclid, gbraid, wbraid, fbclid, msclkid, li_fat_id, ttclid",
+                    )),
+                    None => Ok(()),
+                }
+            }
+            Condition::All { conditions } | Condition::Any { conditions } => {
+                not_empty("conditions", conditions.len(), "expected at least one condition")?;
+                for (i, c) in conditions.iter().enumerate() {
+                    c.validate(&(at("conditions[") + &i.to_string() + "]"), form)?;
+                }
+                Ok(())
+            }
+            Condition::Not { condition } => condition.validate(&at("condition"), form),
+        }
+    }
+}
+
+/// The click ids the widget collects.
+pub const CLICK_IDS: [&str; 7] =
+    ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id", "ttclid"];
+
+fn domains_ok(path: &str, domains: &[String]) -> Result<(), ConfigError> {
+    if domains.is_empty() {
+        return Err(ConfigError::invalid(
+            path,
+            "expected at least one domain, e.g. [\"example.com\"]",
+        ));
+    }
+    for (i, d) in domains.iter().enumerate() {
+        let d = d.trim().trim_start_matches("*.");
+        if d.is_empty() || !d.contains('.') || d.contains(['/', '@', ':', ' ']) {
+            return Err(ConfigError::invalid(
+                path.to_string() + "[" + &i.to_string() + "]",
+                "expected a domain such as \"example.com\", found \"".to_string() + d + "\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Pushes the time of the most recent touch in scope that satisfies `test` (and is not
+/// before `since`); returns whether there was one.
+fn push_touch(
+    f: &Facts,
+    scope: TouchScope,
+    since: Timestamp,
+    out: &mut Vec<Timestamp>,
+    test: impl Fn(&TouchView) -> bool,
+) -> bool {
+    let best = f.touches(scope).filter(|t| t.at >= since && test(t)).map(|t| t.at.min(f.now)).max();
+    out.extend(best);
+    best.is_some()
+}
+
+/// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`.
+fn number(value: Option<&FieldValue>) -> Option<f64> {
+    let text: String = value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+    text.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// A number in a reason, without `core::fmt`'s float machinery: `100`, `2.5`.
+pub(crate) fn number_text(n: f64) -> String {
+    serde_json::to_string(&n).map(|s| s.trim_end_matches(".0").to_string()).unwrap_or_default()
+}

@@ -1,0 +1,662 @@
+//! Scoring rules as data, evaluated with `match`, and a score that explains every point.
+//!
+//! A [`ScoringConfig`] holds rules (each in a group such as `fit` or `engagement`), group and
+//! total caps, decay of engagement evidence, grade bands, the fit × engagement label and the
+//! funnel stages. [`score`] reads the lead's answers and the [`VisitorContext`] at a given
+//! time and returns a [`Score`] whose [`RuleHit`]s add up to its total exactly: decay is
+//! rounded per hit, and caps are hits of their own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{check_name, ConfigError, FormConfig};
+use crate::context::VisitorContext;
+use crate::lead::Lead;
+use crate::time::Timestamp;
+
+mod condition;
+pub mod pattern;
+
+use condition::{number_text, Facts};
+pub use condition::{Condition, TouchScope, UtmParam, CLICK_IDS};
+
+/// The groups every config has, whether or not `groups` mentions them.
+pub const BUILT_IN_GROUPS: [&str; 2] = ["fit", "engagement"];
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// The largest size of points, caps and bars (so sums of many hits cannot overflow).
+pub const MAX_POINTS: i64 = 1_000_000_000;
+
+fn in_range(path: String, value: Option<i64>) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if !(-MAX_POINTS..=MAX_POINTS).contains(&v) => Err(ConfigError::invalid(
+            path,
+            "expected a number from -1000000000 to 1000000000, found ".to_string() + &v.to_string(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How leads are scored and qualified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// The total a lead needs to qualify (become an MQL) when `stages` is left out.
+    /// Defaults to 0: every lead qualifies.
+    pub threshold: i64,
+    /// The rules, evaluated in order; every rule that holds adds its points.
+    pub rules: Vec<Rule>,
+    /// Caps and decay per group, by group name. `fit` and `engagement` always exist; other
+    /// names become groups by being listed here. Defaults to none (no caps, no decay).
+    pub groups: BTreeMap<String, GroupConfig>,
+    /// The highest total; above it a `cap:total` line brings the total down. Defaults to none.
+    pub max_total: Option<i64>,
+    /// The lowest total; below it a `cap:total` line brings the total up. Defaults to none.
+    pub min_total: Option<i64>,
+    /// Grade bands from the best down: a lead gets the first band whose `min` its graded
+    /// points reach; the last band also takes every lower value. Defaults to A ≥ 75,
+    /// B ≥ 50, C ≥ 25, D below.
+    pub grades: Vec<GradeBand>,
+    /// The group whose points the grade reads (e.g. `"fit"` for a fit grade). Defaults to
+    /// the total.
+    pub grade_group: Option<String>,
+    /// A combined label such as `A1`: the grade followed by the engagement level. Defaults to
+    /// none.
+    pub label: Option<LabelConfig>,
+    /// The bars for `mql` and `sql`. Defaults to an MQL bar of `threshold` and no SQL bar.
+    pub stages: Option<Stages>,
+    /// The model id, computed once when the config is loaded.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub(crate) model_id: String,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        let band = |grade: &str, min| GradeBand { grade: grade.into(), min };
+        ScoringConfig {
+            threshold: 0,
+            rules: Vec::new(),
+            groups: BTreeMap::new(),
+            max_total: None,
+            min_total: None,
+            grades: vec![band("A", 75), band("B", 50), band("C", 25), band("D", i64::MIN)],
+            grade_group: None,
+            label: None,
+            stages: None,
+            model_id: String::new(),
+        }
+    }
+}
+
+/// Caps and decay of one group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The most points the group can give; a `cap:<group>` line takes off the rest.
+    /// Defaults to none.
+    pub max: Option<i64>,
+    /// The fewest points the group can give (a floor for negative points). Defaults to none.
+    pub min: Option<i64>,
+    /// How the group's evidence fades with age. Not allowed on `fit`: who a lead is does not
+    /// fade. Defaults to none.
+    pub decay: Option<Decay>,
+}
+
+/// How evidence fades: by half-life, inside a window, or both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct Decay {
+    /// Points halve every this many days after the evidence (continuous: 1.5 half-lives
+    /// leave 35%). Defaults to none.
+    pub half_life_days: Option<f64>,
+    /// Only evidence from the last this many days counts. Defaults to none.
+    pub window_days: Option<f64>,
+}
+
+/// One grade: the letter and the lowest points that earn it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GradeBand {
+    /// The letter (or word) sales sees, e.g. `"A+"`.
+    pub grade: String,
+    /// The lowest points that earn this grade.
+    pub min: i64,
+}
+
+/// The combined label: grade × engagement level (`A1` … `C3`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    /// The group whose points pick the level. Defaults to `engagement`.
+    #[serde(default = "engagement")]
+    pub group: String,
+    /// Levels from the best down, like grade bands: the first whose `min` is reached; the
+    /// last also takes every lower value.
+    pub levels: Vec<LevelBand>,
+}
+
+fn engagement() -> String {
+    "engagement".into()
+}
+
+/// One engagement level of the label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LevelBand {
+    /// What follows the grade in the label, e.g. `"1"`.
+    pub level: String,
+    /// The lowest points that earn this level.
+    pub min: i64,
+}
+
+/// The qualification bars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Stages {
+    /// What makes a marketing-qualified lead (it goes to sales).
+    pub mql: StageBar,
+    /// What makes a sales-ready lead (it must also pass the MQL bar). Defaults to none.
+    #[serde(default)]
+    pub sql: Option<StageBar>,
+}
+
+/// A bar: a lowest total, a lowest grade, or both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct StageBar {
+    /// The lowest total. Defaults to none.
+    pub min_total: Option<i64>,
+    /// The lowest grade, one of `grades` (e.g. `"B"`: A+, A, A-, B+ and B pass).
+    /// Defaults to none.
+    pub min_grade: Option<String>,
+}
+
+/// A scoring rule: when the condition holds, the lead gets the points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A stable name for the rule, shown to sales with the points. Letters, digits, `-`, `_`.
+    pub id: String,
+    /// The group the points count towards (`fit`, `engagement` or one listed in `groups`).
+    /// Defaults to `fit`.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// Points added when the condition holds (negative points subtract).
+    pub points: i64,
+    /// Why the rule matters, in words for sales. Defaults to a description of the condition.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A hit makes the lead unqualified whatever its score (e.g. a disposable e-mail).
+    /// Defaults to false.
+    #[serde(default)]
+    pub disqualify: bool,
+    /// Score every occurrence (each matching page view) instead of the first one only.
+    /// Defaults to false.
+    #[serde(default)]
+    pub repeatable: bool,
+    /// The most points (in size: also for negative points) this rule can give, after decay.
+    /// Defaults to none.
+    #[serde(default)]
+    pub max_points: Option<i64>,
+    /// The condition.
+    pub when: Condition,
+}
+
+fn default_group() -> String {
+    "fit".into()
+}
+
+/// Where a lead stands in the funnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Captured, below the MQL bar (or disqualified).
+    Lead,
+    /// Marketing-qualified: passed the MQL bar, goes to sales.
+    Mql,
+    /// Sales-qualified: passed the SQL bar too.
+    Sql,
+}
+
+impl Stage {
+    /// The stage's name as it appears in payloads and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Lead => "lead",
+            Stage::Mql => "mql",
+            Stage::Sql => "sql",
+        }
+    }
+}
+
+/// What a line of the explanation is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// A rule that held.
+    #[default]
+    Rule,
+    /// A group's cap (`cap:<group>`) or the total's (`cap:total`) taking points off (or
+    /// adding them, for a floor).
+    Cap,
+}
+
+/// One line of the explanation: a rule that held, or a cap, with its points and the reason.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleHit {
+    /// The rule's id; `cap:<group>` or `cap:total` for a cap.
+    pub rule: String,
+    /// The group the points count towards (`total` for the total's cap).
+    pub group: String,
+    /// The points this line adds to the total (after decay and the rule's own cap; negative
+    /// ones subtract).
+    pub points: i64,
+    /// Why, in words for sales.
+    pub reason: String,
+    /// A rule line: `points` × occurrences, before decay and caps. A cap line: the points
+    /// before the cap.
+    #[serde(default)]
+    pub raw: i64,
+    /// How many occurrences counted (1 unless the rule is repeatable; 0 for a cap).
+    #[serde(default)]
+    pub times: u32,
+    /// Whether this line is a rule or a cap.
+    #[serde(default)]
+    pub kind: HitKind,
+    /// Whether the rule disqualifies the lead.
+    #[serde(default)]
+    pub disqualifies: bool,
+}
+
+/// A lead's score: the total, per group, the grade, the stage, and every line that explains
+/// it. The points of the hits add up to `total` exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The sum of the hits' points.
+    pub total: i64,
+    /// The points of each group (after its cap, before the total's cap).
+    pub groups: BTreeMap<String, i64>,
+    /// The grade band the graded points fall in.
+    pub grade: String,
+    /// The combined label (grade and engagement level, e.g. `A1`), if configured.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Whether the lead goes to sales: stage `mql` or `sql`, and no disqualifier.
+    pub qualified: bool,
+    /// Whether a disqualifying rule held.
+    #[serde(default)]
+    pub disqualified: bool,
+    /// The funnel stage.
+    pub stage: Stage,
+    /// Every rule that held, in rule order, then the caps.
+    pub hits: Vec<RuleHit>,
+    /// The id of the scoring model ([`ScoringConfig::model_id`]), so a lead records which
+    /// model scored it.
+    #[serde(default)]
+    pub model: String,
+}
+
+/// Scores a lead at time `now` (engagement evidence decays by its age at `now`).
+pub fn score(
+    lead: &Lead,
+    context: &VisitorContext,
+    config: &ScoringConfig,
+    now: Timestamp,
+) -> Score {
+    let facts = Facts::new(lead, context, now);
+    let mut groups: BTreeMap<String, i64> = BUILT_IN_GROUPS
+        .iter()
+        .map(|g| (g.to_string(), 0))
+        .chain(config.groups.keys().map(|g| (g.clone(), 0)))
+        .collect();
+    let mut hits = Vec::new();
+    let mut times = Vec::new();
+    for rule in &config.rules {
+        let decay = config.groups.get(&rule.group).and_then(|g| g.decay.as_ref());
+        let since = decay
+            .and_then(|d| d.window_days)
+            .map_or(Timestamp(0), |days| Timestamp(now.0.saturating_sub((days * DAY_MS) as u64)));
+        times.clear();
+        if !rule.when.occurrences(&facts, since, &mut times) || times.is_empty() {
+            continue;
+        }
+        if !rule.repeatable {
+            times.truncate(1);
+        }
+        let n = times.len() as i64;
+        let raw = rule.points.saturating_mul(n);
+        let half_life = decay.and_then(|d| d.half_life_days);
+        let points = match half_life {
+            Some(days) => {
+                let kept: f64 = times
+                    .iter()
+                    .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
+                    .sum();
+                (rule.points as f64 * kept).round() as i64
+            }
+            None => raw,
+        };
+        let points = match rule.max_points {
+            Some(max) => points.clamp(-max, max),
+            None => points,
+        };
+        let mut reason = rule.reason.clone().unwrap_or_else(|| rule.when.describe());
+        if n > 1 {
+            reason.push_str(" (×");
+            reason.push_str(&n.to_string());
+            reason.push(')');
+        }
+        if points != raw {
+            reason.push_str(if half_life.is_some() { " (was " } else { " (capped from " });
+            reason.push_str(&raw.to_string());
+            reason.push(')');
+        }
+        let sum = match groups.get_mut(rule.group.as_str()) {
+            Some(sum) => sum,
+            None => groups.entry(rule.group.clone()).or_default(),
+        };
+        *sum = sum.saturating_add(points);
+        hits.push(RuleHit {
+            rule: rule.id.clone(),
+            group: rule.group.clone(),
+            points,
+            reason,
+            raw,
+            times: n as u32,
+            kind: HitKind::Rule,
+            disqualifies: rule.disqualify,
+        });
+    }
+    for (name, group) in &config.groups {
+        let Some(points) = groups.get_mut(name) else { continue };
+        if let Some(line) = cap_line(name, *points, group.min, group.max) {
+            *points += line.points;
+            hits.push(line);
+        }
+    }
+    let mut total: i64 = groups.values().fold(0, |a, b| a.saturating_add(*b));
+    if let Some(line) = cap_line("total", total, config.min_total, config.max_total) {
+        total += line.points;
+        hits.push(line);
+    }
+    let graded = config.grade_group.as_ref().and_then(|g| groups.get(g)).copied().unwrap_or(total);
+    let grade_index = band_index(config.grades.iter().map(|b| b.min), graded);
+    let grade =
+        grade_index.and_then(|i| config.grades.get(i)).map(|b| b.grade.clone()).unwrap_or_default();
+    let label = config.label.as_ref().map(|l| {
+        let level = groups.get(&l.group).copied().unwrap_or(0);
+        let mut label = grade.clone();
+        if let Some(band) =
+            band_index(l.levels.iter().map(|b| b.min), level).and_then(|i| l.levels.get(i))
+        {
+            label.push_str(&band.level);
+        }
+        label
+    });
+    let passes = |bar: &StageBar| {
+        bar.min_total.is_none_or(|min| total >= min)
+            && bar.min_grade.as_ref().is_none_or(|g| {
+                let need = config.grades.iter().position(|b| &b.grade == g);
+                matches!((grade_index, need), (Some(have), Some(need)) if have <= need)
+            })
+    };
+    let disqualified = hits.iter().any(|h| h.disqualifies);
+    let stage = match &config.stages {
+        _ if disqualified => Stage::Lead,
+        None if total >= config.threshold => Stage::Mql,
+        None => Stage::Lead,
+        Some(s) if passes(&s.mql) && s.sql.as_ref().is_some_and(passes) => Stage::Sql,
+        Some(s) if passes(&s.mql) => Stage::Mql,
+        Some(_) => Stage::Lead,
+    };
+    let model =
+        if config.model_id.is_empty() { config.model_id() } else { config.model_id.clone() };
+    Score {
+        total,
+        groups,
+        grade,
+        label,
+        qualified: stage >= Stage::Mql,
+        disqualified,
+        stage,
+        hits,
+        model,
+    }
+}
+
+/// The index of the first band whose `min` the value reaches, else the last band.
+fn band_index(mins: impl ExactSizeIterator<Item = i64>, value: i64) -> Option<usize> {
+    let n = mins.len();
+    let mut mins = mins;
+    mins.position(|min| value >= min).or(n.checked_sub(1))
+}
+
+/// The line that brings `points` inside `min..=max`, if they are outside.
+fn cap_line(group: &str, points: i64, min: Option<i64>, max: Option<i64>) -> Option<RuleHit> {
+    let (limit, words) = match (min, max) {
+        (_, Some(max)) if points > max => (max, " points capped at "),
+        (Some(min), _) if points < min => (min, " points floored at "),
+        _ => return None,
+    };
+    let mut reason = String::from(group);
+    reason.push_str(words);
+    reason.push_str(&limit.to_string());
+    reason.push_str(" (were ");
+    reason.push_str(&points.to_string());
+    reason.push(')');
+    let mut rule = String::from("cap:");
+    rule.push_str(group);
+    Some(RuleHit {
+        rule,
+        group: group.into(),
+        points: limit - points,
+        reason,
+        raw: points,
+        times: 0,
+        kind: HitKind::Cap,
+        disqualifies: false,
+    })
+}
+
+impl ScoringConfig {
+    /// The model's identity: `fnv1a64:` and 16 hex digits of the FNV-1a hash of the config's
+    /// canonical JSON (defaults filled in, maps sorted), so the same model always has the same
+    /// id however its JSON was spaced or ordered. Computed once by [`FormConfig::from_json`].
+    pub fn model_id(&self) -> String {
+        if !self.model_id.is_empty() {
+            return self.model_id.clone();
+        }
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        let hash = fnv1a64(&canonical);
+        let mut out = String::from("fnv1a64:");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for shift in (0..16).rev() {
+            out.push(HEX[((hash >> (shift * 4)) & 0xf) as usize] as char);
+        }
+        out
+    }
+
+    /// Every group name: the built-in ones and those in `groups`.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        BUILT_IN_GROUPS.into_iter().chain(self.groups.keys().map(String::as_str))
+    }
+
+    pub(crate) fn prepare(&mut self) {
+        self.model_id = String::new();
+        self.model_id = self.model_id();
+    }
+
+    pub(crate) fn validate(&self, form: &FormConfig) -> Result<(), ConfigError> {
+        let known_group = |g: &str| self.group_names().any(|n| n == g);
+        let group_error = |path: String, g: &str| {
+            let mut m = "there is no group \"".to_string() + g + "\"; the groups are ";
+            for (i, n) in self.group_names().enumerate() {
+                if i > 0 {
+                    m.push_str(", ");
+                }
+                m.push_str(n);
+            }
+            m.push_str(" (add a group under `scoring.groups`)");
+            ConfigError::invalid(path, m)
+        };
+        in_range("scoring.max_total".into(), self.max_total)?;
+        in_range("scoring.min_total".into(), self.min_total)?;
+        for (name, group) in &self.groups {
+            let at = |what: &str| "scoring.groups.".to_string() + name + what;
+            check_name(&at(""), name)?;
+            in_range(at(".max"), group.max)?;
+            in_range(at(".min"), group.min)?;
+            if name == "total" {
+                return Err(ConfigError::invalid(
+                    at(""),
+                    "\"total\" is reserved for the total's cap",
+                ));
+            }
+            if let (Some(min), Some(max)) = (group.min, group.max) {
+                if min > max {
+                    return Err(ConfigError::invalid(
+                        at(".min"),
+                        "min must not be higher than max",
+                    ));
+                }
+            }
+            if let Some(decay) = &group.decay {
+                if name == "fit" {
+                    return Err(ConfigError::invalid(
+                        at(".decay"),
+                        "fit never decays: who a lead is does not fade (move time-bound rules to `engagement`)",
+                    ));
+                }
+                decay.validate(&at(".decay"))?;
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_total, self.max_total) {
+            if min > max {
+                return Err(ConfigError::invalid(
+                    "scoring.min_total",
+                    "min_total must not be higher than max_total",
+                ));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let at = |what: &str| "scoring.rules[".to_string() + &i.to_string() + "]." + what;
+            check_name(&at("id"), &rule.id)?;
+            if !ids.insert(rule.id.as_str()) {
+                return Err(ConfigError::invalid(
+                    at("id"),
+                    "another rule already has the id \"".to_string() + &rule.id + "\"",
+                ));
+            }
+            if !known_group(&rule.group) {
+                return Err(group_error(at("group"), &rule.group));
+            }
+            in_range(at("points"), Some(rule.points))?;
+            in_range(at("max_points"), rule.max_points)?;
+            if rule.max_points.is_some_and(|m| m < 1) {
+                return Err(ConfigError::invalid(at("max_points"), "expected at least 1"));
+            }
+            rule.when.validate(&at("when"), form)?;
+        }
+        if self.grades.is_empty() {
+            return Err(ConfigError::invalid("scoring.grades", "at least one grade is needed"));
+        }
+        if self.grades.windows(2).any(|w| w[0].min <= w[1].min) {
+            return Err(ConfigError::invalid(
+                "scoring.grades",
+                "grades go from the best down: each `min` must be lower than the one before",
+            ));
+        }
+        if let Some(g) = &self.grade_group {
+            if !known_group(g) {
+                return Err(group_error("scoring.grade_group".into(), g));
+            }
+        }
+        if let Some(label) = &self.label {
+            if !known_group(&label.group) {
+                return Err(group_error("scoring.label.group".into(), &label.group));
+            }
+            if label.levels.is_empty() {
+                return Err(ConfigError::invalid(
+                    "scoring.label.levels",
+                    "at least one level is needed",
+                ));
+            }
+            if label.levels.windows(2).any(|w| w[0].min <= w[1].min) {
+                return Err(ConfigError::invalid(
+                    "scoring.label.levels",
+                    "levels go from the best down: each `min` must be lower than the one before",
+                ));
+            }
+        }
+        if let Some(stages) = &self.stages {
+            if self.threshold != 0 {
+                return Err(ConfigError::invalid(
+                    "scoring.threshold",
+                    "give the MQL bar either as `threshold` or as `stages.mql`, not both",
+                ));
+            }
+            let bars = [
+                ("scoring.stages.mql", Some(&stages.mql)),
+                ("scoring.stages.sql", stages.sql.as_ref()),
+            ];
+            for (path, bar) in bars {
+                let Some(grade) = bar.and_then(|b| b.min_grade.as_ref()) else { continue };
+                if !self.grades.iter().any(|b| &b.grade == grade) {
+                    let mut m = "there is no grade \"".to_string() + grade + "\"; the grades are ";
+                    for (i, b) in self.grades.iter().enumerate() {
+                        if i > 0 {
+                            m.push_str(", ");
+                        }
+                        m.push_str(&b.grade);
+                    }
+                    return Err(ConfigError::invalid(path.to_string() + ".min_grade", m));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Decay {
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let ok = |what: &str, v: Option<f64>| match v {
+            Some(d) if !(d.is_finite() && d > 0.0) => Err(ConfigError::invalid(
+                path.to_string() + "." + what,
+                "expected a number of days above 0, found ".to_string() + &number_text(d),
+            )),
+            _ => Ok(()),
+        };
+        ok("half_life_days", self.half_life_days)?;
+        ok("window_days", self.window_days)?;
+        if self.half_life_days.is_none() && self.window_days.is_none() {
+            return Err(ConfigError::invalid(
+                path,
+                "expected `half_life_days`, `window_days` or both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// 64-bit FNV-1a: small, stable, good enough to tell models apart (not a security hash).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests;

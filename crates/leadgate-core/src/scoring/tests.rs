@@ -1,0 +1,225 @@
+use super::*;
+use crate::config::FormConfig;
+use crate::context::VisitorContext;
+use crate::lead::FieldValue;
+
+fn form(rules: &str) -> FormConfig {
+    let json = String::from(
+        r#"{"form_id": "f", "fields": [
+            {"name": "email", "type": "email", "label": "E"},
+            {"name": "role", "type": "text", "label": "R"},
+            {"name": "employees", "type": "text", "label": "N"},
+            {"name": "news", "type": "checkbox", "label": "News"}
+        ], "scoring": {"threshold": 50, "rules": "#,
+    ) + rules
+        + "}}";
+    FormConfig::from_json(&json).unwrap()
+}
+
+fn lead(pairs: &[(&str, &str)]) -> Lead {
+    Lead {
+        fields: pairs
+            .iter()
+            .map(|(k, v)| {
+                let value = match *v {
+                    "true" => FieldValue::Checked(true),
+                    "false" => FieldValue::Checked(false),
+                    t => FieldValue::Text(t.into()),
+                };
+                (k.to_string(), value)
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn conditions_table() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+    let cases: &[Case] = &[
+        (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[("role", " cto ")], true),
+        (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[("role", "CEO")], false),
+        (r#"{"op": "equals", "field": "role", "value": "CTO"}"#, &[], false),
+        (
+            r#"{"op": "one_of", "field": "role", "values": ["CTO", "VP Engineering"]}"#,
+            &[("role", "vp engineering")],
+            true,
+        ),
+        (r#"{"op": "one_of", "field": "role", "values": ["CTO"]}"#, &[("role", "C")], false),
+        (
+            r#"{"op": "contains", "field": "role", "value": "Head"}"#,
+            &[("role", "Head of IT")],
+            true,
+        ),
+        (r#"{"op": "contains", "field": "role", "value": "Head"}"#, &[("role", "Lead")], false),
+        (
+            r#"{"op": "at_least", "field": "employees", "value": 200}"#,
+            &[("employees", "1,200")],
+            true,
+        ),
+        (
+            r#"{"op": "at_least", "field": "employees", "value": 200}"#,
+            &[("employees", "199")],
+            false,
+        ),
+        (
+            r#"{"op": "at_least", "field": "employees", "value": 200}"#,
+            &[("employees", "many")],
+            false,
+        ),
+        (r#"{"op": "at_most", "field": "employees", "value": 10}"#, &[("employees", "10")], true),
+        (r#"{"op": "at_most", "field": "employees", "value": 10}"#, &[("employees", "")], false),
+        (r#"{"op": "present", "field": "news"}"#, &[("news", "true")], true),
+        (r#"{"op": "present", "field": "news"}"#, &[("news", "false")], false),
+        (r#"{"op": "present", "field": "role"}"#, &[("role", "  ")], false),
+    ];
+    for (when, answers, want) in cases {
+        let rules = String::from(r#"[{"id": "r", "points": 60, "when": "#) + when + "}]";
+        let config = form(&rules);
+        let got = score(&lead(answers), &VisitorContext::default(), &config.scoring, Timestamp(0));
+        assert_eq!(got.qualified, *want, "{when} with {answers:?}");
+        assert_eq!(got.hits.len(), usize::from(*want), "{when} with {answers:?}");
+    }
+}
+
+#[test]
+fn total_groups_grade_and_reasons() {
+    let config = form(
+        r#"[
+            {"id": "cto", "points": 40, "reason": "Decision maker",
+             "when": {"op": "equals", "field": "role", "value": "CTO"}},
+            {"id": "big", "points": 30, "when": {"op": "at_least", "field": "employees", "value": 200.5}},
+            {"id": "news", "group": "engagement", "points": 10, "when": {"op": "present", "field": "news"}},
+            {"id": "student", "points": -25, "when": {"op": "contains", "field": "role", "value": "student"}}
+        ]"#,
+    );
+    let s = score(
+        &lead(&[("role", "CTO"), ("employees", "500"), ("news", "true")]),
+        &VisitorContext::default(),
+        &config.scoring,
+        Timestamp(0),
+    );
+    assert_eq!(s.total, 80);
+    assert_eq!(s.groups, BTreeMap::from([("engagement".into(), 10), ("fit".into(), 70)]));
+    assert_eq!(s.grade, "A");
+    assert!(s.qualified);
+    assert_eq!(s.stage, Stage::Mql);
+    let reasons: Vec<&str> = s.hits.iter().map(|h| h.reason.as_str()).collect();
+    assert_eq!(reasons, ["Decision maker", "employees is at least 200.5", "news is filled in"]);
+    assert_eq!(s.hits.iter().map(|h| h.points).sum::<i64>(), s.total);
+
+    let s = score(
+        &lead(&[("role", "Student")]),
+        &VisitorContext::default(),
+        &config.scoring,
+        Timestamp(0),
+    );
+    assert_eq!((s.total, s.grade.as_str(), s.qualified, s.stage), (-25, "D", false, Stage::Lead));
+    assert_eq!(s.hits[0].reason, "role contains \"student\"");
+}
+
+#[test]
+fn describe_numbers_without_trailing_zero() {
+    let c = Condition::AtMost { field: "n".into(), value: 10.0 };
+    assert_eq!(c.describe(), "n is at most 10");
+}
+
+#[test]
+fn grades_must_descend() {
+    let json = r#"{"form_id": "f", "fields": [{"name": "a", "type": "text", "label": "A"}],
+        "scoring": {"grades": [{"grade": "B", "min": 10}, {"grade": "A", "min": 20}]}}"#;
+    let err = FormConfig::from_json(json).unwrap_err();
+    assert_eq!(err.path, "scoring.grades");
+}
+
+#[test]
+fn scoring_errors_name_the_place() {
+    let form = |scoring: &str| {
+        String::from(
+            r#"{"form_id": "f", "fields": [{"name": "a", "type": "text", "label": "A"}], "scoring": "#,
+        ) + scoring
+            + "}"
+    };
+    let rule =
+        |when: &str| String::from(r#"{"rules": [{"id": "r", "points": 1, "when": "#) + when + "}]}";
+    let cases: &[(String, &str, &str)] = &[
+        (
+            rule(r#"{"op": "equal", "field": "a", "value": "b"}"#),
+            "scoring.rules[0].when.op",
+            "unknown variant `equal`, expected one of `equals`, `one_of`, `contains`, `starts_with`",
+        ),
+        (
+            rule(r#"{"op": "equals", "field": "a", "valu": "b"}"#),
+            "scoring.rules[0].when",
+            "unknown field `valu`, expected one of `field`, `value`, `ignore_case`",
+        ),
+        (rule(r#"{"op": "between", "field": "a", "min": 5, "max": 1}"#), "scoring.rules[0].when.max", "max must not be lower than min"),
+        (rule(r#"{"op": "matches", "field": "a", "pattern": " "}"#), "scoring.rules[0].when.pattern", "expected a pattern"),
+        (rule(r#"{"op": "email_class", "field": "a", "class": "spam"}"#), "scoring.rules[0].when", "unknown variant `spam`, expected one of `free`, `disposable`, `role`, `business`"),
+        (rule(r#"{"op": "email_domain_in", "field": "a", "domains": ["https://rival.com"]}"#), "scoring.rules[0].when.domains[0]", "expected a domain such as \"example.com\""),
+        (rule(r#"{"op": "visits_at_least", "count": 0}"#), "scoring.rules[0].when.count", "expected a count of at least 1"),
+        (rule(r#"{"op": "pages_matching_at_least", "pattern": ""}"#), "scoring.rules[0].when.pattern", "expected a path pattern"),
+        (rule(r#"{"op": "utm", "param": "source"}"#), "scoring.rules[0].when", "utm needs either \"value\""),
+        (rule(r#"{"op": "utm", "param": "sorce", "value": "x"}"#), "scoring.rules[0].when", "unknown variant `sorce`, expected one of `source`, `medium`"),
+        (rule(r#"{"op": "click_id_present", "ids": ["gclid", "dclid"]}"#), "scoring.rules[0].when.ids[1]", "unknown click id \"dclid\""),
+        (rule(r#"{"op": "all", "conditions": []}"#), "scoring.rules[0].when.conditions", "expected at least one condition"),
+        (
+            rule(r#"{"op": "any", "conditions": [{"op": "present", "field": "a"}, {"op": "not", "condition": {"op": "present", "field": "b"}}]}"#),
+            "scoring.rules[0].when.conditions[1].condition.field",
+            "there is no field called \"b\" in `fields`",
+        ),
+        (
+            r#"{"rules": [{"id": "r", "group": "engagment", "points": 1, "when": {"op": "present", "field": "a"}}]}"#.into(),
+            "scoring.rules[0].group",
+            "there is no group \"engagment\"; the groups are fit, engagement (add a group under `scoring.groups`)",
+        ),
+        (r#"{"groups": {"fit": {"decay": {"half_life_days": 30}}}}"#.into(), "scoring.groups.fit.decay", "fit never decays"),
+        (r#"{"groups": {"engagement": {"decay": {}}}}"#.into(), "scoring.groups.engagement.decay", "expected `half_life_days`, `window_days` or both"),
+        (r#"{"groups": {"engagement": {"decay": {"half_life_days": 0}}}}"#.into(), "scoring.groups.engagement.decay.half_life_days", "expected a number of days above 0, found 0"),
+        (r#"{"groups": {"engagement": {"decay": {"half_life": 7}}}}"#.into(), "scoring.groups.engagement.decay.half_life", "unknown field `half_life`, expected `half_life_days` or `window_days`"),
+        (r#"{"groups": {"total": {}}}"#.into(), "scoring.groups.total", "\"total\" is reserved"),
+        (r#"{"groups": {"x": {"min": 5, "max": 1}}}"#.into(), "scoring.groups.x.min", "min must not be higher than max"),
+        (r#"{"grade_group": "fitt"}"#.into(), "scoring.grade_group", "there is no group \"fitt\""),
+        (r#"{"label": {"levels": []}}"#.into(), "scoring.label.levels", "at least one level is needed"),
+        (r#"{"label": {"levels": [{"level": "1", "min": 1}, {"level": "2", "min": 5}]}}"#.into(), "scoring.label.levels", "levels go from the best down"),
+        (r#"{"threshold": 10, "stages": {"mql": {"min_total": 10}}}"#.into(), "scoring.threshold", "not both"),
+        (r#"{"stages": {"mql": {"min_grade": "A+"}}}"#.into(), "scoring.stages.mql.min_grade", "there is no grade \"A+\"; the grades are A, B, C, D"),
+        (r#"{"stages": {"sql": {}}}"#.into(), "scoring.stages", "missing field `mql`"),
+        (
+            r#"{"rules": [{"id": "r", "points": 9223372036854775807, "when": {"op": "present", "field": "a"}}]}"#.into(),
+            "scoring.rules[0].points",
+            "expected a number from -1000000000 to 1000000000, found 9223372036854775807",
+        ),
+        (r#"{"groups": {"fit": {"max": -9223372036854775808}}}"#.into(), "scoring.groups.fit.max", "expected a number from"),
+        (r#"{"max_total": 1, "min_total": 2}"#.into(), "scoring.min_total", "min_total must not be higher than max_total"),
+        (
+            r#"{"rules": [{"id": "r", "points": 1, "max_points": 0, "when": {"op": "present", "field": "a"}}]}"#.into(),
+            "scoring.rules[0].max_points",
+            "expected at least 1",
+        ),
+    ];
+    for (scoring, path, message) in cases {
+        let err = FormConfig::from_json(&form(scoring)).unwrap_err();
+        assert_eq!(err.path, *path, "{scoring}: {err}");
+        assert!(err.message().contains(message), "{scoring}: got {:?}", err.message());
+    }
+}
+
+#[test]
+fn model_id_is_stable_and_normalized() {
+    let a = form(r#"[{"id": "r", "points": 1, "when": {"op": "present", "field": "role"}}]"#);
+    let b = form(
+        r#"[ {"when": {"field": "role", "op": "present"}, "points": 1, "id": "r", "group": "fit"} ]"#,
+    );
+    let c = form(r#"[{"id": "r", "points": 2, "when": {"op": "present", "field": "role"}}]"#);
+    assert_eq!(a.scoring.model_id(), b.scoring.model_id());
+    assert_ne!(a.scoring.model_id(), c.scoring.model_id());
+    assert!(a.scoring.model_id().starts_with("fnv1a64:") && a.scoring.model_id().len() == 24);
+    let s = score(&lead(&[]), &VisitorContext::default(), &a.scoring, Timestamp(0));
+    assert_eq!(s.model, a.scoring.model_id());
+    // Not cached (built without from_json): the same id, computed on the spot.
+    let mut raw = a.scoring.clone();
+    raw.model_id.clear();
+    assert_eq!(raw.model_id(), a.scoring.model_id());
+    assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+}

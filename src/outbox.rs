@@ -1,0 +1,459 @@
+//! Never lose a lead: every lead that must go somewhere is written to a persistent outbox
+//! (`localStorage`) *before* the first send, and leaves it only when the endpoint answered
+//! 2xx. Failed sends are retried with exponential backoff and jitter (honouring
+//! `Retry-After`) while the page is open, when the browser comes back online, and whenever a
+//! page that embeds the widget loads. A lead the endpoint refuses (4xx other than 408/429) is
+//! kept as a dead letter and reported. Tabs of the same site take turns through the Web Locks
+//! API (a lease in storage where it is missing), so two tabs never send the same lead at once;
+//! the idempotency key makes any repeat harmless anyway. When the page goes away, pending
+//! leads are handed to `navigator.sendBeacon`; sends in flight use `keepalive`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::rc::Rc;
+
+use leadgate_core::delivery::{retry_delay_ms, verdict, DeliveryConfig, Verdict, DAY_MS};
+use leadgate_core::LeadPayload;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use crate::delivery::{beacon_lead, post_lead};
+use crate::events::{emit, EventDetail};
+use crate::storage::Store;
+
+/// The storage key of the outbox.
+const KEY: &str = "outbox";
+/// The storage key of the lease used where Web Locks are missing.
+const LEASE_KEY: &str = "outbox-lease";
+/// The Web Locks name.
+const LOCK_NAME: &str = "leadgate-outbox";
+
+/// A lead waiting for its endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The lead, exactly as it will be sent (same id every attempt).
+    pub payload: LeadPayload,
+    /// Where it goes.
+    pub endpoint: String,
+    /// When it was submitted (ms since the epoch).
+    pub created_at: u64,
+    /// When it is given up if still undelivered.
+    pub expires_at: u64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before this time (ms) is it tried again.
+    pub next_at: u64,
+    /// Set when the endpoint refused it: a dead letter kept until then.
+    #[serde(default)]
+    pub dead_until: Option<u64>,
+    /// The last problem, for the console and events.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// How long to keep it as a dead letter, in days.
+    #[serde(default)]
+    pub dead_letter_days: u32,
+}
+
+impl Entry {
+    /// A fresh entry for `payload`, kept as `config` says.
+    pub fn new(payload: LeadPayload, endpoint: String, config: &DeliveryConfig, now: u64) -> Self {
+        Entry {
+            payload,
+            endpoint,
+            created_at: now,
+            expires_at: now + u64::from(config.keep_days) * DAY_MS,
+            attempts: 0,
+            next_at: now,
+            dead_until: None,
+            last_error: None,
+            dead_letter_days: config.dead_letter_days,
+        }
+    }
+}
+
+/// How a submitted lead stands after its first attempt (and later ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Not delivered yet; saved in the outbox and retried.
+    Queued,
+    /// The endpoint refused it; kept as a dead letter.
+    Refused,
+    /// Not delivered, and the browser would not store it: only a manual retry can help.
+    NotSaved,
+}
+
+type Listener = Box<dyn Fn(Outcome)>;
+
+thread_local! {
+    static STARTED: Cell<bool> = const { Cell::new(false) };
+    static TIMER: Cell<Option<i32>> = const { Cell::new(None) };
+    static LISTENERS: RefCell<HashMap<String, (Element, Listener)>> = RefCell::new(HashMap::new());
+    static BEACONED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    /// Leads that could not be stored, kept for a manual retry while the page is open.
+    static IN_MEMORY: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static TAB_ID: String = crate::signals::new_lead_id();
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn load(store: &Store) -> Vec<Entry> {
+    store.get(KEY).unwrap_or_default()
+}
+
+fn console_error(message: &str) {
+    web_sys::console::error_1(&message.into());
+}
+
+/// Starts the outbox for this page (once): retries what earlier pages left, and listens for
+/// `online` and for the page going away.
+pub fn start() {
+    if STARTED.with(|s| s.replace(true)) {
+        return;
+    }
+    let Some(window) = web_sys::window() else { return };
+    let online = Closure::<dyn FnMut()>::new(|| wasm_bindgen_futures::spawn_local(flush()));
+    let leaving = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
+        let hidden = event.type_() == "pagehide"
+            || web_sys::window()
+                .and_then(|w| w.document())
+                .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
+        if hidden {
+            send_pending_by_beacon();
+        }
+    });
+    let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
+    let _ = window.add_event_listener_with_callback("pagehide", leaving.as_ref().unchecked_ref());
+    if let Some(document) = window.document() {
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", leaving.as_ref().unchecked_ref());
+    }
+    // Both listeners live as long as the page.
+    online.forget();
+    leaving.forget();
+    wasm_bindgen_futures::spawn_local(flush());
+}
+
+/// Saves `entry` in the outbox, then makes the first attempt. `on_later` hears of any later
+/// outcome (a retry that delivers it, a refusal) while the page is open; events go to `host`.
+pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener) -> Outcome {
+    let id = entry.payload.id.clone();
+    LISTENERS.with(|l| l.borrow_mut().insert(id.clone(), (host, on_later)));
+    let saved = match Store::local() {
+        Some(store) => {
+            let mut entries = load(&store);
+            tidy(&mut entries, now(), limit.max(1) as usize - 1);
+            entries.push(entry.clone());
+            match store.set(KEY, &entries) {
+                Ok(()) => true,
+                Err(e) => {
+                    console_error(
+                        &(String::from("leadgate: could not save the lead: ")
+                            + &describe_storage(&e)),
+                    );
+                    false
+                }
+            }
+        }
+        None => false,
+    };
+    if !saved {
+        IN_MEMORY.with(|m| m.borrow_mut().insert(id.clone(), entry));
+    }
+    let outcome = locked(move || async move { attempt(&id).await }).await;
+    schedule();
+    outcome.unwrap_or(if saved { Outcome::Queued } else { Outcome::NotSaved })
+}
+
+/// Tries a queued or refused lead again now (the visitor's "Try again").
+pub async fn retry_now(id: String) -> Outcome {
+    if let Some(store) = Store::local() {
+        let mut entries = load(&store);
+        if let Some(entry) = entries.iter_mut().find(|e| e.payload.id == id) {
+            entry.dead_until = None;
+            entry.next_at = 0;
+            let _ = store.set(KEY, &entries);
+        }
+    }
+    let outcome = locked(move || async move { attempt(&id).await }).await;
+    schedule();
+    outcome.unwrap_or(Outcome::Queued)
+}
+
+/// Tries every lead that is due.
+pub async fn flush() {
+    let _ = locked(|| async {
+        let Some(store) = Store::local() else { return };
+        let mut entries = load(&store);
+        let before = entries.len();
+        tidy(&mut entries, now(), usize::MAX);
+        if entries.len() != before {
+            let _ = store.set(KEY, &entries);
+        }
+        let due: Vec<String> = entries
+            .iter()
+            .filter(|e| e.dead_until.is_none() && e.next_at <= now())
+            .map(|e| e.payload.id.clone())
+            .collect();
+        for id in due {
+            attempt(&id).await;
+        }
+    })
+    .await;
+    schedule();
+}
+
+/// One attempt for lead `id`, inside the lock: reads the entry fresh (another tab may have
+/// delivered it), sends, and records the verdict.
+async fn attempt(id: &str) -> Outcome {
+    let store = Store::local();
+    let memory = IN_MEMORY.with(|m| m.borrow().get(id).cloned());
+    let stored = store.as_ref().and_then(|s| load(s).into_iter().find(|e| e.payload.id == id));
+    let Some(mut entry) = stored.or(memory.clone()) else {
+        // Gone from the outbox: delivered by another tab (or expired there).
+        return Outcome::Delivered;
+    };
+    if entry.dead_until.is_some() {
+        return Outcome::Refused;
+    }
+    let answer = post_lead(&entry.endpoint, &entry.payload).await;
+    entry.attempts += 1;
+    let verdict = verdict(answer.status);
+    let outcome = match verdict {
+        Verdict::Delivered => Outcome::Delivered,
+        Verdict::Retry if memory.is_some() => Outcome::NotSaved,
+        Verdict::Retry => Outcome::Queued,
+        Verdict::Refused => Outcome::Refused,
+    };
+    let problem = answer.problem.clone().unwrap_or_default();
+    match verdict {
+        Verdict::Delivered => {
+            IN_MEMORY.with(|m| m.borrow_mut().remove(id));
+            update(store.as_ref(), id, |_| None);
+        }
+        Verdict::Retry => {
+            let delay = retry_delay_ms(
+                entry.attempts,
+                0.7 + js_sys::Math::random() * 0.6,
+                answer.retry_after,
+            );
+            entry.next_at = now() + delay;
+            entry.last_error = answer.problem.clone();
+            let kept = entry.clone();
+            update(store.as_ref(), id, move |_| Some(kept));
+            web_sys::console::warn_1(
+                &(String::from("leadgate: lead ")
+                    + id
+                    + " not delivered yet ("
+                    + &problem
+                    + "); it is kept and retried in "
+                    + &(delay / 1000).to_string()
+                    + " s")
+                    .into(),
+            );
+        }
+        Verdict::Refused => {
+            entry.dead_until = Some(now() + u64::from(entry.dead_letter_days) * DAY_MS);
+            entry.last_error = answer.problem.clone();
+            let kept = entry.clone();
+            update(store.as_ref(), id, move |_| Some(kept));
+            console_error(
+                &(String::from("leadgate: the endpoint refused lead ")
+                    + id
+                    + " ("
+                    + &problem
+                    + "); it is kept as a dead letter and not retried"),
+            );
+        }
+    }
+    report(&entry.payload, outcome, &problem);
+    outcome
+}
+
+/// Tells the form (if it is on this page) and the host page how a lead stands.
+fn report(payload: &LeadPayload, outcome: Outcome, problem: &str) {
+    let host = LISTENERS.with(|l| {
+        l.borrow().get(&payload.id).map(|(host, listener)| {
+            listener(outcome);
+            host.clone()
+        })
+    });
+    let host = host.or_else(|| {
+        web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
+    });
+    let Some(host) = host else { return };
+    let mut detail = EventDetail::for_lead(payload);
+    match outcome {
+        Outcome::Delivered => {
+            LISTENERS.with(|l| l.borrow_mut().remove(&payload.id));
+            emit(&host, "leadgate:delivered", &detail);
+        }
+        Outcome::Refused | Outcome::NotSaved => {
+            detail.error = Some(problem.to_string());
+            emit(&host, "leadgate:error", &detail);
+        }
+        Outcome::Queued => {}
+    }
+}
+
+/// Rewrites the stored entry `id` (`None` removes it).
+fn update(store: Option<&Store>, id: &str, change: impl FnOnce(Entry) -> Option<Entry>) {
+    let Some(store) = store else { return };
+    let mut entries = load(store);
+    if let Some(i) = entries.iter().position(|e| e.payload.id == id) {
+        let entry = entries.remove(i);
+        if let Some(entry) = change(entry) {
+            entries.insert(i, entry);
+        }
+        if let Err(e) = store.set(KEY, &entries) {
+            console_error(
+                &(String::from("leadgate: could not update the outbox: ") + &describe_storage(&e)),
+            );
+        }
+    }
+}
+
+/// Drops expired leads and old dead letters, and the oldest leads past `room`; each drop is
+/// reported (console and `leadgate:error`).
+fn tidy(entries: &mut Vec<Entry>, now: u64, room: usize) {
+    let mut dropped = Vec::new();
+    entries.retain(|e| {
+        let keep = match e.dead_until {
+            Some(until) => until > now,
+            None => e.expires_at > now,
+        };
+        if !keep {
+            dropped.push((e.clone(), "it expired undelivered"));
+        }
+        keep
+    });
+    while entries.len() > room {
+        dropped.push((entries.remove(0), "the outbox was full (oldest dropped first)"));
+    }
+    for (entry, why) in dropped {
+        let message = String::from("leadgate: dropped lead ") + &entry.payload.id + ": " + why;
+        console_error(&message);
+        report(&entry.payload, Outcome::NotSaved, &message);
+    }
+}
+
+/// Arms one timer for the earliest retry.
+fn schedule() {
+    let Some(window) = web_sys::window() else { return };
+    if let Some(old) = TIMER.with(|t| t.take()) {
+        window.clear_timeout_with_handle(old);
+    }
+    let Some(store) = Store::local() else { return };
+    let Some(next) =
+        load(&store).iter().filter(|e| e.dead_until.is_none()).map(|e| e.next_at).min()
+    else {
+        return;
+    };
+    let wait = next.saturating_sub(now()).min(i32::MAX as u64) as i32;
+    let run = Closure::once_into_js(|| {
+        TIMER.with(|t| t.set(None));
+        wasm_bindgen_futures::spawn_local(flush());
+    });
+    let id =
+        window.set_timeout_with_callback_and_timeout_and_arguments_0(run.unchecked_ref(), wait);
+    TIMER.with(|t| t.set(id.ok()));
+}
+
+/// The page is going away: hand every pending lead to the browser's beacon queue, once per
+/// lead and page. They stay in the outbox; the next page confirms them (the endpoint stores a
+/// lead once however often it arrives).
+fn send_pending_by_beacon() {
+    let Some(store) = Store::local() else { return };
+    for entry in load(&store).iter().filter(|e| e.dead_until.is_none()) {
+        let first = BEACONED.with(|b| b.borrow_mut().insert(entry.payload.id.clone()));
+        if first && !beacon_lead(&entry.endpoint, &entry.payload) {
+            BEACONED.with(|b| b.borrow_mut().remove(&entry.payload.id));
+        }
+    }
+}
+
+fn describe_storage(e: &crate::storage::StorageError) -> String {
+    match e {
+        crate::storage::StorageError::Unavailable => "storage is unavailable".into(),
+        crate::storage::StorageError::Refused(m) | crate::storage::StorageError::Encode(m) => {
+            m.clone()
+        }
+    }
+}
+
+/// Runs `work` while holding the outbox lock shared by every tab of the site: the Web Locks
+/// API where present, else a lease in storage. `None` when the lock could not be taken.
+async fn locked<F, Fut, T>(work: F) -> Option<T>
+where
+    F: FnOnce() -> Fut + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: 'static,
+{
+    let locks = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &"locks".into()).ok())
+        .filter(|l| !l.is_undefined() && !l.is_null());
+    let Some(locks) = locks else { return with_lease(work).await };
+    let request = js_sys::Reflect::get(&locks, &"request".into())
+        .ok()
+        .and_then(|r| r.dyn_into::<js_sys::Function>().ok())?;
+    let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+    let out = slot.clone();
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let value = work().await;
+            *out.borrow_mut() = Some(value);
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let promise = request.call2(&locks, &LOCK_NAME.into(), &callback).ok()?;
+    let promise = promise.dyn_into::<js_sys::Promise>().ok()?;
+    wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let value = slot.borrow_mut().take();
+    value
+}
+
+#[derive(Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    until: u64,
+}
+
+/// The fallback lock: a lease in storage, confirmed after a short wait (writes from other
+/// tabs reach this one asynchronously).
+async fn with_lease<F, Fut, T>(work: F) -> Option<T>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let Some(store) = Store::local() else { return Some(work().await) };
+    let me = TAB_ID.with(Clone::clone);
+    for _ in 0..50 {
+        let free = store.get::<Lease>(LEASE_KEY).is_none_or(|l| l.until < now() || l.owner == me);
+        if free {
+            let _ = store.set(LEASE_KEY, &Lease { owner: me.clone(), until: now() + 30_000 });
+            sleep(100).await;
+            if store.get::<Lease>(LEASE_KEY).is_some_and(|l| l.owner == me) {
+                let value = work().await;
+                store.remove(LEASE_KEY);
+                return Some(value);
+            }
+        }
+        sleep(200).await;
+    }
+    None
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
