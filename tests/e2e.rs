@@ -71,13 +71,21 @@ fn a_qualified_lead_reaches_the_relay_with_score_and_reasons() {
         score["hits"].as_array().unwrap().iter().map(|h| h["rule"].as_str().unwrap()).collect();
     assert_eq!(
         hits,
-        ["decision-maker", "large-company", "named-company", "gave-phone", "asked-pricing"]
+        [
+            "decision-maker",
+            "large-company",
+            "named-company",
+            "gave-phone",
+            "asked-pricing",
+            "from-campaign"
+        ]
     );
-    assert_eq!(score["total"], 90);
-    assert_eq!(score["groups"], json!({"fit": 65, "engagement": 25}));
+    assert_eq!(score["total"], 95);
+    assert_eq!(score["groups"], json!({"fit": 65, "engagement": 30}));
     assert_eq!(score["grade"], "A");
     assert_eq!(score["qualified"], true);
-    assert_eq!(score["stage"], "mql");
+    assert_eq!(score["stage"], "sql");
+    assert!(score["model"].as_str().unwrap().starts_with("fnv1a64:"));
     assert_eq!(score["hits"][0]["reason"], "Decision maker (founder, CEO, VP)");
     assert_eq!(payload["consent"]["version"], "2026-11");
     assert_eq!(
@@ -100,8 +108,8 @@ fn a_qualified_lead_reaches_the_relay_with_score_and_reasons() {
     );
     let detail = &seen[3]["detail"];
     assert_eq!(detail["lead_id"], payload["id"]);
-    assert_eq!((detail["score"].clone(), detail["grade"].clone()), (json!(90), json!("A")));
-    assert_eq!((detail["stage"].clone(), detail["qualified"].clone()), (json!("mql"), json!(true)));
+    assert_eq!((detail["score"].clone(), detail["grade"].clone()), (json!(95), json!("A")));
+    assert_eq!((detail["stage"].clone(), detail["qualified"].clone()), (json!("sql"), json!(true)));
     assert!(seen.iter().all(|e| e["composed"] == true));
     assert!(!serde_json::to_string(&seen).unwrap().contains("ada@"), "no raw values in events");
     let layer = browser.exec("return window.dataLayer.map(e => e.event);", json!([]));
