@@ -20,7 +20,7 @@ var s=document.currentScript;
 if(!s||!s.src){var all=document.querySelectorAll('script[src*="leadgate.js"]');s=all[all.length-1];}
 var wasm=new URL("leadgate_bg.wasm",s?s.src:location.href);
 ${glue}
-wasm_bindgen({module_or_path:wasm}).catch(function(e){console.error("leadgate: the widget could not start:",e);});
+window.leadgate.ready=wasm_bindgen({module_or_path:wasm}).then(function(){return window.leadgate;},function(e){console.error("leadgate: the widget could not start:",e);throw e;});
 })();
 `;
 writeFileSync(file, wrapped);

@@ -1,6 +1,7 @@
 //! The only module that reads the host page: finds `[data-leadgate]` mount points (also ones
 //! added later), reads their config, and mounts each widget into its own shadow root.
 
+use leadgate_core::locale::Direction;
 use leadgate_core::FormConfig;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -19,6 +20,7 @@ const STATE: &str = "data-leadgate-state";
 
 /// Mounts every `[data-leadgate]` element of the page, now and whenever one is added.
 pub fn start() {
+    install_js_api();
     crate::outbox::start();
     crate::signals::resume_tracking();
     scan();
@@ -94,7 +96,8 @@ async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
                 + &e.describe()
         })?
     };
-    let config = FormConfig::from_json(&text)
+    let page_lang = inherited(host, "lang");
+    let config = FormConfig::from_json_in(&text, page_lang.as_deref())
         .map_err(|e| String::from("in data-config=\"") + source + "\": " + &e.to_string())?;
     let endpoint = host
         .get_attribute("data-endpoint")
@@ -107,6 +110,63 @@ async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
                    the config or data-endpoint on the element"
         })?;
     Ok((config, endpoint))
+}
+
+/// Adds `mount(element, config)` to `window.leadgate`, for single-page apps: `config` is the
+/// config object (or its JSON text); the element's `data-endpoint` overrides its endpoint. It
+/// returns a handle whose `unmount()` removes the widget, or throws an `Error` whose message
+/// names the place in the config.
+fn install_js_api() {
+    let Some(window) = web_sys::window() else { return };
+    let api = js_sys::Reflect::get(&window, &"leadgate".into())
+        .ok()
+        .filter(|v| v.is_object())
+        .unwrap_or_else(|| js_sys::Object::new().into());
+    let mount_fn = Closure::<dyn Fn(Element, JsValue) -> Result<JsValue, JsValue>>::new(js_mount);
+    let installed = js_sys::Reflect::set(&api, &"mount".into(), mount_fn.as_ref())
+        .and_then(|_| js_sys::Reflect::set(&window, &"leadgate".into(), &api));
+    if installed.is_ok() {
+        // The API lives as long as the page.
+        mount_fn.forget();
+    }
+}
+
+fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
+    let error = |message: String| JsValue::from(js_sys::Error::new(&message));
+    if host.has_attribute(STATE) {
+        return Err(error("leadgate.mount: this element already holds a widget; call unmount() on its handle first".into()));
+    }
+    let text = match config.as_string() {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&config)
+            .ok()
+            .and_then(|t| t.as_string())
+            .ok_or_else(|| error("leadgate.mount: the config is not a JSON object".into()))?,
+    };
+    let page_lang = inherited(&host, "lang");
+    let config = FormConfig::from_json_in(&text, page_lang.as_deref())
+        .map_err(|e| error(String::from("leadgate.mount: ") + &e.to_string()))?;
+    let endpoint = host
+        .get_attribute("data-endpoint")
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| config.endpoint.clone())
+        .ok_or_else(|| error("leadgate.mount: leadgate config error at `endpoint`: no endpoint; set \"endpoint\" in the config or data-endpoint on the element".into()))?;
+    let widget = mount(&host, config, endpoint).map_err(error)?;
+    let slot = std::rc::Rc::new(std::cell::RefCell::new(Some(widget)));
+    let unmount = Closure::<dyn Fn()>::new(move || {
+        if let Some(widget) = slot.borrow_mut().take() {
+            widget.unmount();
+            if let Some(root) = host.shadow_root() {
+                root.set_inner_html("");
+            }
+            let _ = host.remove_attribute(STATE);
+        }
+    });
+    let handle = js_sys::Object::new();
+    // Freed with the handle object: a closure kept alive by JS alone would leak per mount.
+    let unmount: JsValue = unmount.into_js_value();
+    js_sys::Reflect::set(&handle, &"unmount".into(), &unmount)?;
+    Ok(handle.into())
 }
 
 /// A mounted widget. Dropping it (or [`WidgetHandle::unmount`]) removes the widget and its
@@ -133,12 +193,33 @@ pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<Wid
     crate::signals::record_page_view(&config.tracking);
     let form_id = config.form_id.clone();
     let owner = host.clone();
+    let lang = config.locale.clone().or_else(|| inherited(host, "lang")).unwrap_or("en".into());
+    let dir = config
+        .dir
+        .or_else(|| Direction::of_locale(&lang))
+        .or_else(|| {
+            inherited(host, "dir").filter(|d| d.eq_ignore_ascii_case("rtl")).map(|_| Direction::Rtl)
+        })
+        .unwrap_or(Direction::Ltr);
     let handle = leptos::mount::mount_to(container, move || {
-        view! { <LeadForm config=config.clone() endpoint=endpoint.clone() host=owner.clone() /> }
+        view! {
+            <LeadForm config=config.clone() endpoint=endpoint.clone() host=owner.clone()
+                lang=lang.clone() dir=dir.as_str() />
+        }
     });
     let _ = host.set_attribute(STATE, "ready");
     emit(host, "leadgate:ready", &EventDetail { form_id, ..Default::default() });
     Ok(WidgetHandle { _view: Box::new(handle) })
+}
+
+/// The host page's `lang` or `dir` that applies to `host` (its own or the closest ancestor's).
+fn inherited(host: &Element, attribute: &str) -> Option<String> {
+    let selector = String::from("[") + attribute + "]";
+    host.closest(&selector)
+        .ok()
+        .flatten()
+        .and_then(|el| el.get_attribute(attribute))
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn show_config_error(host: &Element, message: String) {

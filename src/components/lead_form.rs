@@ -45,12 +45,18 @@ pub fn LeadForm(
     endpoint: String,
     /// The mount element: events are dispatched on it.
     host: Element,
+    /// The form's language (`lang`).
+    lang: String,
+    /// The text direction, `ltr` or `rtl`.
+    dir: &'static str,
 ) -> impl IntoView {
     let states: BTreeMap<String, FieldState> =
         config.fields.iter().map(|f| (f.name.clone(), FieldState::new(f))).collect();
     let texts = config.texts.clone();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let phase = RwSignal::new(Phase::Editing);
+    // Announced in the status region when a submit finds invalid answers.
+    let notice = RwSignal::new(false);
     // The submitted lead's id: a retry resends the same lead, never a new one.
     let lead_id: StoredValue<Option<String>> = StoredValue::new(None);
     let busy = Signal::derive(move || !matches!(phase.get(), Phase::Editing));
@@ -87,6 +93,7 @@ pub fn LeadForm(
                 let error = errors.iter().find(|(n, _)| n == name);
                 state.error.set(error.map(|(_, e)| error_text(*e, &config.texts)));
             }
+            notice.set(!errors.is_empty());
             if let Some((first, _)) = errors.first() {
                 focus_field(form_ref, first);
                 return;
@@ -146,6 +153,7 @@ pub fn LeadForm(
             Phase::Queued => texts.queued.clone(),
             Phase::Failed => texts.failed.clone(),
             Phase::Sent => texts.success.clone(),
+            Phase::Editing if notice.get() => texts.check_fields.clone(),
             Phase::Editing => String::new(),
         }
     };
@@ -165,7 +173,7 @@ pub fn LeadForm(
     };
 
     view! {
-        <div class="lg-widget" part="widget" data-testid="widget">
+        <div class="lg-widget" part="widget" data-testid="widget" lang=lang dir=dir>
             {title}
             <form node_ref=form_ref novalidate=true part="form"
                 class:lg-hidden=move || phase.get() == Phase::Sent

@@ -28,9 +28,19 @@ pub struct FormConfig {
     /// lead qualifies).
     #[serde(default)]
     pub scoring: ScoringConfig,
-    /// Every text the visitor sees that is not a field's own. Defaults to English.
-    #[serde(default)]
+    /// Every text the visitor sees that is not a field's own. Defaults to the built-in texts
+    /// of `locale`.
+    #[serde(default = "Texts::unset")]
     pub texts: Texts,
+    /// The form's language (a BCP 47 tag: `en`, `de`, `fr-CA`, `ar`); sets `lang` and the
+    /// built-in texts (English, German, French; English for others). Defaults to the host
+    /// page's `lang`, else English.
+    #[serde(default)]
+    pub locale: Option<String>,
+    /// Text direction, `ltr` or `rtl`. Defaults to `rtl` for Arabic, Hebrew, Persian and Urdu
+    /// locales, else the host page's, else `ltr`.
+    #[serde(default)]
+    pub dir: Option<crate::locale::Direction>,
     /// Where leads that do not qualify go, and how long undelivered leads are kept.
     #[serde(default)]
     pub delivery: crate::delivery::DeliveryConfig,
@@ -134,39 +144,56 @@ pub struct SelectOption {
     pub label: Option<String>,
 }
 
-/// The visitor-facing texts that are not a field's own. Every one defaults to English.
+/// The visitor-facing texts that are not a field's own. Every one left out comes from the
+/// built-in texts of the config's `locale` (English, German, French; English otherwise).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Texts {
     /// The submit button. Defaults to "Send".
+    #[serde(default)]
     pub submit: String,
     /// The button while sending. Defaults to "Sending…".
+    #[serde(default)]
     pub sending: String,
     /// Shown once the lead is safe. Defaults to "Thank you! We'll be in touch soon."
+    #[serde(default)]
     pub success: String,
     /// Shown when sending failed. Defaults to "We couldn't send your details. They are kept
     /// here; please try again."
+    #[serde(default)]
     pub failed: String,
     /// The retry button. Defaults to "Try again".
+    #[serde(default)]
     pub retry: String,
     /// A required field left empty. Defaults to "This field is required."
+    #[serde(default)]
     pub required: String,
     /// A malformed e-mail address. Defaults to "Please enter a valid e-mail address."
+    #[serde(default)]
     pub invalid_email: String,
     /// An answer shorter than `min_length`; `{n}` is replaced by the limit.
     /// Defaults to "Please enter at least {n} characters."
+    #[serde(default)]
     pub too_short: String,
     /// An answer longer than the limit; `{n}` is replaced by it.
     /// Defaults to "Please enter at most {n} characters."
+    #[serde(default)]
     pub too_long: String,
     /// The select's empty choice. Defaults to "Choose…".
+    #[serde(default)]
     pub choose: String,
     /// Shown when the lead is saved in the browser but not sent yet (offline, server down).
     /// Defaults to "Saved. We'll send your details as soon as the connection is back."
+    #[serde(default)]
     pub queued: String,
+    /// Announced when a submit finds invalid answers. Defaults to "Please check the highlighted
+    /// fields."
+    #[serde(default)]
+    pub check_fields: String,
     /// Offered under an e-mail field with a likely typo; `{email}` is the corrected address.
     /// Defaults to "Did you mean {email}?"
+    #[serde(default)]
     pub did_you_mean: String,
 }
 
@@ -185,6 +212,7 @@ impl Default for Texts {
             choose: "Choose…".into(),
             queued: "Saved. We'll send your details as soon as the connection is back.".into(),
             did_you_mean: "Did you mean {email}?".into(),
+            check_fields: "Please check the highlighted fields.".into(),
         }
     }
 }
@@ -240,6 +268,12 @@ impl FormConfig {
     /// Parses and validates a config. The error names the place (`fields[2].type`) and what
     /// was expected there.
     pub fn from_json(text: &str) -> Result<FormConfig, ConfigError> {
+        FormConfig::from_json_in(text, None)
+    }
+
+    /// Like [`FormConfig::from_json`]; a config without a `locale` gets `page_locale` (the
+    /// host page's `lang`) for its built-in texts.
+    pub fn from_json_in(text: &str, page_locale: Option<&str>) -> Result<FormConfig, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let mut config: FormConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -248,6 +282,11 @@ impl FormConfig {
         })?;
         config.validate()?;
         config.scoring.prepare();
+        if config.locale.is_none() {
+            config.locale = page_locale.filter(|l| !l.trim().is_empty()).map(str::to_string);
+        }
+        let builtin = Texts::for_locale(config.locale.as_deref().unwrap_or("en"));
+        config.texts.fill_from(&builtin);
         Ok(config)
     }
 

@@ -15,6 +15,7 @@ pub mod context;
 pub mod delivery;
 pub mod email;
 pub mod lead;
+pub mod locale;
 pub mod payload;
 pub mod scoring;
 pub mod time;

@@ -1,0 +1,360 @@
+//! Embeds anywhere, end to end: loading modes, the JS API for single-page apps, style
+//! isolation on a hostile page, theming, languages and direction, accessibility (axe-core,
+//! keyboard only, 320 px), all under the relay's strict CSP.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use support::webdriver::Browser;
+use support::{demo_config, Relay, EVENTS_JS};
+
+fn page(head: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <link rel=\"icon\" href=\"data:,\"><title>embedding test</title>{head}</head>\
+         <body><main><h1>Embedding test</h1>{body}</main></body></html>"
+    )
+}
+
+fn mount_point(extra: &str) -> String {
+    format!(
+        "<div data-leadgate data-config=\"#contact\"{extra}></div>\
+         <script type=\"application/json\" id=\"contact\">{}</script>",
+        demo_config()
+    )
+}
+
+fn file(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pages").join(name))
+        .unwrap()
+}
+
+fn forms_in_widget(browser: &Browser) -> Value {
+    browser.exec(
+        "return Array.from(document.querySelectorAll('[data-leadgate]'))
+            .map(h => h.shadowRoot ? h.shadowRoot.querySelectorAll('form').length : 0);",
+        json!([]),
+    )
+}
+
+fn csp_violations(browser: &Browser) -> Vec<Value> {
+    let seen = browser.exec("return window.seen || [];", json!([]));
+    seen.as_array().unwrap().iter().filter(|e| e["type"] == "csp-violation").cloned().collect()
+}
+
+#[test]
+fn the_script_works_async_defer_as_a_module_and_before_the_mount_element() {
+    let events = "<script src=\"events.js\"></script>";
+    let pages = [
+        (
+            "async.html",
+            page(events, &(mount_point("") + "<script async src=\"leadgate.js\"></script>")),
+        ),
+        (
+            "defer.html",
+            page(
+                &(events.to_string() + "<script defer src=\"leadgate.js\"></script>"),
+                &mount_point(""),
+            ),
+        ),
+        (
+            "module.html",
+            page(
+                events,
+                &(mount_point("") + "<script type=\"module\" src=\"leadgate.js\"></script>"),
+            ),
+        ),
+        (
+            "head-async.html",
+            page(
+                &(events.to_string() + "<script async src=\"leadgate.js\"></script>"),
+                &mount_point(""),
+            ),
+        ),
+        (
+            "nested/deeper/page.html",
+            page(
+                "<script src=\"../../events.js\"></script>",
+                &(mount_point("") + "<script async src=\"../../leadgate.js\"></script>"),
+            ),
+        ),
+    ];
+    let mut files: Vec<(&str, String)> = pages.iter().map(|(n, p)| (*n, p.clone())).collect();
+    files.push(("events.js", EVENTS_JS.into()));
+    let relay = Relay::start(&files);
+    let browser = Browser::chromium();
+    for (name, _) in &pages {
+        browser.goto(&format!("{}/{name}", relay.url));
+        browser.widget_element(0, "#lg-email");
+        assert_eq!(forms_in_widget(&browser), json!([1]), "{name}");
+        assert_eq!(csp_violations(&browser), Vec::<Value>::new(), "{name}");
+    }
+}
+
+#[test]
+fn single_page_apps_mount_and_unmount_through_the_js_api_without_leaks() {
+    let body = "<div id=\"spa\"></div>".to_string()
+        + &format!("<script type=\"application/json\" id=\"contact\">{}</script>", demo_config())
+        + "<script src=\"spa.js\"></script><script async src=\"leadgate.js\"></script>";
+    let relay = Relay::start(&[("index.html", page("", &body)), ("spa.js", file("spa.js"))]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    let results = browser.wait_for(
+        "the SPA script",
+        60,
+        "return window.results.done && window.results;",
+        json!([]),
+    );
+    println!("[js api] {results}");
+    assert!(results["bad"].as_str().unwrap().contains("at `fields[0].type`"), "{results}");
+    assert_eq!(results["missing"], Value::Null, "every mount rendered a form");
+    assert_eq!(results["childrenAfterUnmount"], 0, "unmount leaves nothing behind");
+    assert_eq!(results["stateAfterUnmount"], Value::Null);
+    assert_eq!(results["remounted"], true);
+    assert!(results["twice"].as_str().unwrap().contains("already holds a widget"));
+    if let (Some(before), Some(after)) =
+        (results["heapBefore"].as_f64(), results["heapAfter"].as_f64())
+    {
+        let growth = after - before;
+        println!("[js api] JS heap after 100 mount/unmount cycles: {:+.0} KB", growth / 1024.0);
+        assert!(growth < 1024.0 * 1024.0, "100 cycles grew the JS heap by {growth} bytes");
+    }
+}
+
+#[test]
+fn a_hostile_page_does_not_change_the_widget_and_the_widget_does_not_change_the_page() {
+    let body =
+        mount_point("") + "<p id=\"outside\"><button id=\"page-button\">Page button</button></p>";
+    let plain = "<p id=\"outside\"><button id=\"page-button\">Page button</button></p>";
+    let tail = "<script src=\"events.js\"></script><script async src=\"leadgate.js\"></script>";
+    let relay = Relay::start(&[
+        (
+            "neutral.html",
+            page("<link rel=\"stylesheet\" href=\"neutral.css\">", &(body.clone() + tail)),
+        ),
+        ("hostile.html", page("<link rel=\"stylesheet\" href=\"hostile.css\">", &(body + tail))),
+        ("hostile-alone.html", page("<link rel=\"stylesheet\" href=\"hostile.css\">", plain)),
+        ("neutral.css", file("neutral.css")),
+        ("hostile.css", file("hostile.css")),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    let browser = Browser::chromium();
+    let shot = |name: &str| {
+        browser.goto(&format!("{}/{name}", relay.url));
+        let widget = browser.widget_element(0, ".lg-widget");
+        browser.widget_element(0, "#lg-consent");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        browser.element_screenshot(&widget)
+    };
+    let neutral = shot("neutral.html");
+    let hostile = shot("hostile.html");
+    assert!(neutral.len() > 1000);
+    assert!(neutral == hostile, "the widget renders differently on the hostile page");
+    assert_eq!(csp_violations(&browser), Vec::<Value>::new());
+    let page_button = "const s = getComputedStyle(document.getElementById('page-button'));
+        return [s.fontSize, s.color, s.padding, s.border, s.display, s.fontFamily].join('|');";
+    let with_widget = browser.exec(page_button, json!([]));
+    browser.goto(&format!("{}/hostile-alone.html", relay.url));
+    assert_eq!(browser.exec(page_button, json!([])), with_widget, "the widget's CSS leaked out");
+}
+
+#[test]
+fn marketers_theme_the_widget_with_custom_properties() {
+    let relay = Relay::start(&[
+        (
+            "index.html",
+            page(
+                "<link rel=\"stylesheet\" href=\"themed.css\">",
+                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
+            ),
+        ),
+        ("themed.css", file("themed.css")),
+    ]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "[data-testid=submit]");
+    let style = browser.exec(
+        "const r = document.querySelector('[data-leadgate]').shadowRoot;
+         const b = getComputedStyle(r.querySelector('[data-testid=submit]'));
+         const i = getComputedStyle(r.querySelector('#lg-email'));
+         return [b.backgroundColor, i.borderRadius, getComputedStyle(r.querySelector('.lg-root')).fontFamily];",
+        json!([]),
+    );
+    assert_eq!(style, json!(["rgb(200, 0, 0)", "0px", "Georgia, serif"]));
+}
+
+#[test]
+fn texts_follow_the_locale_and_right_to_left_is_honoured() {
+    let mut german: Value = serde_json::from_str(&demo_config()).unwrap();
+    german.as_object_mut().unwrap().remove("title");
+    let arabic = json!({"form_id": "ar", "endpoint": "/v1/leads", "locale": "ar",
+        "texts": {"submit": "إرسال"},
+        "fields": [{"name": "email", "type": "email", "label": "البريد", "required": true}]});
+    let body = format!(
+        "<div data-leadgate data-config=\"#de\"></div>\
+         <script type=\"application/json\" id=\"de\">{german}</script>\
+         <div data-leadgate data-config=\"#ar\"></div>\
+         <script type=\"application/json\" id=\"ar\">{arabic}</script>\
+         <script async src=\"leadgate.js\"></script>"
+    );
+    let html = page("", &body).replace("<html lang=\"en\">", "<html lang=\"de\">");
+    let relay = Relay::start(&[("index.html", html)]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    browser.widget_element(1, "#lg-email");
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+    browser.click(&browser.widget_element(1, "[data-testid=submit]"));
+    let state = browser.wait_for(
+        "the errors",
+        10,
+        "const [de, ar] = Array.from(document.querySelectorAll('[data-leadgate]')).map(h => h.shadowRoot);
+         const e = de.querySelector('#lg-email-error');
+         if (!e || !ar.querySelector('#lg-email-error')) return null;
+         const w = ar.querySelector('.lg-widget');
+         return { de_submit: de.querySelector('[data-testid=submit]').textContent, de_error: e.textContent,
+                  de_lang: de.querySelector('.lg-widget').lang, ar_dir: getComputedStyle(w).direction,
+                  ar_lang: w.lang, ar_submit: ar.querySelector('[data-testid=submit]').textContent,
+                  ar_error: ar.querySelector('#lg-email-error').textContent };",
+        json!([]),
+    );
+    assert_eq!(state["de_submit"], "Senden");
+    assert_eq!(state["de_error"], "Bitte füllen Sie dieses Feld aus.");
+    assert_eq!(state["de_lang"], "de", "the page's lang applies");
+    assert_eq!((state["ar_dir"].clone(), state["ar_lang"].clone()), (json!("rtl"), json!("ar")));
+    assert_eq!(state["ar_submit"], "إرسال");
+    assert_eq!(state["ar_error"], "This field is required.", "English texts for other locales");
+}
+
+#[test]
+fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
+    let relay = Relay::start(&[
+        (
+            "index.html",
+            page(
+                "<script src=\"events.js\"></script>",
+                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
+            ),
+        ),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-email");
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core (npm) is installed by scripts/setup.sh");
+    let audit = |state: &str| {
+        browser.exec(&axe, json!([]));
+        let result = browser.exec_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run({ include: [['[data-leadgate]']] }, { resultTypes: ['violations'] })
+               .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                  nodes: v.nodes.map(n => n.html + ' :: ' + n.failureSummary) }))))
+               .catch(e => done([{ id: 'axe-error', nodes: [String(e)] }]));",
+            json!([]),
+        );
+        println!("[axe {state}] {} violations", result.as_array().map_or(0, Vec::len));
+        assert_eq!(result, json!([]), "axe violations in the {state} state");
+    };
+    audit("empty");
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+    browser.widget_element(0, "#lg-email-error");
+    audit("error");
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    browser.click(&browser.widget_element(0, "#lg-role option[value='founder']"));
+    browser.click(&browser.widget_element(0, "#lg-employees option[value='1000+']"));
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+    browser.widget_element(0, "[data-phase=sent]");
+    audit("success");
+}
+
+#[test]
+fn a_keyboard_alone_fills_in_and_submits_the_form() {
+    let relay = Relay::start(&[
+        (
+            "index.html",
+            page(
+                "<script src=\"events.js\"></script>",
+                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
+            ),
+        ),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-consent");
+    let focused = || {
+        browser.exec(
+            "const r = document.querySelector('[data-leadgate]').shadowRoot;
+             return r.activeElement ? r.activeElement.id || r.activeElement.dataset.testid : null;",
+            json!([]),
+        )
+    };
+    let tab = "\u{E004}";
+    browser.keys(tab);
+    assert_eq!(focused(), "lg-name", "the first Tab enters the form");
+    browser.keys("Ada Lovelace");
+    browser.keys(tab);
+    browser.keys("ada@analytical.example");
+    browser.keys(tab);
+    browser.keys("Analytical Engines");
+    browser.keys(tab);
+    assert_eq!(focused(), "lg-role");
+    browser.keys("F"); // "Founder / CEO"
+    browser.keys(tab);
+    browser.keys("M"); // "More than 1000"
+    let order = ["lg-phone", "lg-message", "lg-newsletter", "lg-consent"];
+    for id in order {
+        browser.keys(tab);
+        assert_eq!(focused(), id);
+    }
+    browser.keys(" "); // Space ticks the consent box
+    browser.keys(tab);
+    assert_eq!(focused(), "submit");
+    browser.keys("\u{E007}"); // Enter
+    browser.widget_element(0, "[data-phase=sent]");
+    let lead = &relay.leads()[0]["payload"]["fields"];
+    assert_eq!(
+        (lead["role"].clone(), lead["employees"].clone()),
+        (json!("founder"), json!("1000+"))
+    );
+    assert_eq!(lead["consent"], true);
+    let outline = browser.exec(
+        "const r = document.querySelector('[data-leadgate]').shadowRoot;
+         r.querySelector('#lg-email').focus();
+         return getComputedStyle(r.querySelector('#lg-email')).outlineStyle;",
+        json!([]),
+    );
+    assert_ne!(outline, "none", "a visible focus indicator");
+}
+
+#[test]
+fn the_form_fits_320_css_pixels_without_scrolling_sideways() {
+    let body = format!(
+        "<div class=\"narrow\">{}</div><script async src=\"leadgate.js\"></script>",
+        mount_point("")
+    );
+    let relay = Relay::start(&[
+        ("index.html", page("<link rel=\"stylesheet\" href=\"narrow.css\">", &body)),
+        ("narrow.css", file("narrow.css")),
+    ]);
+    let browser = Browser::chromium();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-consent");
+    let widths = browser.exec(
+        "const w = document.querySelector('[data-leadgate]').shadowRoot.querySelector('.lg-widget');
+         const wide = Array.from(w.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right > 320.5).map(e => e.id || e.className);
+         return { scroll: w.scrollWidth, client: w.clientWidth, wide };",
+        json!([]),
+    );
+    assert!(widths["scroll"].as_u64() <= widths["client"].as_u64(), "{widths}");
+    assert_eq!(widths["wide"], json!([]), "{widths}");
+}
