@@ -1,7 +1,6 @@
 //! Network access: reading a config by URL, posting a lead, beacons. The one place that calls
 //! fetch; [`crate::outbox`] decides when.
 
-use leadgate_core::LeadPayload;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestInit, Response};
@@ -91,29 +90,25 @@ extern "C" {
     fn set_keepalive(this: &KeepaliveInit, value: bool);
 }
 
-/// POSTs the payload as JSON with `Idempotency-Key: <lead id>`, with a timeout, and reports
+/// POSTs the payload's JSON `body` with `Idempotency-Key: <lead id>`, with a timeout, and reports
 /// the answer. Never fails: a failure is an [`Answer`] without a 2xx status.
-pub async fn post_lead(endpoint: &str, payload: &LeadPayload) -> Answer {
+pub async fn post_lead(endpoint: &str, id: &str, body: &str) -> Answer {
     let no_answer =
         |problem: String| Answer { status: None, retry_after: None, problem: Some(problem) };
-    let body = match serde_json::to_string(payload) {
-        Ok(body) => body,
-        Err(e) => return no_answer(e.to_string()),
-    };
     let headers = match Headers::new() {
         Ok(h) => h,
         Err(e) => return no_answer(js_text(&e)),
     };
     if let Err(e) = headers
         .set("Content-Type", "application/json")
-        .and_then(|()| headers.set("Idempotency-Key", &payload.id))
+        .and_then(|()| headers.set("Idempotency-Key", id))
     {
         return no_answer(js_text(&e));
     }
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(&body));
+    init.set_body(&JsValue::from_str(body));
     if body.len() <= KEEPALIVE_LIMIT {
         init.unchecked_ref::<KeepaliveInit>().set_keepalive(true);
     }
@@ -145,10 +140,9 @@ pub async fn post_lead(endpoint: &str, payload: &LeadPayload) -> Answer {
 
 /// Hands the payload to `navigator.sendBeacon` (for a page that is going away): it arrives as
 /// `text/plain`, without headers, so the idempotency key also goes into the URL.
-pub fn beacon_lead(endpoint: &str, payload: &LeadPayload) -> bool {
+pub fn beacon_lead(endpoint: &str, id: &str, body: &str) -> bool {
     let Some(window) = web_sys::window() else { return false };
-    let Ok(body) = serde_json::to_string(payload) else { return false };
     let separator = if endpoint.contains('?') { "&" } else { "?" };
-    let url = String::from(endpoint) + separator + "idempotency_key=" + &payload.id;
-    window.navigator().send_beacon_with_opt_str(&url, Some(&body)).unwrap_or(false)
+    let url = String::from(endpoint) + separator + "idempotency_key=" + id;
+    window.navigator().send_beacon_with_opt_str(&url, Some(body)).unwrap_or(false)
 }

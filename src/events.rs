@@ -1,12 +1,12 @@
 //! What the widget tells the host page: DOM events on the mount element, and `dataLayer`.
 
 use leadgate_core::LeadPayload;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use web_sys::{CustomEvent, CustomEventInit, Element};
 
 /// The `detail` of every `leadgate:*` event. No raw field values.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventDetail {
     /// The config's `form_id`.
     pub form_id: String,

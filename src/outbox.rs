@@ -34,8 +34,13 @@ const LOCK_NAME: &str = "leadgate-outbox";
 /// A lead waiting for its endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The lead, exactly as it will be sent (same id every attempt).
-    pub payload: LeadPayload,
+    /// The lead's id: the idempotency key of every attempt.
+    pub id: String,
+    /// The payload's JSON, exactly as it is sent every attempt. Kept as text: the widget
+    /// never needs to read a payload back, and not decoding one keeps it smaller.
+    pub body: String,
+    /// What the `leadgate:*` events about this lead say (no field values).
+    pub detail: EventDetail,
     /// Where it goes.
     pub endpoint: String,
     /// When it was submitted (ms since the epoch).
@@ -58,10 +63,17 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A fresh entry for `payload`, kept as `config` says.
-    pub fn new(payload: LeadPayload, endpoint: String, config: &DeliveryConfig, now: u64) -> Self {
-        Entry {
-            payload,
+    /// A fresh entry for `payload`, kept as `config` says; `None` if it can't be encoded.
+    pub fn new(
+        payload: &LeadPayload,
+        endpoint: String,
+        config: &DeliveryConfig,
+        now: u64,
+    ) -> Option<Self> {
+        Some(Entry {
+            id: payload.id.clone(),
+            body: serde_json::to_string(payload).ok()?,
+            detail: EventDetail::for_lead(payload),
             endpoint,
             created_at: now,
             expires_at: now + u64::from(config.keep_days) * DAY_MS,
@@ -70,7 +82,7 @@ impl Entry {
             dead_until: None,
             last_error: None,
             dead_letter_days: config.dead_letter_days,
-        }
+        })
     }
 }
 
@@ -143,7 +155,7 @@ pub fn start() {
 /// Saves `entry` in the outbox, then makes the first attempt. `on_later` hears of any later
 /// outcome (a retry that delivers it, a refusal) while the page is open; events go to `host`.
 pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener) -> Outcome {
-    let id = entry.payload.id.clone();
+    let id = entry.id.clone();
     LISTENERS.with(|l| l.borrow_mut().insert(id.clone(), (host, on_later)));
     let saved = match Store::local() {
         Some(store) => {
@@ -175,7 +187,7 @@ pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener)
 pub async fn retry_now(id: String) -> Outcome {
     if let Some(store) = Store::local() {
         let mut entries = load(&store);
-        if let Some(entry) = entries.iter_mut().find(|e| e.payload.id == id) {
+        if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
             entry.dead_until = None;
             entry.next_at = 0;
             let _ = store.set(KEY, &entries);
@@ -199,7 +211,7 @@ pub async fn flush() {
         let due: Vec<String> = entries
             .iter()
             .filter(|e| e.dead_until.is_none() && e.next_at <= now())
-            .map(|e| e.payload.id.clone())
+            .map(|e| e.id.clone())
             .collect();
         for id in due {
             attempt(&id).await;
@@ -214,7 +226,7 @@ pub async fn flush() {
 async fn attempt(id: &str) -> Outcome {
     let store = Store::local();
     let memory = IN_MEMORY.with(|m| m.borrow().get(id).cloned());
-    let stored = store.as_ref().and_then(|s| load(s).into_iter().find(|e| e.payload.id == id));
+    let stored = store.as_ref().and_then(|s| load(s).into_iter().find(|e| e.id == id));
     let Some(mut entry) = stored.or(memory.clone()) else {
         // Gone from the outbox: delivered by another tab (or expired there).
         return Outcome::Delivered;
@@ -222,7 +234,7 @@ async fn attempt(id: &str) -> Outcome {
     if entry.dead_until.is_some() {
         return Outcome::Refused;
     }
-    let answer = post_lead(&entry.endpoint, &entry.payload).await;
+    let answer = post_lead(&entry.endpoint, &entry.id, &entry.body).await;
     entry.attempts += 1;
     let verdict = verdict(answer.status);
     let outcome = match verdict {
@@ -272,14 +284,14 @@ async fn attempt(id: &str) -> Outcome {
             );
         }
     }
-    report(&entry.payload, outcome, &problem);
+    report(&entry.id, &entry.detail, outcome, &problem);
     outcome
 }
 
 /// Tells the form (if it is on this page) and the host page how a lead stands.
-fn report(payload: &LeadPayload, outcome: Outcome, problem: &str) {
+fn report(id: &str, detail: &EventDetail, outcome: Outcome, problem: &str) {
     let host = LISTENERS.with(|l| {
-        l.borrow().get(&payload.id).map(|(host, listener)| {
+        l.borrow().get(id).map(|(host, listener)| {
             listener(outcome);
             host.clone()
         })
@@ -288,10 +300,10 @@ fn report(payload: &LeadPayload, outcome: Outcome, problem: &str) {
         web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
     });
     let Some(host) = host else { return };
-    let mut detail = EventDetail::for_lead(payload);
+    let mut detail = detail.clone();
     match outcome {
         Outcome::Delivered => {
-            LISTENERS.with(|l| l.borrow_mut().remove(&payload.id));
+            LISTENERS.with(|l| l.borrow_mut().remove(id));
             emit(&host, "leadgate:delivered", &detail);
         }
         Outcome::Refused | Outcome::NotSaved => {
@@ -306,7 +318,7 @@ fn report(payload: &LeadPayload, outcome: Outcome, problem: &str) {
 fn update(store: Option<&Store>, id: &str, change: impl FnOnce(Entry) -> Option<Entry>) {
     let Some(store) = store else { return };
     let mut entries = load(store);
-    if let Some(i) = entries.iter().position(|e| e.payload.id == id) {
+    if let Some(i) = entries.iter().position(|e| e.id == id) {
         let entry = entries.remove(i);
         if let Some(entry) = change(entry) {
             entries.insert(i, entry);
@@ -337,9 +349,9 @@ fn tidy(entries: &mut Vec<Entry>, now: u64, room: usize) {
         dropped.push((entries.remove(0), "the outbox was full (oldest dropped first)"));
     }
     for (entry, why) in dropped {
-        let message = String::from("leadgate: dropped lead ") + &entry.payload.id + ": " + why;
+        let message = String::from("leadgate: dropped lead ") + &entry.id + ": " + why;
         console_error(&message);
-        report(&entry.payload, Outcome::NotSaved, &message);
+        report(&entry.id, &entry.detail, Outcome::NotSaved, &message);
     }
 }
 
@@ -371,9 +383,9 @@ fn schedule() {
 fn send_pending_by_beacon() {
     let Some(store) = Store::local() else { return };
     for entry in load(&store).iter().filter(|e| e.dead_until.is_none()) {
-        let first = BEACONED.with(|b| b.borrow_mut().insert(entry.payload.id.clone()));
-        if first && !beacon_lead(&entry.endpoint, &entry.payload) {
-            BEACONED.with(|b| b.borrow_mut().remove(&entry.payload.id));
+        let first = BEACONED.with(|b| b.borrow_mut().insert(entry.id.clone()));
+        if first && !beacon_lead(&entry.endpoint, &entry.id, &entry.body) {
+            BEACONED.with(|b| b.borrow_mut().remove(&entry.id));
         }
     }
 }

@@ -180,11 +180,10 @@ async fn an_unreachable_endpoint_keeps_the_lead_in_the_outbox() {
     let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
     let outbox = storage.get_item("leadgate:outbox").unwrap().unwrap();
     let outbox: serde_json::Value = serde_json::from_str(&outbox).unwrap();
-    let entry = outbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["payload"]["fields"]["email"] == "ada@example.com");
+    let entry = outbox.as_array().unwrap().iter().find(|e| {
+        let body: serde_json::Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+        body["fields"]["email"] == "ada@example.com" && body["id"] == e["id"]
+    });
     let entry = entry.expect("the lead is in the outbox");
     assert_eq!(entry["attempts"], 1);
     assert_eq!(entry["endpoint"], "http://127.0.0.1:9/v1/leads");

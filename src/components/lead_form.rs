@@ -124,7 +124,11 @@ pub fn LeadForm(
             };
             phase.set(Phase::Sending);
             lead_id.set_value(Some(payload.id.clone()));
-            let entry = Entry::new(payload, target, &config.delivery, signals::now().0);
+            let Some(entry) = Entry::new(&payload, target, &config.delivery, signals::now().0)
+            else {
+                phase.set(Phase::Failed);
+                return;
+            };
             let limit = config.delivery.outbox_limit;
             let host = host.clone();
             wasm_bindgen_futures::spawn_local(async move {

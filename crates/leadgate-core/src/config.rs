@@ -274,11 +274,9 @@ impl FormConfig {
     /// Like [`FormConfig::from_json`]; a config without a `locale` gets `page_locale` (the
     /// host page's `lang`) for its built-in texts.
     pub fn from_json_in(text: &str, page_locale: Option<&str>) -> Result<FormConfig, ConfigError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let mut config: FormConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." || path == "?" { String::new() } else { path };
-            ConfigError { path, kind: ConfigErrorKind::Syntax(e.into_inner().to_string()) }
+        let mut config: FormConfig = serde_json::from_str(text).map_err(|e| ConfigError {
+            path: crate::json_path::path_at(text, e.line(), e.column()),
+            kind: ConfigErrorKind::Syntax(e.to_string()),
         })?;
         config.validate()?;
         config.scoring.prepare();
@@ -497,11 +495,18 @@ mod tests {
                 "invalid type: string \"high\", expected i64",
             ),
         ];
+        let mut failures = Vec::new();
         for (json, path, message) in cases {
             let err = FormConfig::from_json(json).unwrap_err();
-            assert_eq!(err.path, *path, "{json}");
-            assert!(err.message().contains(message), "{json}: got {:?}", err.message());
+            if err.path != *path || !err.message().contains(message) {
+                failures.push(format!(
+                    "{json}\n  want {path:?}: {message}\n  got  {:?}: {}",
+                    err.path,
+                    err.message()
+                ));
+            }
         }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
