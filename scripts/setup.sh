@@ -7,21 +7,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRUNK_VERSION=0.21.14
+GECKODRIVER_VERSION=0.37.1
 # wasm-bindgen's CLI must equal the library in Cargo.lock, byte for byte.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 step() { printf '\n== setup: %s\n' "$*"; }
-have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qF "$2"; }
+# (Output captured first: `grep -q` closing a multi-line --version early is a pipefail error.)
+have_version() {
+  local out
+  command -v "$1" >/dev/null 2>&1 && out=$("$1" --version 2>/dev/null) && grep -qF "$2" <<<"$out"
+}
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "wasm32 target"
   rustup target add wasm32-unknown-unknown
 fi
 
+# The end-to-end suite's three engines: Chromium + chromedriver, Firefox ESR (geckodriver
+# below), WebKitGTK's WebKitWebDriver + MiniBrowser, which has no headless mode (Xvfb).
 apt_packages=()
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+command -v firefox-esr >/dev/null 2>&1 || apt_packages+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || apt_packages+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null 2>&1 || apt_packages+=(xvfb)
+command -v xauth >/dev/null 2>&1 || apt_packages+=(xauth)
 if ((${#apt_packages[@]})); then
   step "Debian packages: ${apt_packages[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -42,6 +53,12 @@ if ! have_version wasm-bindgen "wasm-bindgen $WASM_BINDGEN_VERSION" \
   cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
+if ! have_version geckodriver "geckodriver $GECKODRIVER_VERSION"; then
+  # Firefox's WebDriver server, built from crates.io (no prebuilt download). ~2 minutes.
+  step "geckodriver $GECKODRIVER_VERSION (cargo install, ~2 min)"
+  cargo install --locked geckodriver --version "$GECKODRIVER_VERSION"
+fi
+
 # wasm-opt from npm's binaryen 132 (Debian's binaryen 108 silently breaks the bundle), plus
 # the other node tools in package-lock.json.
 if ! have_version wasm-opt "version 132" || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -52,4 +69,5 @@ fi
 # Trunk runs cargo --offline (Trunk.toml: offline = true): fetch the crates first.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
 
-step "tools ready: $(trunk --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1), $(chromium --version 2>/dev/null | head -1)"
+step "tools ready: $(trunk --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1)"
+echo "browsers: $(chromium --version 2>/dev/null | head -1); $(firefox-esr --version 2>/dev/null | head -1) + $(geckodriver --version | head -1); WebKitGTK $(dpkg-query -W -f='${Version}' webkit2gtk-driver 2>/dev/null)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check and test: format, lints (native and wasm32),
-# the release build with its size budget, native unit/integration/end-to-end tests, and the
-# widget's browser tests in headless Chromium.
+# the release build with its size budget, native unit/integration/end-to-end tests (the
+# end-to-end suite in headless Chromium, then again in headless Firefox and in WebKitGTK under
+# Xvfb), and the widget's browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,7 +22,27 @@ cargo clippy -p leadgate-core --lib --target wasm32-unknown-unknown -- -D warnin
 step "release build + size budget"
 bash scripts/build.sh
 step "native tests: core (spec fixtures, properties), relay, end-to-end in headless Chromium"
-cargo test --workspace
+LEADGATE_BROWSER=chromium cargo test --workspace
+# The same end-to-end suite in the other two engines (LEADGATE_BROWSER picks the WebDriver).
+E2E_TESTS=(--test e2e --test outbox --test visitor)
+step "end-to-end suite in headless Firefox (geckodriver)"
+start=$SECONDS
+LEADGATE_BROWSER=firefox cargo test -p leadgate "${E2E_TESTS[@]}"
+echo "firefox end-to-end: $((SECONDS - start)) s"
+step "end-to-end suite in WebKitGTK (WebKitWebDriver, MiniBrowser under Xvfb)"
+# MiniBrowser has no headless mode: a private Xvfb, on a display number it picks itself
+# (-displayfd), stopped on exit whatever happens.
+display_file=$(mktemp)
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$display_file" 2>/dev/null &
+XVFB_PID=$!
+trap 'kill "$XVFB_PID" 2>/dev/null || true; rm -f "$display_file"' EXIT
+for _ in $(seq 100); do [ -s "$display_file" ] && break; sleep 0.1; done
+[ -s "$display_file" ] || { echo "Xvfb did not start" >&2; exit 1; }
+start=$SECONDS
+DISPLAY=":$(head -n1 "$display_file")" LEADGATE_BROWSER=webkit cargo test -p leadgate "${E2E_TESTS[@]}"
+echo "webkit end-to-end: $((SECONDS - start)) s"
+kill "$XVFB_PID" 2>/dev/null || true
+
 step "core with the relay's features; the committed JSON Schema matches the code"
 cargo test -p leadgate-core --features schema,full-email-lists
 step "widget browser tests (wasm-bindgen-test, headless Chromium)"

@@ -12,6 +12,7 @@ pub mod components;
 pub mod delivery;
 pub mod embed;
 pub mod events;
+pub mod funnel;
 pub mod outbox;
 pub mod signals;
 pub mod storage;

@@ -138,6 +138,7 @@ pub fn start() {
                 .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
         if hidden {
             send_pending_by_beacon();
+            crate::funnel::flush();
         }
     });
     let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());

@@ -77,6 +77,17 @@ fn global_privacy_control() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the widget may record anything about the visitor under `tracking` (funnel
+/// events included).
+pub fn may_track(tracking: &TrackingConfig) -> bool {
+    let gpc = tracking.honor_gpc && global_privacy_control();
+    match Store::local() {
+        Some(store) => may_store(tracking, &store),
+        // Without storage there is no consent record: only a config that needs none allows it.
+        None => !tracking.require_consent && !gpc,
+    }
+}
+
 /// Whether the widget may store the visitor's context under `tracking`.
 fn may_store(tracking: &TrackingConfig, store: &Store) -> bool {
     if tracking.honor_gpc && global_privacy_control() {

@@ -164,6 +164,12 @@ fn a_hostile_page_does_not_change_the_widget_and_the_widget_does_not_change_the_
         // With an error shown too: error styles must hold up as well.
         browser.click(&browser.widget_element(0, "[data-testid=submit]"));
         browser.widget_element(0, "#lg-email-error");
+        // The text caret blinks: hide it, or two identical renders differ by a cursor.
+        browser.exec(
+            "document.querySelector('[data-leadgate]').shadowRoot.querySelector('#lg-email')
+                .style.setProperty('caret-color', 'transparent');",
+            json!([]),
+        );
         std::thread::sleep(std::time::Duration::from_millis(300));
         browser.element_screenshot(&widget)
     };

@@ -1,6 +1,6 @@
-//! Never lose a lead, end to end: the built widget in headless Chromium, a relay that stores
-//! leads, and in front of it a receiver whose faults each test controls. Each test prints the
-//! attempts made, the leads stored and the time to delivery.
+//! Never lose a lead, end to end: the built widget in a real browser (`LEADGATE_BROWSER`), a
+//! relay that stores leads, and in front of it a receiver whose faults each test controls. Each
+//! test prints the attempts made, the leads stored and the time to delivery.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
 
@@ -89,7 +89,7 @@ fn report(case: &str, receiver: &Receiver, leads: &[Value], start: Instant) {
 fn two_503s_then_200_delivers_once_and_the_visitor_sees_sent() {
     let (relay, receiver) = setup();
     receiver.fail_next(&[(503, None), (503, None)]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     let start = Instant::now();
@@ -118,7 +118,7 @@ fn two_503s_then_200_delivers_once_and_the_visitor_sees_sent() {
 fn receiver_down_at_submit_delivers_once_on_a_later_visit() {
     let (relay, mut receiver) = setup();
     receiver.down();
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
@@ -146,16 +146,22 @@ fn receiver_down_at_submit_delivers_once_on_a_later_visit() {
 #[test]
 fn offline_at_submit_delivers_once_when_back_online() {
     let (relay, receiver) = setup();
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
-    browser.set_offline(true);
+    if !browser.set_offline(true) {
+        browser.skip_note(
+            "offline_at_submit_delivers_once_when_back_online: WebDriver cannot take this \
+             engine offline (Chromium's DevTools only); the receiver-down tests cover the queue",
+        );
+        return;
+    }
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
     phase(&browser, "queued", 20);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(relay.leads().len(), 0);
     let start = Instant::now();
-    browser.set_offline(false);
+    assert!(browser.set_offline(false));
     phase(&browser, "sent", 30);
     let leads = wait_for_leads(&relay, 1, 5);
     report("offline, online", &receiver, &leads, start);
@@ -168,7 +174,7 @@ fn leaving_the_page_right_after_submit_still_delivers() {
     let (relay, receiver) = setup();
     // The first attempt fails and asks for a long pause: only the page-exit path can deliver.
     receiver.fail_next(&[(503, Some(120))]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     let start = Instant::now();
@@ -185,7 +191,7 @@ fn leaving_the_page_right_after_submit_still_delivers() {
 #[test]
 fn double_click_and_double_enter_store_one_lead() {
     let (relay, receiver) = setup();
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     let start = Instant::now();
@@ -206,7 +212,7 @@ fn double_click_and_double_enter_store_one_lead() {
 fn two_tabs_with_a_pending_lead_send_it_once() {
     let (relay, mut receiver) = setup();
     receiver.down();
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
@@ -229,7 +235,7 @@ fn two_tabs_with_a_pending_lead_send_it_once() {
 fn a_refused_lead_is_dead_lettered_reported_and_not_retried() {
     let (relay, receiver) = setup();
     receiver.always_answer(400);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     fill(&browser);
     let start = Instant::now();
@@ -266,7 +272,7 @@ fn leads_that_do_not_qualify_go_to_the_nurture_endpoint_when_one_is_configured()
         vec![receiver.origin()],
     );
     receiver.forward_to(&relay.url);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.type_into(&browser.widget_element(0, "#lg-name"), "Sam Student");
     browser.type_into(&browser.widget_element(0, "#lg-email"), "sam@uni.example");

@@ -51,7 +51,7 @@ fn the_lead_carries_first_touch_visits_and_pages_seen() {
         ("pricing.html", plain_page()),
         ("events.js", EVENTS_JS.into()),
     ]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&format!("{}/?utm_source=newsletter&utm_campaign=fall&gclid=g1", relay.url));
     browser.widget_element(0, "#lg-email");
     browser.goto(&format!("{}/pricing.html", relay.url));
@@ -87,7 +87,7 @@ fn nothing_is_stored_before_consent_when_the_config_requires_it() {
         ("index.html", page_with(&config.to_string())),
         ("events.js", EVENTS_JS.into()),
     ]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&format!("{}/?utm_source=ads", relay.url));
     browser.widget_element(0, "#lg-email");
     browser.goto(&relay.url);
@@ -108,7 +108,7 @@ fn global_privacy_control_means_nothing_is_stored() {
         "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {{ get: () => true }});\n{EVENTS_JS}"
     );
     let relay = Relay::start(&[("index.html", page_with(&demo_config())), ("events.js", gpc)]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     assert_eq!(browser.exec("return navigator.globalPrivacyControl;", json!([])), json!(true));
     submit_demo_form(&browser);

@@ -7,6 +7,7 @@ use web_sys::Element;
 
 use super::field::{error_text, FieldInput, FieldState};
 use crate::events::{emit, EventDetail};
+use crate::funnel;
 use crate::outbox::{self, Entry, Outcome};
 use crate::signals;
 
@@ -60,6 +61,21 @@ pub fn LeadForm(
     // The submitted lead's id: a retry resends the same lead, never a new one.
     let lead_id: StoredValue<Option<String>> = StoredValue::new(None);
     let busy = Signal::derive(move || !matches!(phase.get(), Phase::Editing));
+    // Spam signals for the receiver: a hidden field only bots fill, and the time to fill.
+    let honeypot = RwSignal::new(String::new());
+    let rendered_at = js_sys::Date::now();
+    let events_endpoint = config.delivery.events_endpoint_for(&endpoint);
+    funnel::record(events_endpoint.as_deref(), &config.form_id, "view", &config.tracking);
+    let on_first_input = {
+        let (form_id, tracking) = (config.form_id.clone(), config.tracking.clone());
+        let started = StoredValue::new(false);
+        move |_: leptos::ev::Event| {
+            if !started.get_value() {
+                started.set_value(true);
+                funnel::record(events_endpoint.as_deref(), &form_id, "start", &tracking);
+            }
+        }
+    };
 
     let on_submit = {
         let config = config.clone();
@@ -98,13 +114,17 @@ pub fn LeadForm(
                 focus_field(form_ref, first);
                 return;
             }
-            let payload = LeadPayload::build(
+            let mut payload = LeadPayload::build(
                 &config,
                 signals::new_lead_id(),
                 lead,
                 signals::collect(),
                 signals::now(),
             );
+            payload.meta = Some(serde_json::json!({
+                "honeypot": honeypot.get_untracked(),
+                "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,
+            }));
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
                 signals::grant_consent(&config.tracking);
             }
@@ -181,8 +201,16 @@ pub fn LeadForm(
             {title}
             <form node_ref=form_ref novalidate=true part="form"
                 class:lg-hidden=move || phase.get() == Phase::Sent
-                on:submit=on_submit>
+                on:submit=on_submit on:input=on_first_input.clone() on:change=on_first_input>
                 {fields}
+                <div class="lg-hp" aria-hidden="true">
+                    <label>
+                        "Leave this field empty"
+                        <input type="text" name="lg_website" tabindex="-1" autocomplete="off"
+                            prop:value=move || honeypot.get()
+                            on:input=move |ev| honeypot.set(event_target_value(&ev)) />
+                    </label>
+                </div>
                 <button type="submit" class="lg-submit" part="submit" data-testid="submit"
                     disabled=move || phase.get() == Phase::Sending
                     aria-busy=move || if phase.get() == Phase::Sending { "true" } else { "false" }>

@@ -45,7 +45,9 @@ impl Relay {
             std::fs::copy(dist.join(file), site.join(file)).unwrap();
         }
         for (name, content) in pages {
-            std::fs::write(site.join(name), content).unwrap();
+            let path = site.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -56,6 +58,9 @@ impl Relay {
             demo_dir: Some(site),
             demo_connect_src: connect_src,
             forms: Vec::new(),
+            // WebDriver fills a form in well under the 2 s that marks a person's fill as spam.
+            min_fill_ms: 0,
+            ..Default::default()
         };
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -100,8 +105,16 @@ pub fn landing_page(body: &str) -> String {
 }
 
 /// A script (a file: the relay's CSP forbids inline scripts) that records every leadgate
-/// event in `window.seen` and provides a `dataLayer`.
-pub const EVENTS_JS: &str = "window.seen = []; window.dataLayer = [];
+/// event in `window.seen`, provides a `dataLayer`, and copies console warnings and errors to
+/// `window.consoleMessages` (what engines without a WebDriver log endpoint can check).
+pub const EVENTS_JS: &str = "window.seen = []; window.dataLayer = []; window.consoleMessages = [];
+['warn', 'error'].forEach(function (level) {
+  var original = console[level];
+  console[level] = function () {
+    window.consoleMessages.push(Array.prototype.map.call(arguments, String).join(' '));
+    return original.apply(console, arguments);
+  };
+});
 ['ready', 'submit', 'qualified', 'delivered', 'error'].forEach(function (n) {
   document.addEventListener('leadgate:' + n, function (e) {
     window.seen.push({ type: e.type, detail: e.detail, composed: e.composed });

@@ -159,6 +159,9 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
     }
     let (status, retry_after, answer) = if method == "OPTIONS" {
         (204, None, String::new())
+    } else if path.starts_with("/v1/events") {
+        // The widget's funnel beacons: passed on, not lead attempts.
+        forward(&format!("{relay}/v1/events"), &body, None, content_type.as_deref())
     } else {
         let scripted = {
             let mut s = shared.lock().unwrap();
@@ -166,7 +169,12 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
         };
         let (status, retry_after, answer) = match scripted {
             Some((status, retry_after)) => (status, retry_after, "{\"error\":\"scripted\"}".into()),
-            None => forward(relay, &body, key.as_deref(), content_type.as_deref()),
+            None => forward(
+                &format!("{relay}/v1/leads"),
+                &body,
+                key.as_deref(),
+                content_type.as_deref(),
+            ),
         };
         shared.lock().unwrap().attempts.push(Attempt { at: born.elapsed(), key, path, status });
         (status, retry_after, answer)
@@ -189,13 +197,13 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
 }
 
 fn forward(
-    relay: &str,
+    url: &str,
     body: &[u8],
     key: Option<&str>,
     content_type: Option<&str>,
 ) -> (u16, Option<u64>, String) {
-    let mut request = ureq::post(&format!("{relay}/v1/leads"))
-        .set("Content-Type", content_type.unwrap_or("application/json"));
+    let mut request =
+        ureq::post(url).set("Content-Type", content_type.unwrap_or("application/json"));
     if let Some(key) = key {
         request = request.set("Idempotency-Key", key);
     }

@@ -1,5 +1,9 @@
-//! A small blocking WebDriver client: enough to drive chromedriver (and, later, geckodriver and
-//! WebKitWebDriver) through a real browser, including inside the widget's shadow root.
+//! A small blocking WebDriver client: enough to drive chromedriver, geckodriver and
+//! WebKitWebDriver through a real browser, including inside the widget's shadow root.
+//!
+//! `Browser::from_env()` picks the engine from `LEADGATE_BROWSER` (`chromium`, the default,
+//! `firefox` or `webkit`). Engine-specific extras (`set_offline`, `console`) say when an engine
+//! has no WebDriver equivalent instead of pretending to work.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -10,8 +14,41 @@ use serde_json::{json, Value};
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The browser engine a session runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Headless Chromium through chromedriver.
+    Chromium,
+    /// Headless Firefox (ESR) through geckodriver.
+    Firefox,
+    /// WebKitGTK's MiniBrowser through WebKitWebDriver (needs an X display, e.g. Xvfb).
+    Webkit,
+}
+
+impl Engine {
+    /// The engine named by `LEADGATE_BROWSER` (Chromium when unset or empty).
+    pub fn from_env() -> Engine {
+        match std::env::var("LEADGATE_BROWSER").unwrap_or_default().to_lowercase().as_str() {
+            "" | "chromium" | "chrome" => Engine::Chromium,
+            "firefox" | "gecko" => Engine::Firefox,
+            "webkit" | "webkitgtk" => Engine::Webkit,
+            other => panic!("LEADGATE_BROWSER={other}: expected chromium, firefox or webkit"),
+        }
+    }
+
+    /// The engine's name, as `LEADGATE_BROWSER` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+            Engine::Webkit => "webkit",
+        }
+    }
+}
+
 /// A browser session with its driver process; both end on drop.
 pub struct Browser {
+    engine: Engine,
     base: String,
     session: String,
     driver: Child,
@@ -26,7 +63,43 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `var` from the environment, else the first of `candidates` that exists, else the last one.
+fn tool(var: &str, candidates: &[String]) -> String {
+    if let Ok(path) = std::env::var(var) {
+        if !path.is_empty() {
+            return path;
+        }
+    }
+    candidates
+        .iter()
+        .find(|c| std::path::Path::new(c).is_file())
+        .unwrap_or_else(|| candidates.last().unwrap())
+        .clone()
+}
+
 impl Browser {
+    /// The engine `LEADGATE_BROWSER` names (see [`Engine::from_env`]).
+    pub fn from_env() -> Browser {
+        match Engine::from_env() {
+            Engine::Chromium => Browser::chromium(),
+            Engine::Firefox => Browser::firefox(),
+            Engine::Webkit => Browser::webkit(),
+        }
+    }
+
+    /// The engine this session runs in.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Prints why part of a test does not run in this engine, so a skip is never silent:
+    /// straight to stderr, past the test harness's output capture.
+    pub fn skip_note(&self, what: &str) {
+        use std::io::Write;
+        let note = format!("note [{}]: skipped {what}\n", self.engine.name());
+        let _ = std::io::stderr().write_all(note.as_bytes());
+    }
+
     /// Headless Chromium through chromedriver (`CHROMEDRIVER` or `chromedriver` on PATH).
     pub fn chromium() -> Browser {
         let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -40,15 +113,56 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
+                    "--js-flags=--expose-gc",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         });
-        Browser::start(&driver, &[], capabilities, Some(profile))
+        Browser::start(Engine::Chromium, &driver, &[], capabilities, Some(profile))
+    }
+
+    /// Headless Firefox through geckodriver (`GECKODRIVER`, else `~/.cargo/bin/geckodriver`,
+    /// else `geckodriver` on PATH); the browser is `FIREFOX` or `/usr/bin/firefox-esr`.
+    pub fn firefox() -> Browser {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let driver =
+            tool("GECKODRIVER", &[format!("{home}/.cargo/bin/geckodriver"), "geckodriver".into()]);
+        let firefox = tool("FIREFOX", &["/usr/bin/firefox-esr".into(), "/usr/bin/firefox".into()]);
+        let capabilities = json!({
+            "browserName": "firefox",
+            "moz:firefoxOptions": {
+                "binary": firefox,
+                "args": ["-headless", "-width=1200", "-height=1000"],
+                "prefs": {
+                    // No phoning home: this network refuses it, and it only adds noise.
+                    "app.update.enabled": false,
+                    "browser.shell.checkDefaultBrowser": false,
+                    "datareporting.policy.dataSubmissionEnabled": false,
+                    "toolkit.telemetry.reportingpolicy.firstRun": false,
+                },
+            },
+        });
+        // Each session gets its own driver: let the BiDi port be any free one, not 9222.
+        Browser::start(Engine::Firefox, &driver, &["--websocket-port=0"], capabilities, None)
+    }
+
+    /// WebKitGTK's MiniBrowser through WebKitWebDriver (`WEBKITWEBDRIVER` or
+    /// `/usr/bin/WebKitWebDriver`). There is no headless mode: `DISPLAY` must name an X server
+    /// (scripts/test.sh starts Xvfb).
+    pub fn webkit() -> Browser {
+        let driver = tool("WEBKITWEBDRIVER", &["/usr/bin/WebKitWebDriver".into()]);
+        let display = std::env::var("DISPLAY").unwrap_or_default();
+        assert!(
+            !display.is_empty(),
+            "WebKit needs an X display: start `Xvfb :N` and set DISPLAY=:N (scripts/test.sh does)"
+        );
+        let capabilities = json!({ "browserName": "MiniBrowser" });
+        Browser::start(Engine::Webkit, &driver, &["--host=127.0.0.1"], capabilities, None)
     }
 
     fn start(
+        engine: Engine,
         driver: &str,
         extra_args: &[&str],
         capabilities: Value,
@@ -63,29 +177,59 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {driver} (run scripts/setup.sh): {e}"));
         let base = format!("http://127.0.0.1:{port}");
+        let mut browser =
+            Browser { engine, base, session: String::new(), driver: child, _profile: profile };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&format!("{base}/status")).call().is_err() {
+        while ureq::get(&format!("{}/status", browser.base))
+            .timeout(Duration::from_secs(2))
+            .call()
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "{driver} did not answer on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let mut browser =
-            Browser { base, session: String::new(), driver: child, _profile: profile };
-        let answer = browser.command(
-            "POST",
-            "/session",
-            json!({"capabilities": {"alwaysMatch": capabilities}}),
-        );
+        // WebKitWebDriver hangs on a new session it cannot start (no display, bad binary)
+        // instead of failing: a timeout turns that into an error.
+        let body = json!({"capabilities": {"alwaysMatch": capabilities}});
+        let answer = browser
+            .try_command("POST", "/session", body, Duration::from_secs(60))
+            .unwrap_or_else(|e| {
+                let hint = match engine {
+                    Engine::Webkit => format!(
+                        " (WebKitWebDriver hangs when MiniBrowser cannot open a window: is \
+                         DISPLAY={} a running X server?)",
+                        std::env::var("DISPLAY").unwrap_or_default()
+                    ),
+                    _ => String::new(),
+                };
+                panic!("{driver}: no new {} session: {e}{hint}", engine.name());
+            });
         browser.session = answer["sessionId"].as_str().expect("a session id").to_string();
+        if engine == Engine::Webkit {
+            // MiniBrowser opens small; match the other engines' 1200×1000 viewport-ish size.
+            browser.command("POST", "/window/rect", json!({ "width": 1200, "height": 1000 }));
+        }
         browser
     }
 
     fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("WebDriver ({}) {e}", self.engine.name()))
+    }
+
+    fn try_command(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Value, String> {
         let url = if self.session.is_empty() {
             format!("{}{path}", self.base)
         } else {
             format!("{}/session/{}{path}", self.base, self.session)
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let agent = ureq::AgentBuilder::new().timeout(timeout).build();
         let request = agent.request(method, &url);
         let response = if method == "GET" || method == "DELETE" {
             request.call()
@@ -93,15 +237,16 @@ impl Browser {
             request.send_json(body)
         };
         let text = match response {
-            Ok(r) => r.into_string().unwrap(),
+            Ok(r) => r.into_string().map_err(|e| format!("{method} {path}: {e}"))?,
             Err(ureq::Error::Status(_, r)) => {
-                let text = r.into_string().unwrap();
-                panic!("WebDriver {method} {path} failed: {text}");
+                let text = r.into_string().unwrap_or_default();
+                return Err(format!("{method} {path} failed: {text}"));
             }
-            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+            Err(e) => return Err(format!("{method} {path}: {e}")),
         };
-        let value: Value = serde_json::from_str(&text).unwrap();
-        value.get("value").cloned().unwrap_or(Value::Null)
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{method} {path}: {e}: {text}"))?;
+        Ok(value.get("value").cloned().unwrap_or(Value::Null))
     }
 
     /// Opens `url`.
@@ -158,15 +303,20 @@ impl Browser {
         self.type_into(element, "\u{E007}");
     }
 
-    /// The browser console's messages so far (Chromium only).
-    pub fn console(&self) -> Vec<String> {
+    /// The browser console's messages so far, or `None` where WebDriver cannot read the
+    /// console (only chromedriver has a log endpoint; geckodriver and WebKitWebDriver do not).
+    pub fn console(&self) -> Option<Vec<String>> {
+        if self.engine != Engine::Chromium {
+            return None;
+        }
         let value = self.command("POST", "/se/log", json!({ "type": "browser" }));
-        value
+        let messages = value
             .as_array()
             .map(|entries| {
                 entries.iter().filter_map(|e| e["message"].as_str().map(String::from)).collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        Some(messages)
     }
 }
 
@@ -174,7 +324,7 @@ impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let url = format!("{}/session/{}", self.base, self.session);
-            let _ = ureq::delete(&url).call();
+            let _ = ureq::delete(&url).timeout(Duration::from_secs(20)).call();
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -195,8 +345,13 @@ impl Browser {
         self.command("POST", "/window", json!({ "handle": handle }));
     }
 
-    /// Takes the browser off the network (`true`) or back on (Chromium's DevTools emulation).
-    pub fn set_offline(&self, offline: bool) {
+    /// Takes the browser off the network (`true`) or back on, through Chromium's DevTools
+    /// network emulation. Returns `false`, doing nothing, in engines without an equivalent.
+    #[must_use = "false means this engine cannot go offline: skip what depends on it"]
+    pub fn set_offline(&self, offline: bool) -> bool {
+        if self.engine != Engine::Chromium {
+            return false;
+        }
         let conditions = json!({
             "offline": offline, "latency": 0,
             "download_throughput": 1_000_000, "upload_throughput": 1_000_000,
@@ -206,11 +361,14 @@ impl Browser {
             "/chromium/network_conditions",
             json!({ "network_conditions": conditions }),
         );
+        true
     }
 
-    /// Double-clicks an element with real pointer actions.
+    /// Double-clicks an element with real pointer actions. The element is scrolled to the
+    /// middle of the viewport first: an action's target must be in view (WebKit enforces it).
     pub fn double_click(&self, element: &ElementRef) {
         let origin = json!({ ELEMENT: element.0 });
+        self.exec("arguments[0].scrollIntoView({ block: 'center' });", json!([origin]));
         let actions = json!([
             {"type": "pointerMove", "origin": origin, "x": 0, "y": 0},
             {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
@@ -222,5 +380,30 @@ impl Browser {
         }]});
         self.command("POST", "/actions", body);
         self.command("DELETE", "/actions", json!({}));
+    }
+}
+
+impl Browser {
+    /// A PNG screenshot of one element, base64 (as WebDriver returns it).
+    pub fn element_screenshot(&self, element: &ElementRef) -> String {
+        let value = self.command("GET", &format!("/element/{}/screenshot", element.0), json!({}));
+        value.as_str().expect("a screenshot").to_string()
+    }
+
+    /// Types `text` with real key events into whatever has the focus (`\u{E004}` is Tab,
+    /// `\u{E007}` Enter).
+    pub fn keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for c in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.command("POST", "/actions", body);
+    }
+
+    /// Runs an asynchronous script: it calls `arguments[arguments.length - 1](result)`.
+    pub fn exec_async(&self, script: &str, args: Value) -> Value {
+        self.command("POST", "/execute/async", json!({ "script": script, "args": args }))
     }
 }

@@ -17,6 +17,26 @@ pub struct DeliveryConfig {
     pub dead_letter_days: u32,
     /// Most leads the outbox holds; past it the oldest is dropped and reported. Defaults to 50.
     pub outbox_limit: u32,
+    /// Where the widget reports form views and starts (for the funnel), batched. Defaults to
+    /// the relay's `/v1/events` beside an `endpoint` ending in `/v1/leads`, else none. `""`
+    /// turns it off. Never sent under Global Privacy Control or before consent when
+    /// `tracking.require_consent` is set.
+    pub events_endpoint: Option<String>,
+}
+
+impl DeliveryConfig {
+    /// The events endpoint for a form whose leads go to `endpoint`.
+    pub fn events_endpoint_for(&self, endpoint: &str) -> Option<String> {
+        match &self.events_endpoint {
+            Some(e) if e.trim().is_empty() => None,
+            Some(e) => Some(e.clone()),
+            None => {
+                let path = endpoint.split('?').next().unwrap_or(endpoint);
+                let base = path.trim_end_matches('/').strip_suffix("/v1/leads")?;
+                Some(String::from(base) + "/v1/events")
+            }
+        }
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -26,6 +46,7 @@ impl Default for DeliveryConfig {
             keep_days: 7,
             dead_letter_days: 30,
             outbox_limit: 50,
+            events_endpoint: None,
         }
     }
 }
@@ -105,6 +126,27 @@ mod tests {
         assert_eq!(retry_delay_ms(10, 1.0, Some(5)), 300_000);
         assert_eq!(parse_retry_after(" 120 "), Some(120));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn events_endpoint_beside_the_relay() {
+        let d = DeliveryConfig::default();
+        let cases = [
+            ("/v1/leads", Some("/v1/events")),
+            ("https://relay.example.com/v1/leads", Some("https://relay.example.com/v1/events")),
+            (
+                "https://relay.example.com/v1/leads/?x=1",
+                Some("https://relay.example.com/v1/events"),
+            ),
+            ("https://hooks.example.com/crm", None),
+        ];
+        for (endpoint, want) in cases {
+            assert_eq!(d.events_endpoint_for(endpoint).as_deref(), want, "{endpoint}");
+        }
+        let off = DeliveryConfig { events_endpoint: Some(String::new()), ..d.clone() };
+        assert_eq!(off.events_endpoint_for("/v1/leads"), None);
+        let own = DeliveryConfig { events_endpoint: Some("/stats".into()), ..d };
+        assert_eq!(own.events_endpoint_for("/v1/leads").as_deref(), Some("/stats"));
     }
 
     #[test]

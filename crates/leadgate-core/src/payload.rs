@@ -34,6 +34,12 @@ pub struct LeadPayload {
     /// What the visitor agreed to, if the form has a consent field.
     #[serde(default)]
     pub consent: Option<ConsentRecord>,
+    /// How the form was filled, for the receiver's spam checks: `{"honeypot": "", "fill_ms":
+    /// 5400}` (the hidden honeypot field's value, empty for people; milliseconds from render
+    /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
+    /// receiver's checks rather than fail the payload. Absent in older payloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
 }
 
 /// The consent given with a lead.
@@ -80,6 +86,7 @@ impl LeadPayload {
             score,
             context,
             consent,
+            meta: None,
         }
     }
 

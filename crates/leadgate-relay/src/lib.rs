@@ -2,16 +2,24 @@
 //!
 //! It receives the leads the widget posts ([`routes`]), re-scores each one with the same
 //! [`leadgate_core::score`] on the same config when it knows the form, stores it exactly once in
-//! SQLite ([`store`]), and shows the sales team every lead with the reasons for its score
-//! ([`dashboard`]). In demo mode it also serves the built widget and its landing page under the
-//! strict Content-Security-Policy that the product promises to work under.
+//! SQLite ([`store`]), forwards qualified leads to signed webhooks with a durable retry queue
+//! ([`forward`], [`signature`]), and shows the sales team the funnel and every lead with the
+//! reasons for its score ([`dashboard`]). Settings come from flags, `LEADGATE_*` variables and
+//! `relay.toml` ([`config`]); logs are logfmt lines ([`logline`]). In demo mode it also serves
+//! the built widget and its landing page under the strict Content-Security-Policy that the
+//! product promises to work under.
 //!
 //! [`serve`] is the entry point for tests and embedding; [`Cli`] and [`run`] are what the
 //! `leadgate-relay` binary calls.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod dashboard;
+pub mod forward;
+pub mod logline;
+pub mod ratelimit;
 pub mod routes;
+pub mod signature;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -22,14 +30,26 @@ use std::sync::Arc;
 
 use leadgate_core::{ConfigError, FormConfig};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
+pub use forward::{Forwarding, Route, Webhook};
+pub use ratelimit::RateLimit;
 pub use routes::router;
+pub use signature::WebhookSecret;
 pub use store::{ScoreCheck, Store, StoreError, StoredLead};
 
-/// What a relay serves, and where it keeps the leads.
+use crate::config::ConfigFile;
+use crate::logline::{log, Level};
+use crate::ratelimit::RateLimiter;
+
+/// The shortest time a visitor takes to fill in a form by hand; faster is a bot. 2000 ms.
+pub const DEFAULT_MIN_FILL_MS: u64 = 2000;
+
+/// What a relay serves, and where it keeps the leads. Start from `RelayOptions::default()`
+/// (or [`RelayOptions::new`]) and set what you need.
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
-    /// The SQLite file the leads are stored in; created if missing.
+    /// The SQLite file the leads are stored in; created if missing. Defaults to `leads.db`.
     pub db_path: PathBuf,
     /// The origins (`https://www.example.com`) whose pages may post leads; `"*"` allows any.
     /// Empty: only pages served by the relay itself (same origin).
@@ -42,6 +62,49 @@ pub struct RelayOptions {
     /// The forms whose scores the relay re-checks. When empty, every form is accepted and no
     /// score is checked; otherwise a lead for another form is refused (422).
     pub forms: Vec<FormConfig>,
+    /// The token that opens the dashboard (`/leads`, `/leads.csv`) and the reading API
+    /// (`GET /v1/leads`, `/v1/deliveries`): `Authorization: Bearer <token>`, or basic auth with
+    /// any user name and the token as password. Defaults to none: open to anyone who can
+    /// reach the relay (the binary allows that on a loopback address only).
+    pub dashboard_token: Option<String>,
+    /// The per-address limit on `POST /v1/leads` and `/v1/events` (429 + `Retry-After` above
+    /// it). Defaults to 30 at once, then 60 a minute; `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether the client address is the last entry of `X-Forwarded-For` (set it behind one
+    /// reverse proxy, never when the relay faces the internet). Defaults to false.
+    pub trust_forwarded_for: bool,
+    /// Leads whose `meta.fill_ms` is below this are stored as spam, not forwarded. Defaults to
+    /// [`DEFAULT_MIN_FILL_MS`]; 0 turns the check off.
+    pub min_fill_ms: u64,
+    /// Where leads are forwarded. Defaults to none.
+    pub webhooks: Vec<Webhook>,
+    /// How forwarding retries.
+    pub forwarding: Forwarding,
+}
+
+impl Default for RelayOptions {
+    fn default() -> RelayOptions {
+        RelayOptions::new("leads.db")
+    }
+}
+
+impl RelayOptions {
+    /// The defaults, storing leads in `db_path`.
+    pub fn new(db_path: impl Into<PathBuf>) -> RelayOptions {
+        RelayOptions {
+            db_path: db_path.into(),
+            allowed_origins: Vec::new(),
+            demo_dir: None,
+            demo_connect_src: Vec::new(),
+            forms: Vec::new(),
+            dashboard_token: None,
+            rate_limit: Some(RateLimit::default()),
+            trust_forwarded_for: false,
+            min_fill_ms: DEFAULT_MIN_FILL_MS,
+            webhooks: Vec::new(),
+            forwarding: Forwarding::default(),
+        }
+    }
 }
 
 /// Why the relay could not start or stopped.
@@ -91,17 +154,33 @@ pub enum RelayError {
     /// The server failed while running.
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+    /// The config file (or a setting) is not usable; the message names the setting.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file (or `command line`).
+        path: PathBuf,
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// The dashboard would be open to the network.
+    #[error(
+        "the dashboard holds personal data: set --dashboard-token (or LEADGATE_DASHBOARD_TOKEN) \
+         to listen on {0}, or pass --open-dashboard to leave it open on purpose"
+    )]
+    OpenDashboard(SocketAddr),
 }
 
 impl RelayError {
-    /// The process exit code for this error: 2 for bad input (command line, form configs),
+    /// The process exit code for this error: 2 for bad input (command line, config files),
     /// 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             RelayError::ReadForm { .. }
             | RelayError::FormConfig { .. }
             | RelayError::DuplicateForm(_)
-            | RelayError::Origin(_) => 2,
+            | RelayError::Origin(_)
+            | RelayError::Config { .. }
+            | RelayError::OpenDashboard(_) => 2,
             _ => 1,
         }
     }
@@ -115,6 +194,14 @@ pub struct RelayState {
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) demo_dir: Option<PathBuf>,
     pub(crate) demo_connect_src: Vec<String>,
+    pub(crate) dashboard_token: Option<Arc<str>>,
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    pub(crate) trust_forwarded_for: bool,
+    pub(crate) min_fill_ms: u64,
+    pub(crate) webhooks: Arc<Vec<Webhook>>,
+    pub(crate) forwarding: Forwarding,
+    /// Wakes the forwarder when a message was queued.
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl RelayState {
@@ -132,14 +219,29 @@ impl RelayState {
                 return Err(RelayError::Origin(origin.clone()));
             }
         }
+        for hook in &options.webhooks {
+            hook.check().map_err(|message| RelayError::Config {
+                path: PathBuf::from("webhooks"),
+                message,
+            })?;
+        }
         let store = Store::open(&options.db_path)
             .map_err(|source| RelayError::Database { path: options.db_path.clone(), source })?;
+        let limiter =
+            options.rate_limit.filter(|l| l.per_minute > 0).map(|l| Arc::new(RateLimiter::new(l)));
         Ok(RelayState {
             store,
             forms: Arc::new(forms),
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
             demo_connect_src: options.demo_connect_src,
+            dashboard_token: options.dashboard_token.filter(|t| !t.is_empty()).map(Arc::from),
+            limiter,
+            trust_forwarded_for: options.trust_forwarded_for,
+            min_fill_ms: options.min_fill_ms,
+            webhooks: Arc::new(options.webhooks),
+            forwarding: options.forwarding,
+            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -164,54 +266,168 @@ pub async fn serve_with_shutdown(
     serve_state(listener, RelayState::open(options)?, shutdown).await
 }
 
-/// Like [`serve_with_shutdown`], with a state that is already open.
+/// Like [`serve_with_shutdown`], with a state that is already open. The forwarder runs beside
+/// the server while it serves.
 pub async fn serve_state(
     listener: TcpListener,
     state: RelayState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    axum::serve(listener, router(state))
+    let forwarder = (!state.webhooks.is_empty()).then(|| {
+        forward::spawn(
+            state.store.clone(),
+            Arc::clone(&state.webhooks),
+            state.forwarding,
+            Arc::clone(&state.wake),
+        )
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(RelayError::Serve)
+        .map_err(RelayError::Serve);
+    // A message in flight is retried after its lease: sent twice rather than never.
+    if let Some(forwarder) = forwarder {
+        forwarder.abort();
+    }
+    served
 }
 
-/// The `leadgate-relay` command line.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(name = "leadgate-relay", version, about = "Receive, re-check, store and show leads.")]
+/// The `leadgate-relay` command line. Every flag also reads an environment variable (shown in
+/// `--help`); both beat the `--config` file.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(
+    name = "leadgate-relay",
+    version,
+    about = "Receive, re-check, store, forward and show leads.",
+    after_help = "Settings come from flags, then LEADGATE_* variables, then the --config file \
+        (relay.toml), then the defaults. The dashboard is at /leads; leads are posted to \
+        /v1/leads and widget events to /v1/events; /healthz answers ok."
+)]
 pub struct Cli {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// The SQLite file to store leads in (created if missing).
-    #[arg(long, default_value = "leads.db")]
-    pub db: PathBuf,
-    /// An origin whose pages may post leads, e.g. https://www.example.com; repeatable;
-    /// "*" allows any.
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    /// A relay.toml with every setting (webhooks, rate limit, spam checks...); see RELAY.md.
+    #[arg(long, global = true, env = "LEADGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LEADGATE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The SQLite file to store leads in (created if missing) [default: leads.db].
+    #[arg(long, global = true, env = "LEADGATE_DB")]
+    pub db: Option<PathBuf>,
+    /// An origin whose pages may post leads, e.g. https://www.example.com; repeatable
+    /// (comma-separated in the variable); "*" allows any.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "LEADGATE_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
     pub allow_origin: Vec<String>,
     /// A directory of static files (the built widget) to serve at / under a strict CSP.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "LEADGATE_DEMO_DIR")]
     pub demo_dir: Option<PathBuf>,
     /// Another origin the demo pages may send leads to (their CSP `connect-src`); repeatable.
     #[arg(long = "demo-connect-src", value_name = "ORIGIN")]
     pub demo_connect_src: Vec<String>,
-    /// A form config (JSON) whose leads are re-scored; repeatable.
-    #[arg(long = "form", value_name = "CONFIG")]
+    /// A form config (JSON) whose leads are re-scored; repeatable (comma-separated in the
+    /// variable).
+    #[arg(long = "form", value_name = "CONFIG", env = "LEADGATE_FORMS", value_delimiter = ',')]
     pub forms: Vec<PathBuf>,
+    /// The token that opens the dashboard and the reading API (Bearer, or the basic-auth
+    /// password). Required unless listening on a loopback address or --open-dashboard.
+    #[arg(long, env = "LEADGATE_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<String>,
+    /// Leave the dashboard without a token on a non-loopback address.
+    #[arg(long)]
+    pub open_dashboard: bool,
+    /// Requests per minute one address may post (leads and events); 0 turns the limit off
+    /// [default: 60].
+    #[arg(long, env = "LEADGATE_RATE_LIMIT", value_name = "PER_MINUTE")]
+    pub rate_limit: Option<u32>,
+    /// Requests one address may post at once before the per-minute rate applies [default: 30].
+    #[arg(long, env = "LEADGATE_RATE_BURST", value_name = "N")]
+    pub rate_burst: Option<u32>,
+    /// Leads filled in faster than this are stored as spam; 0 turns it off [default: 2000].
+    #[arg(long, env = "LEADGATE_MIN_FILL_MS", value_name = "MS")]
+    pub min_fill_ms: Option<u64>,
+    /// Take the client address from X-Forwarded-For (behind one reverse proxy only).
+    #[arg(long, env = "LEADGATE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The `leadgate-relay` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Put dead letters back in the forwarding queue (a running relay sends them within its
+    /// poll interval).
+    Replay {
+        /// Only this lead's.
+        #[arg(long)]
+        lead: Option<String>,
+        /// Only this webhook's.
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// Print a new webhook signing secret (whsec_...).
+    NewSecret,
+}
+
+/// What the command line and the config file come to.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// What to serve.
+    pub options: RelayOptions,
+    /// Whether an open dashboard on a non-loopback address is wanted.
+    pub open_dashboard: bool,
 }
 
 impl Cli {
-    /// Reads the form configs and turns the command line into [`RelayOptions`].
-    pub fn options(&self) -> Result<RelayOptions, RelayError> {
-        let forms = self.forms.iter().map(|path| load_form(path)).collect::<Result<_, _>>()?;
-        Ok(RelayOptions {
-            db_path: self.db.clone(),
-            allowed_origins: self.allow_origin.clone(),
-            demo_dir: self.demo_dir.clone(),
-            demo_connect_src: self.demo_connect_src.clone(),
+    /// Reads the config file and the form configs, and merges them with the flags.
+    pub fn settings(&self) -> Result<Settings, RelayError> {
+        let (file, file_path) = match &self.config {
+            Some(path) => (ConfigFile::load(path)?, path.clone()),
+            None => (ConfigFile::default(), PathBuf::from("relay.toml")),
+        };
+        let form_paths = if self.forms.is_empty() { &file.forms } else { &self.forms };
+        let forms = form_paths.iter().map(|path| load_form(path)).collect::<Result<_, _>>()?;
+        let pick = |cli: &Vec<String>, file: &Vec<String>| {
+            if cli.is_empty() {
+                file.clone()
+            } else {
+                cli.clone()
+            }
+        };
+        let mut rate_limit = file.rate_limit.unwrap_or_default();
+        if let Some(per_minute) = self.rate_limit {
+            rate_limit.per_minute = per_minute;
+        }
+        if let Some(burst) = self.rate_burst {
+            rate_limit.burst = burst;
+        }
+        let options = RelayOptions {
+            db_path: self.db.clone().or(file.db.clone()).unwrap_or_else(|| "leads.db".into()),
+            allowed_origins: pick(&self.allow_origin, &file.allow_origins),
+            demo_dir: self.demo_dir.clone().or(file.demo_dir.clone()),
+            demo_connect_src: pick(&self.demo_connect_src, &file.demo_connect_src),
             forms,
-        })
+            dashboard_token: self.dashboard_token.clone().or(file.dashboard_token.clone()),
+            rate_limit: (rate_limit.per_minute > 0).then_some(rate_limit),
+            trust_forwarded_for: self.trust_forwarded_for
+                || file.trust_forwarded_for.unwrap_or(false),
+            min_fill_ms: self.min_fill_ms.or(file.spam.min_fill_ms).unwrap_or(DEFAULT_MIN_FILL_MS),
+            webhooks: file.webhooks(&file_path)?,
+            forwarding: file.forwarding.unwrap_or_default(),
+        };
+        let listen =
+            self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        Ok(Settings { listen, options, open_dashboard: self.open_dashboard })
     }
 }
 
@@ -224,16 +440,51 @@ pub fn load_form(path: &Path) -> Result<FormConfig, RelayError> {
 }
 
 /// What the binary does: opens the database, binds `listen`, prints one line, and serves until
-/// Ctrl-C or SIGTERM.
-pub async fn run(listen: SocketAddr, options: RelayOptions) -> Result<(), RelayError> {
+/// Ctrl-C or SIGTERM. Refuses an open dashboard on a non-loopback address unless
+/// `open_dashboard`.
+pub async fn run(settings: Settings) -> Result<(), RelayError> {
+    let Settings { listen, options, open_dashboard } = settings;
+    if options.dashboard_token.is_none() && !listen.ip().is_loopback() && !open_dashboard {
+        return Err(RelayError::OpenDashboard(listen));
+    }
     let db = options.db_path.clone();
+    let webhooks = options.webhooks.len();
     let state = RelayState::open(options)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| RelayError::Bind { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| RelayError::Bind { addr: listen, source })?;
     println!("leadgate relay listening on http://{addr} (db: {})", db.display());
-    serve_state(listener, state, shutdown_signal()).await
+    log(
+        Level::Info,
+        "relay.started",
+        &[("addr", &addr), ("db", &db.display()), ("webhooks", &webhooks)],
+    );
+    let result = serve_state(listener, state, shutdown_signal()).await;
+    log(Level::Info, "relay.stopped", &[]);
+    result
+}
+
+/// `leadgate-relay replay`: dead letters back in the queue; returns how many.
+pub async fn replay(
+    db: &Path,
+    lead: Option<String>,
+    webhook: Option<String>,
+) -> Result<usize, RelayError> {
+    let store = Store::open(db)
+        .map_err(|source| RelayError::Database { path: db.to_path_buf(), source })?;
+    store
+        .replay_dead(lead, webhook, routes::now().0)
+        .await
+        .map_err(|source| RelayError::Database { path: db.to_path_buf(), source })
+}
+
+/// A new `whsec_` secret from the system's random source.
+pub fn new_secret() -> std::io::Result<WebhookSecret> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    WebhookSecret::from_bytes(&bytes).map_err(std::io::Error::other)
 }
 
 /// Completes on Ctrl-C or (on Unix) SIGTERM. If no handler can be installed it never completes:
@@ -241,7 +492,7 @@ pub async fn run(listen: SocketAddr, options: RelayOptions) -> Result<(), RelayE
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("leadgate relay: cannot listen for Ctrl-C: {e}");
+            log(Level::Error, "relay.no_ctrl_c", &[("error", &e)]);
             std::future::pending::<()>().await;
         }
     };
@@ -252,7 +503,7 @@ async fn shutdown_signal() {
                 signal.recv().await;
             }
             Err(e) => {
-                eprintln!("leadgate relay: cannot listen for SIGTERM: {e}");
+                log(Level::Error, "relay.no_sigterm", &[("error", &e)]);
                 std::future::pending::<()>().await;
             }
         }
@@ -281,15 +532,8 @@ mod tests {
             (bad.clone(), vec!["form config", "bad.json", "fields[0].type"]),
         ];
         for (path, wants) in cases {
-            let cli = Cli {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                db: dir.join("x.db"),
-                allow_origin: vec![],
-                demo_dir: None,
-                demo_connect_src: vec![],
-                forms: vec![path],
-            };
-            let err = cli.options().unwrap_err();
+            let cli = Cli { db: Some(dir.join("x.db")), forms: vec![path], ..Default::default() };
+            let err = cli.settings().unwrap_err();
             assert_eq!(err.exit_code(), 2);
             let text = err.to_string();
             for want in wants {
@@ -297,5 +541,57 @@ mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_the_defaults() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9001\"\ndb = \"file.db\"\ndashboard_token = \"t\"\n\
+             [rate_limit]\nper_minute = 5\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        // (arguments, listen, db file name, per minute)
+        let cases: [(&[&str], &str, &str, Option<u32>); 4] = [
+            (&[], "127.0.0.1:8080", "leads.db", Some(60)),
+            (&["--config", config], "127.0.0.1:9001", "file.db", Some(5)),
+            (
+                &["--config", config, "--listen", "127.0.0.1:7", "--db", "flag.db"],
+                "127.0.0.1:7",
+                "flag.db",
+                Some(5),
+            ),
+            (&["--config", config, "--rate-limit", "0"], "127.0.0.1:9001", "file.db", None),
+        ];
+        for (args, listen, db, per_minute) in cases {
+            let argv = std::iter::once("leadgate-relay").chain(args.iter().copied());
+            let settings = Cli::try_parse_from(argv).unwrap().settings().unwrap();
+            assert_eq!(settings.listen.to_string(), listen, "{args:?}");
+            assert!(settings.options.db_path.ends_with(db), "{args:?}");
+            assert_eq!(settings.options.rate_limit.map(|r| r.per_minute), per_minute, "{args:?}");
+        }
+        let argv = ["leadgate-relay", "--db", "x.db", "replay", "--lead", "abc"];
+        let cli = Cli::try_parse_from(argv).unwrap();
+        assert!(matches!(cli.command, Some(Command::Replay { lead: Some(_), webhook: None })));
+        let argv = ["leadgate-relay", "replay", "--db", "x.db"];
+        assert_eq!(Cli::try_parse_from(argv).unwrap().db, Some(PathBuf::from("x.db")));
+    }
+
+    #[test]
+    fn an_open_dashboard_is_refused_off_loopback() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            options: RelayOptions::new(dir.path().join("x.db")),
+            open_dashboard: false,
+        };
+        let err = runtime.block_on(run(settings)).unwrap_err();
+        assert!(matches!(err, RelayError::OpenDashboard(_)), "{err}");
+        assert_eq!(err.exit_code(), 2);
     }
 }

@@ -1,16 +1,35 @@
-//! `leadgate-relay`: receive, re-check, store and show leads. See the library for the rest.
+//! `leadgate-relay`: receive, re-check, store, forward and show leads. See the library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use leadgate_relay::{run, Cli};
+use leadgate_relay::{new_secret, replay, run, Cli, Command, RelayError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = cli.options().and_then(|options| {
-        let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
-        runtime.block_on(run(cli.listen, options))
-    });
+    let result = match &cli.command {
+        Some(Command::NewSecret) => match new_secret() {
+            Ok(secret) => {
+                println!("{}", secret.expose());
+                Ok(())
+            }
+            Err(e) => Err(RelayError::Serve(e)),
+        },
+        Some(Command::Replay { lead, webhook }) => cli.settings().and_then(|settings| {
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            let n = runtime.block_on(replay(
+                &settings.options.db_path,
+                lead.clone(),
+                webhook.clone(),
+            ))?;
+            println!("{n} dead letter(s) queued again");
+            Ok(())
+        }),
+        Some(Command::Serve) | None => cli.settings().and_then(|settings| {
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            runtime.block_on(run(settings))
+        }),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

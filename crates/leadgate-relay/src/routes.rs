@@ -1,38 +1,69 @@
-//! The relay's HTTP surface: receive leads, list them, show them, and (in demo mode) serve the
-//! built widget.
+//! The relay's HTTP surface: receive leads and widget events, list and show leads, manage
+//! the forwarding queue, and (in demo mode) serve the built widget.
 //!
-//! | route | what |
-//! | --- | --- |
-//! | `POST /v1/leads` | a [`LeadPayload`] (JSON, also as `text/plain` from `sendBeacon`) |
-//! | `GET /v1/leads` | every stored lead, newest first ([`StoredLead`] as JSON) |
-//! | `GET /leads`, `GET /leads.css` | the sales team's page ([`crate::dashboard`]) |
-//! | `GET /healthz` | `ok` |
-//! | `GET /*` | demo mode only: the files of `demo_dir` under [`DEMO_CSP`] |
+//! | route | who | what |
+//! | --- | --- | --- |
+//! | `POST /v1/leads` | public | a [`LeadPayload`] (JSON, also `text/plain` from `sendBeacon`), with an optional `meta` object (honeypot, fill time) |
+//! | `POST /v1/events` | public | widget funnel events: `[{"form_id", "kind": "view"\|"start", "at", "id"?, "utm_source"?, "utm_campaign"?}]` |
+//! | `GET /v1/leads` | token | stored leads, newest first ([`StoredLead`] as JSON); `?q=` e-mail/domain, `?limit=` |
+//! | `GET /v1/stats` | token | the dashboard's numbers ([`Funnel`] as JSON) |
+//! | `GET /v1/deliveries` | token | webhook messages; `?status=pending\|delivered\|dead` |
+//! | `POST /v1/deliveries/replay` | Bearer token | dead letters back in the queue; `?lead_id=`, `?webhook=` |
+//! | `GET /leads`, `GET /leads.csv` | token | the dashboard ([`crate::dashboard`]) and its CSV export; `?q=` |
+//! | `GET /leads.css` | public | the dashboard's stylesheet |
+//! | `GET /healthz` | public | `ok` when the database answers |
+//! | `GET /*` | public | demo mode only: the files of `demo_dir` under [`DEMO_CSP`] |
+//!
+//! "token": open when the relay has no `dashboard_token`; otherwise `Authorization: Bearer
+//! <token>` or basic auth with the token as password.
 //!
 //! [`StoredLead`]: crate::store::StoredLead
+//! [`Funnel`]: crate::store::Funnel
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::StringRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
-use leadgate_core::{score, Lead, LeadPayload, Timestamp};
-use serde_json::json;
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use leadgate_core::{
+    score, FieldKind, FieldValue, FormConfig, Lead, LeadPayload, Score, Timestamp,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::store::{Insert, ScoreCheck, StoreError};
+use crate::forward::message_body;
+use crate::logline::{log, Level};
+use crate::store::{DeliveryStatus, Insert, LeadQuery, NewEvent, NewLead, ScoreCheck, StoreError};
 use crate::{dashboard, RelayState};
 
 /// The largest lead body accepted (64 KiB); a larger one gets 413.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// The largest events body accepted (16 KiB).
+pub const MAX_EVENTS_BODY: usize = 16 * 1024;
+
+/// The most events in one batch.
+pub const MAX_EVENTS: usize = 100;
+
+/// Limits on a lead of a form the relay has no config for: fields, name length, value length.
+pub const MAX_FIELDS: usize = 100;
+const MAX_FIELD_NAME: usize = 100;
+const MAX_FIELD_VALUE: usize = 10_000;
 
 /// The Content-Security-Policy of the demo files: the strict policy the widget promises to
 /// work under (the only extra a host needs is `'wasm-unsafe-eval'`).
@@ -40,6 +71,9 @@ pub const DEMO_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-e
     style-src 'self'; connect-src 'self'; img-src 'self' data:";
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The relay's routes on `state` (see the module docs).
 pub fn router(state: RelayState) -> Router {
@@ -48,11 +82,19 @@ pub fn router(state: RelayState) -> Router {
         .layer::<_, Infallible>(cors(&state.allowed_origins))
         // Added after the CORS layer on purpose: other origins may post leads, not read them.
         .get(list);
+    let events: MethodRouter<RelayState> = post(receive_events)
+        .layer::<_, Infallible>(DefaultBodyLimit::max(MAX_EVENTS_BODY))
+        .layer::<_, Infallible>(cors(&state.allowed_origins));
     let mut app = Router::new()
         .route("/v1/leads", leads)
+        .route("/v1/events", events)
+        .route("/v1/stats", get(stats))
+        .route("/v1/deliveries", get(deliveries))
+        .route("/v1/deliveries/replay", post(replay))
         .route("/leads", get(dashboard::page))
+        .route("/leads.csv", get(dashboard::csv))
         .route("/leads.css", get(dashboard::stylesheet))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(health));
     if let Some(dir) = &state.demo_dir {
         app = app.fallback_service(demo_files(dir, &state.demo_connect_src));
     }
@@ -97,20 +139,28 @@ fn demo_files(dir: &Path, connect_src: &[String]) -> Router {
         ))
 }
 
-/// `POST /v1/leads`: checks, re-scores and stores a lead; 201 when new, 200 when already stored.
+/// `POST /v1/leads`: checks, re-scores and stores a lead, and queues it for the webhooks
+/// its (relay) score routes it to. 201 `{"id", "stored": true}` once it is committed; the same
+/// answer for a repeat (with `Idempotent-Replayed: true`), and for spam (a bot learns nothing).
 async fn receive(
     State(state): State<RelayState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<String, StringRejection>,
 ) -> Response {
+    let started = Instant::now();
+    let ip = client_ip(&state, &headers, peer);
+    if let Some(response) = rate_limit(&state, ip, "/v1/leads") {
+        return response;
+    }
     // Read as text whatever the content type: `navigator.sendBeacon` sends `text/plain`.
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+        Err(rejection) => return refuse(rejection.status(), rejection.body_text(), ip),
     };
     let payload = match LeadPayload::from_json(&body) {
         Ok(payload) => payload,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string(), ip),
     };
     if let Some(key) = headers.get(IDEMPOTENCY_KEY) {
         if key.as_bytes() != payload.id.as_bytes() {
@@ -119,22 +169,14 @@ async fn receive(
                 "the Idempotency-Key header {key:?} does not match the lead id {:?}",
                 payload.id
             );
-            return error(StatusCode::BAD_REQUEST, message);
+            return refuse(StatusCode::BAD_REQUEST, message, ip);
         }
     }
     let now = now();
-    let check = if state.forms.is_empty() {
-        ScoreCheck::Unchecked
+    let form = if state.forms.is_empty() {
+        None
     } else if let Some(form) = state.forms.get(&payload.form_id) {
-        let lead = Lead { fields: payload.fields.clone() };
-        // Score at the browser's submit time, so engagement decays exactly as it did there.
-        let at = payload.submitted_time().unwrap_or(now);
-        let relay = score(&lead, &payload.context, &form.scoring, at);
-        if relay.total == payload.score.total && relay.qualified == payload.score.qualified {
-            ScoreCheck::Match
-        } else {
-            ScoreCheck::Mismatch
-        }
+        Some(form)
     } else {
         let known: Vec<&str> = state.forms.keys().map(String::as_str).collect();
         let message = format!(
@@ -142,27 +184,457 @@ async fn receive(
             payload.form_id,
             known.join(", ")
         );
-        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
     };
-    let key =
-        headers.get(IDEMPOTENCY_KEY).map(|k| String::from_utf8_lossy(k.as_bytes()).into_owned());
-    match state.store.insert(&payload, now.to_rfc3339(), check, key).await {
-        Ok(Insert::Stored) => {
-            (StatusCode::CREATED, Json(json!({"id": payload.id, "stored": true}))).into_response()
+    if let Err(message) = check_fields(&payload, form) {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+    }
+    let (check, relay_score) = match form {
+        None => (ScoreCheck::Unchecked, None),
+        Some(form) => {
+            let lead = Lead { fields: payload.fields.clone() };
+            // Score at the browser's submit time, so engagement decays exactly as it did there.
+            let at = payload.submitted_time().unwrap_or(now);
+            let relay = score(&lead, &payload.context, &form.scoring, at);
+            let same =
+                relay.total == payload.score.total && relay.qualified == payload.score.qualified;
+            (if same { ScoreCheck::Match } else { ScoreCheck::Mismatch }, Some(relay))
         }
-        Ok(Insert::Repeated) => {
-            (StatusCode::OK, Json(json!({"id": payload.id, "stored": false}))).into_response()
+    };
+    let meta = read_meta(&body);
+    let spam = spam_reason(meta.as_ref(), state.min_fill_ms);
+    let received_at = now.to_rfc3339();
+    let qualified = relay_score.as_ref().unwrap_or(&payload.score).qualified;
+    let deliveries = match queue_for(&state, &payload, relay_score.as_ref(), check, &received_at) {
+        Ok(deliveries) if spam.is_none() => deliveries,
+        Ok(_) => Vec::new(),
+        Err(e) => return unavailable(&StoreError::Encode(e)),
+    };
+    let queued = deliveries.len();
+    let id = payload.id.clone();
+    let form_id = payload.form_id.clone();
+    let lead = NewLead {
+        email: lead_email(&payload, form),
+        payload,
+        received_at,
+        check,
+        idempotency_key: headers
+            .get(IDEMPOTENCY_KEY)
+            .map(|k| String::from_utf8_lossy(k.as_bytes()).into_owned()),
+        relay_score,
+        spam: spam.map(str::to_string),
+        meta,
+        deliveries,
+    };
+    let inserted = match state.store.insert(lead).await {
+        Ok(inserted) => inserted,
+        Err(e) => return unavailable(&e),
+    };
+    if inserted == Insert::Stored && queued > 0 {
+        state.wake.notify_one();
+    }
+    let ms = started.elapsed().as_micros() as f64 / 1000.0;
+    let ip_text = ip.map_or("-".to_string(), |ip| ip.to_string());
+    let event = match (inserted, spam) {
+        (Insert::Repeated, _) => "lead.repeated",
+        (Insert::Stored, Some(_)) => "lead.spam",
+        (Insert::Stored, None) => "lead.stored",
+    };
+    log(
+        Level::Info,
+        event,
+        &[
+            ("id", &id),
+            ("form", &form_id),
+            ("check", &check.as_str()),
+            ("qualified", &qualified),
+            ("spam", &spam.unwrap_or("-")),
+            ("queued", &queued),
+            ("ip", &ip_text),
+            ("ms", &ms),
+        ],
+    );
+    let mut response =
+        (StatusCode::CREATED, Json(json!({"id": id, "stored": true}))).into_response();
+    if inserted == Insert::Repeated {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The webhook messages a lead goes out as: one per webhook whose route and forms want it.
+fn queue_for(
+    state: &RelayState,
+    payload: &LeadPayload,
+    relay_score: Option<&Score>,
+    check: ScoreCheck,
+    received_at: &str,
+) -> Result<Vec<(String, String)>, serde_json::Error> {
+    let qualified = relay_score.unwrap_or(&payload.score).qualified;
+    let wanted: Vec<&str> = state
+        .webhooks
+        .iter()
+        .filter(|w| w.wants(&payload.form_id, qualified))
+        .map(|w| w.name.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = message_body(payload, relay_score, check, received_at)?;
+    Ok(wanted.into_iter().map(|name| (name.to_string(), body.clone())).collect())
+}
+
+/// Field limits: against the form's config when the relay has it (every field's own checks,
+/// and no field it does not know), else generic bounds.
+fn check_fields(payload: &LeadPayload, form: Option<&FormConfig>) -> Result<(), String> {
+    let Some(form) = form else {
+        if payload.fields.len() > MAX_FIELDS {
+            return Err(format!("a lead may have {MAX_FIELDS} fields at most"));
+        }
+        for (name, value) in &payload.fields {
+            if name.chars().count() > MAX_FIELD_NAME {
+                return Err(format!("field names may be {MAX_FIELD_NAME} characters at most"));
+            }
+            if value.as_text().chars().count() > MAX_FIELD_VALUE {
+                return Err(format!(
+                    "fields.{name}: values may be {MAX_FIELD_VALUE} characters at most"
+                ));
+            }
+        }
+        return Ok(());
+    };
+    if let Some(name) = payload.fields.keys().find(|n| !form.fields.iter().any(|f| &f.name == *n)) {
+        return Err(format!("fields.{name}: the form {:?} has no such field", form.form_id));
+    }
+    let lead = Lead { fields: payload.fields.clone() };
+    let errors = lead.validate(form);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = errors
+        .iter()
+        .map(|(name, e)| {
+            let what = match e {
+                leadgate_core::FieldError::Required => "is required".to_string(),
+                leadgate_core::FieldError::InvalidEmail => "is not an e-mail address".to_string(),
+                leadgate_core::FieldError::TooShort(n) => format!("is shorter than {n}"),
+                leadgate_core::FieldError::TooLong(n) => format!("is longer than {n}"),
+                leadgate_core::FieldError::NotAnOption => "is not one of the options".to_string(),
+                _ => "is not valid".to_string(),
+            };
+            format!("fields.{name} {what}")
+        })
+        .collect();
+    Err(list.join("; "))
+}
+
+/// The visitor's e-mail, lowercased: the form's e-mail field, else a field named `email`, else
+/// the first answer with an `@`.
+fn lead_email(payload: &LeadPayload, form: Option<&FormConfig>) -> String {
+    let configured = form
+        .and_then(|f| f.fields.iter().find(|field| field.kind == FieldKind::Email))
+        .and_then(|field| payload.fields.get(&field.name));
+    configured
+        .or_else(|| payload.fields.get("email"))
+        .or_else(|| {
+            payload.fields.values().find(|v| matches!(v, FieldValue::Text(t) if t.contains('@')))
+        })
+        .map(|v| v.as_text().trim().to_lowercase())
+        .unwrap_or_default()
+}
+
+/// The payload's optional `meta` object (it is not part of core's payload type).
+fn read_meta(body: &str) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        meta: Option<Value>,
+    }
+    serde_json::from_str::<Envelope>(body).ok().and_then(|e| e.meta).filter(Value::is_object)
+}
+
+/// Why a lead is spam: `honeypot` (the hidden field was filled in) or `too_fast` (submitted
+/// less than `min_fill_ms` after the form appeared). No `meta`, no verdict.
+pub fn spam_reason(meta: Option<&Value>, min_fill_ms: u64) -> Option<&'static str> {
+    let meta = meta?;
+    let honeypot = match meta.get("honeypot") {
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(Value::Null) | Some(Value::Bool(false)) | None => false,
+        Some(_) => true,
+    };
+    if honeypot {
+        return Some("honeypot");
+    }
+    let fill_ms = meta.get("fill_ms").and_then(Value::as_f64);
+    match fill_ms {
+        Some(ms) if ms < min_fill_ms as f64 => Some("too_fast"),
+        _ => None,
+    }
+}
+
+/// One widget event as posted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventIn {
+    #[serde(default)]
+    id: Option<String>,
+    form_id: String,
+    kind: String,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    utm_source: Option<String>,
+    #[serde(default)]
+    utm_campaign: Option<String>,
+}
+
+/// `POST /v1/events`: counts a batch of widget events; 202 `{"accepted": n}`.
+async fn receive_events(
+    State(state): State<RelayState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<String, StringRejection>,
+) -> Response {
+    let ip = client_ip(&state, &headers, peer);
+    if let Some(response) = rate_limit(&state, ip, "/v1/events") {
+        return response;
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return refuse(rejection.status(), rejection.body_text(), ip),
+    };
+    let batch: Vec<EventIn> = match serde_json::from_str(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            let message = format!(
+                "the body is not a list of events [{{\"form_id\", \"kind\": \"view\"|\"start\", \"at\"}}]: {e}"
+            );
+            return refuse(StatusCode::BAD_REQUEST, message, ip);
+        }
+    };
+    if batch.len() > MAX_EVENTS {
+        let message = format!("send {MAX_EVENTS} events at most per batch");
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, message, ip);
+    }
+    let now = now();
+    let day = now.to_rfc3339().get(..10).unwrap_or_default().to_string();
+    let mut events = Vec::with_capacity(batch.len());
+    for (i, e) in batch.into_iter().enumerate() {
+        if e.kind != "view" && e.kind != "start" {
+            let message = format!("[{i}].kind {:?} is not \"view\" or \"start\"", e.kind);
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+        }
+        if !state.forms.is_empty() && !state.forms.contains_key(&e.form_id) {
+            let message =
+                format!("[{i}].form_id: this relay does not know the form {:?}", e.form_id);
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+        }
+        let texts = [
+            Some(&e.form_id),
+            e.id.as_ref(),
+            e.at.as_ref(),
+            e.utm_source.as_ref(),
+            e.utm_campaign.as_ref(),
+        ];
+        if e.form_id.is_empty() || texts.iter().flatten().any(|t| t.chars().count() > 200) {
+            let message =
+                format!("[{i}]: form_id is required and every value is 200 characters at most");
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+        }
+        events.push(NewEvent {
+            id: e.id,
+            form_id: e.form_id,
+            kind: e.kind,
+            at: e.at.unwrap_or_else(|| now.to_rfc3339()),
+            day: day.clone(),
+            utm_source: e.utm_source.unwrap_or_default(),
+            utm_campaign: e.utm_campaign.unwrap_or_default(),
+        });
+    }
+    match state.store.record_events(events).await {
+        Ok(accepted) => (StatusCode::ACCEPTED, Json(json!({"accepted": accepted}))).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `?q=&limit=` of the lead lists.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListParams {
+    /// Search: e-mail address or domain.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// At most this many.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/leads`: stored leads, newest first.
+async fn list(
+    State(state): State<RelayState>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Response {
+    if let Some(response) = authorize(&state, &headers, false) {
+        return response;
+    }
+    match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
+        Ok(leads) => Json(leads).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `GET /v1/stats`: the dashboard's numbers.
+async fn stats(State(state): State<RelayState>, headers: HeaderMap) -> Response {
+    if let Some(response) = authorize(&state, &headers, false) {
+        return response;
+    }
+    match state.store.funnel().await {
+        Ok(funnel) => Json(funnel).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryParams {
+    #[serde(default)]
+    status: Option<DeliveryStatus>,
+}
+
+/// `GET /v1/deliveries`: the webhook messages.
+async fn deliveries(
+    State(state): State<RelayState>,
+    headers: HeaderMap,
+    Query(params): Query<DeliveryParams>,
+) -> Response {
+    if let Some(response) = authorize(&state, &headers, false) {
+        return response;
+    }
+    match state.store.deliveries(params.status).await {
+        Ok(records) => Json(records).into_response(),
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplayParams {
+    #[serde(default)]
+    lead_id: Option<String>,
+    #[serde(default)]
+    webhook: Option<String>,
+}
+
+/// `POST /v1/deliveries/replay`: dead letters back in the queue; `{"replayed": n}`. Needs the
+/// Bearer token when one is set (a browser never sends that by itself: no CSRF).
+async fn replay(
+    State(state): State<RelayState>,
+    headers: HeaderMap,
+    Query(params): Query<ReplayParams>,
+) -> Response {
+    if let Some(response) = authorize(&state, &headers, true) {
+        return response;
+    }
+    match state.store.replay_dead(params.lead_id, params.webhook, now().0).await {
+        Ok(n) => {
+            state.wake.notify_one();
+            log(Level::Info, "forward.replayed", &[("messages", &n)]);
+            Json(json!({"replayed": n})).into_response()
         }
         Err(e) => unavailable(&e),
     }
 }
 
-/// `GET /v1/leads`: every stored lead, newest first.
-async fn list(State(state): State<RelayState>) -> Response {
-    match state.store.list().await {
-        Ok(leads) => Json(leads).into_response(),
+/// `GET /healthz`: `ok` when the database answers.
+async fn health(State(state): State<RelayState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ok".into_response(),
         Err(e) => unavailable(&e),
     }
+}
+
+/// Checks the dashboard token: `Some` is the 401 to send. With `bearer_only`, basic auth (which
+/// browsers resend by themselves) is not enough.
+pub(crate) fn authorize(
+    state: &RelayState,
+    headers: &HeaderMap,
+    bearer_only: bool,
+) -> Option<Response> {
+    let token = state.dashboard_token.as_deref()?;
+    let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ok = if let Some(bearer) = given.strip_prefix("Bearer ") {
+        same(bearer.trim().as_bytes(), token.as_bytes())
+    } else if let Some(basic) = given.strip_prefix("Basic ").filter(|_| !bearer_only) {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim());
+        let decoded = decoded.ok().and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
+        let password = decoded.split_once(':').map(|(_, p)| p).unwrap_or_default();
+        same(password.as_bytes(), token.as_bytes())
+    } else {
+        false
+    };
+    if ok {
+        return None;
+    }
+    let mut response = error(StatusCode::UNAUTHORIZED, "the dashboard needs the relay's token");
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"leadgate dashboard\", charset=\"UTF-8\""),
+    );
+    Some(response)
+}
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The client's address: the connection's, or the last `X-Forwarded-For` entry behind a
+/// trusted proxy.
+fn client_ip(state: &RelayState, headers: &HeaderMap, peer: Peer) -> Option<IpAddr> {
+    if state.trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+/// 429 with `Retry-After` when `ip` is over the limit.
+fn rate_limit(state: &RelayState, ip: Option<IpAddr>, route: &str) -> Option<Response> {
+    let (Some(limiter), Some(ip)) = (&state.limiter, ip) else {
+        return None;
+    };
+    limiter.check(ip, Instant::now()).err().map(|wait| {
+        log(
+            Level::Warn,
+            "request.rate_limited",
+            &[("ip", &ip), ("route", &route), ("retry_after", &wait)],
+        );
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests from this address; try again in {wait} s"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        response
+    })
+}
+
+/// A refused request: logged, answered with the reason.
+fn refuse(status: StatusCode, message: impl Into<String>, ip: Option<IpAddr>) -> Response {
+    let message = message.into();
+    let ip = ip.map_or("-".to_string(), |ip| ip.to_string());
+    log(
+        Level::Warn,
+        "request.refused",
+        &[("status", &status.as_u16()), ("ip", &ip), ("error", &message)],
+    );
+    error(status, message)
 }
 
 /// A JSON error answer: `{"error": message}`.
@@ -172,7 +644,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 
 /// 503 for a storage failure, so the widget keeps the lead and retries.
 pub(crate) fn unavailable(e: &StoreError) -> Response {
-    eprintln!("leadgate relay: {e}");
+    log(Level::Error, "store.failed", &[("error", e)]);
     let mut response = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
     response

@@ -3,181 +3,13 @@
 // The whole file is test code; `allow-unwrap-in-tests` only covers `#[test]` fns, not helpers.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+mod common;
 
+use common::*;
 use leadgate_core::payload::lead_id;
-use leadgate_core::{
-    FieldValue, FormConfig, Lead, LeadPayload, RuleHit, Timestamp, VisitorContext,
-};
+use leadgate_core::{LeadPayload, RuleHit};
 use leadgate_relay::routes::DEMO_CSP;
-use leadgate_relay::{serve_with_shutdown, RelayOptions};
 use serde_json::Value;
-
-const CONFIG: &str = r#"{
-    "form_id": "demo",
-    "fields": [
-        {"name": "email", "type": "email", "label": "Work e-mail", "required": true},
-        {"name": "company", "type": "text", "label": "Company"},
-        {"name": "employees", "type": "text", "label": "Employees"},
-        {"name": "ok", "type": "consent", "label": "You may call me", "version": "v1"}
-    ],
-    "scoring": {"threshold": 30, "rules": [
-        {"id": "has-email", "points": 10, "reason": "Gave an e-mail address",
-         "when": {"op": "present", "field": "email"}},
-        {"id": "big-company", "points": 25, "reason": "Company has 200+ employees",
-         "when": {"op": "at_least", "field": "employees", "value": 200}},
-        {"id": "free-mail", "points": -5, "reason": "Free e-mail provider",
-         "when": {"op": "contains", "field": "email", "value": "gmail"}}
-    ]}
-}"#;
-
-fn config() -> FormConfig {
-    FormConfig::from_json(CONFIG).unwrap()
-}
-
-/// A scored lead for the demo form; `seed` makes the id.
-fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
-    let mut lead = Lead::default();
-    for (name, value) in fields {
-        lead.fields.insert(name.to_string(), FieldValue::Text(value.to_string()));
-    }
-    lead.fields.insert("ok".into(), FieldValue::Checked(true));
-    let mut context =
-        VisitorContext { page_url: "http://127.0.0.1/landing".into(), ..Default::default() };
-    context.utm.insert("utm_source".into(), "newsletter".into());
-    LeadPayload::build(&config(), lead_id([seed; 16]), lead, context, Timestamp(1_795_735_496_123))
-}
-
-fn good_payload(seed: u8) -> LeadPayload {
-    payload(seed, &[("email", "ada@example.com"), ("company", "Analytical"), ("employees", "250")])
-}
-
-/// A relay running on its own runtime thread; dropping it shuts it down gracefully.
-struct Relay {
-    base: String,
-    db: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Relay {
-    fn start(options: RelayOptions) -> Relay {
-        let db = options.db_path.clone();
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let shutdown = async move {
-                    let _ = stop_rx.await;
-                };
-                serve_with_shutdown(listener, options, shutdown).await.unwrap();
-            });
-        });
-        let addr = addr_rx.recv().expect("the relay did not start");
-        Relay { base: format!("http://{addr}"), db, stop: Some(stop_tx), thread: Some(thread) }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn get(&self, path: &str) -> Reply {
-        send(ureq::get(&self.url(path)), None)
-    }
-
-    fn post(&self, body: &str, content_type: &str, key: Option<&str>) -> Reply {
-        let mut request = ureq::post(&self.url("/v1/leads")).set("Content-Type", content_type);
-        if let Some(key) = key {
-            request = request.set("Idempotency-Key", key);
-        }
-        send(request, Some(body))
-    }
-
-    fn post_lead(&self, payload: &LeadPayload) -> Reply {
-        self.post(&serde_json::to_string(payload).unwrap(), "application/json", Some(&payload.id))
-    }
-
-    fn leads(&self) -> Vec<Value> {
-        let reply = self.get("/v1/leads");
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        serde_json::from_str::<Vec<Value>>(&reply.body).unwrap()
-    }
-
-    fn rows(&self) -> i64 {
-        let conn = rusqlite::Connection::open(&self.db).unwrap();
-        conn.query_row("SELECT count(*) FROM leads", [], |row| row.get(0)).unwrap()
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn options(dir: &Path) -> RelayOptions {
-    RelayOptions {
-        db_path: dir.join("leads.db"),
-        allowed_origins: vec!["http://shop.example".into()],
-        demo_dir: None,
-        demo_connect_src: vec![],
-        forms: vec![config()],
-    }
-}
-
-/// A response, whatever its status.
-struct Reply {
-    status: u16,
-    body: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn error(&self) -> String {
-        let json: Value = serde_json::from_str(&self.body).unwrap_or_else(|e| {
-            panic!("error body is not JSON ({e}): {}", self.body);
-        });
-        json["error"].as_str().unwrap().to_string()
-    }
-}
-
-fn send(request: ureq::Request, body: Option<&str>) -> Reply {
-    let result = match body {
-        Some(body) => request.send_string(body),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(response) => response,
-        Err(ureq::Error::Status(_, response)) => response,
-        Err(e) => panic!("request failed: {e}"),
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
-        .collect();
-    let body = response.into_string().unwrap();
-    Reply { status, body, headers }
-}
 
 #[test]
 fn a_lead_is_stored_once_and_repeats_are_counted() {
@@ -200,10 +32,11 @@ fn a_lead_is_stored_once_and_repeats_are_counted() {
     let stored: LeadPayload = serde_json::from_value(leads[0]["payload"].clone()).unwrap();
     assert_eq!(stored, lead);
 
+    assert_eq!(first.header("idempotent-replayed"), None);
+    // A repeat gets the same answer (and says it is one).
     let again = relay.post_lead(&lead);
-    assert_eq!(again.status, 200, "{}", again.body);
-    let json: Value = serde_json::from_str(&again.body).unwrap();
-    assert_eq!(json, serde_json::json!({"id": lead.id, "stored": false}));
+    assert_eq!((again.status, again.body.as_str()), (201, first.body.as_str()));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(relay.rows(), 1);
     let leads = relay.leads();
     assert_eq!(leads.len(), 1);
@@ -481,7 +314,8 @@ fn leads_survive_a_restart() {
     let ids: Vec<&str> = leads.iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [second.id.as_str(), first.id.as_str()], "newest first");
     // The idempotency key outlives the process too.
-    assert_eq!(relay.post_lead(&first).status, 200);
+    let again = relay.post_lead(&first);
+    assert_eq!((again.status, again.header("idempotent-replayed")), (201, Some("true")));
     let leads = relay.leads();
     assert_eq!(leads[1]["attempts"], 2);
     assert_eq!(relay.rows(), 2);

@@ -1,0 +1,233 @@
+//! The relay's settings: a `relay.toml` file, environment variables and flags, in rising
+//! order of precedence (a flag beats its variable, which beats the file, which beats the
+//! default).
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! db = "leads.db"                          # paths are relative to this file
+//! allow_origins = ["https://www.example.com"]
+//! forms = ["forms/contact.json"]
+//! dashboard_token = "change-me"            # or LEADGATE_DASHBOARD_TOKEN
+//! trust_forwarded_for = false              # true behind one reverse proxy
+//!
+//! [rate_limit]                             # per client address; per_minute = 0 turns it off
+//! per_minute = 60
+//! burst = 30
+//!
+//! [spam]
+//! min_fill_ms = 2000                       # faster submissions are stored as spam
+//!
+//! [forwarding]
+//! max_attempts = 10
+//! base_delay_ms = 1000
+//! max_delay_ms = 3600000
+//!
+//! [[webhooks]]
+//! name = "crm"
+//! url = "https://crm.example.com/hooks/leads"
+//! secrets = ["whsec_…"]                   # newest first; or secrets_env = "CRM_SECRETS"
+//! route = "qualified"                      # qualified | unqualified | all
+//! forms = []                               # all forms
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::forward::{Forwarding, Route, Webhook};
+use crate::ratelimit::RateLimit;
+use crate::signature::WebhookSecret;
+use crate::RelayError;
+
+/// `relay.toml` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// The SQLite file.
+    pub db: Option<PathBuf>,
+    /// Origins whose pages may post leads and events.
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    /// A directory served at `/` under the demo CSP.
+    pub demo_dir: Option<PathBuf>,
+    /// Extra `connect-src` origins of the demo pages.
+    #[serde(default)]
+    pub demo_connect_src: Vec<String>,
+    /// Form config files whose leads are re-scored.
+    #[serde(default)]
+    pub forms: Vec<PathBuf>,
+    /// The dashboard's token (Bearer, or the password of basic auth).
+    pub dashboard_token: Option<String>,
+    /// Whether the client address is the last `X-Forwarded-For` entry.
+    pub trust_forwarded_for: Option<bool>,
+    /// The per-address limit.
+    pub rate_limit: Option<RateLimit>,
+    /// The spam checks.
+    #[serde(default)]
+    pub spam: SpamFile,
+    /// How the forwarder retries.
+    #[serde(default)]
+    pub forwarding: Option<Forwarding>,
+    /// Where leads are forwarded.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookFile>,
+}
+
+/// `[spam]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamFile {
+    /// Submissions filled in faster than this are spam.
+    pub min_fill_ms: Option<u64>,
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFile {
+    /// See [`Webhook::name`].
+    pub name: String,
+    /// See [`Webhook::url`].
+    pub url: String,
+    /// See [`Webhook::secrets`].
+    #[serde(default)]
+    pub secrets: Vec<WebhookSecret>,
+    /// An environment variable holding more secrets (separated by spaces or commas), so
+    /// secrets can stay out of the file.
+    pub secrets_env: Option<String>,
+    /// See [`Webhook::route`].
+    #[serde(default)]
+    pub route: Route,
+    /// See [`Webhook::forms`].
+    #[serde(default)]
+    pub forms: Vec<String>,
+}
+
+impl ConfigFile {
+    /// Reads and checks `path`; relative paths inside are made relative to its directory.
+    pub fn load(path: &Path) -> Result<ConfigFile, RelayError> {
+        let fail = |message: String| RelayError::Config { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let mut file: ConfigFile = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        file.db.as_mut().map(rebase);
+        file.demo_dir.as_mut().map(rebase);
+        file.forms.iter_mut().for_each(rebase);
+        Ok(file)
+    }
+
+    /// The webhooks, with the secrets of their `secrets_env` variables, checked.
+    pub fn webhooks(&self, path: &Path) -> Result<Vec<Webhook>, RelayError> {
+        let fail = |message: String| RelayError::Config { path: path.to_path_buf(), message };
+        let mut hooks: Vec<Webhook> = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let mut secrets = w.secrets.clone();
+            if let Some(var) = &w.secrets_env {
+                let value = std::env::var(var).map_err(|_| {
+                    fail(format!("webhooks[{i}].secrets_env: the variable {var} is not set"))
+                })?;
+                for text in value.split([' ', ',', '\n']).filter(|s| !s.is_empty()) {
+                    let secret = WebhookSecret::parse(text)
+                        .map_err(|e| fail(format!("webhooks[{i}].secrets_env ({var}): {e}")))?;
+                    secrets.push(secret);
+                }
+            }
+            let hook = Webhook {
+                name: w.name.clone(),
+                url: w.url.clone(),
+                secrets,
+                route: w.route,
+                forms: w.forms.clone(),
+            };
+            hook.check().map_err(|e| fail(format!("webhooks[{i}]: {e}")))?;
+            if hooks.iter().any(|h| h.name == hook.name) {
+                return Err(fail(format!("webhooks[{i}]: the name {:?} is used twice", hook.name)));
+            }
+            hooks.push(hook);
+        }
+        Ok(hooks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("relay.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_full_file_is_read_with_paths_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var("LEADGATE_TEST_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let path = write(
+            dir.path(),
+            r#"
+            listen = "0.0.0.0:9000"
+            db = "data/leads.db"
+            allow_origins = ["https://www.example.com"]
+            forms = ["forms/contact.json", "/etc/leadgate/pricing.json"]
+            dashboard_token = "s3cret"
+            [rate_limit]
+            per_minute = 120
+            [spam]
+            min_fill_ms = 1500
+            [forwarding]
+            max_attempts = 3
+            [[webhooks]]
+            name = "crm"
+            url = "http://127.0.0.1:9/hook"
+            secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+            secrets_env = "LEADGATE_TEST_SECRETS"
+            route = "all"
+            "#,
+        );
+        let file = ConfigFile::load(&path).unwrap();
+        assert_eq!(file.listen, Some("0.0.0.0:9000".parse().unwrap()));
+        assert_eq!(file.db, Some(dir.path().join("data/leads.db")));
+        assert_eq!(
+            file.forms,
+            [dir.path().join("forms/contact.json"), PathBuf::from("/etc/leadgate/pricing.json")]
+        );
+        assert_eq!(file.rate_limit, Some(RateLimit { per_minute: 120, burst: 30 }));
+        assert_eq!(file.spam.min_fill_ms, Some(1500));
+        let forwarding = file.forwarding.unwrap();
+        assert_eq!((forwarding.max_attempts, forwarding.base_delay_ms), (3, 1000));
+        let hooks = file.webhooks(&path).unwrap();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].secrets.len(), 2);
+        assert_eq!(hooks[0].route, Route::All);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // (file, words in the error)
+        let cases = [
+            ("listne = \"x\"", "unknown field `listne`"),
+            ("[[webhooks]]\nname = \"crm\"\nurl = \"http://x\"\nsecrets = [\"whsec_c2hvcnQ=\"]", "24 to 64 bytes"),
+            ("[[webhooks]]\nname = \"crm\"\nurl = \"http://x\"\nroute = \"hot\"", "unknown variant `hot`"),
+            ("[[webhooks]]\nname = \"c r m\"\nurl = \"http://x\"", "webhooks[0]: webhook name"),
+            ("[[webhooks]]\nname = \"a\"\nurl = \"http://x\"\n[[webhooks]]\nname = \"a\"\nurl = \"http://y\"", "webhooks[1]: the name \"a\" is used twice"),
+            ("[[webhooks]]\nname = \"a\"\nurl = \"http://x\"\nsecrets_env = \"LEADGATE_TEST_UNSET\"", "LEADGATE_TEST_UNSET is not set"),
+        ];
+        for (text, words) in cases {
+            let path = write(dir.path(), text);
+            let err = ConfigFile::load(&path).and_then(|f| f.webhooks(&path).map(|_| ()));
+            let message = err.unwrap_err().to_string();
+            assert!(message.contains(words), "{text:?}: {message:?} lacks {words:?}");
+            assert!(message.contains("relay.toml"), "{message}");
+        }
+    }
+}
