@@ -779,13 +779,59 @@ fn push_touch(
     best.is_some()
 }
 
-/// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`.
+/// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`, `+5`. Parsed by
+/// serde_json, which the widget carries anyway: `str::parse::<f64>` would add its own
+/// ~17 KB of power-of-ten tables to the wasm.
 fn number(value: Option<&FieldValue>) -> Option<f64> {
     let text: String = value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    text.parse::<f64>().ok().filter(|n| n.is_finite())
+    let text = text.strip_prefix('+').unwrap_or(&text);
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    // JSON has no leading zeros ("007") nor bare fractions (".5"); people type both.
+    let trimmed = digits.trim_start_matches('0');
+    let digits = match trimmed.chars().next() {
+        None => "0".to_string(),
+        Some('.') => String::from("0") + trimmed,
+        Some(_) => trimmed.to_string(),
+    };
+    let sign = if text.starts_with('-') { "-" } else { "" };
+    serde_json::from_str::<f64>(&(String::from(sign) + &digits)).ok().filter(|n| n.is_finite())
 }
 
 /// A number in a reason, without `core::fmt`'s float machinery: `100`, `2.5`.
 pub(crate) fn number_text(n: f64) -> String {
     serde_json::to_string(&n).map(|s| s.trim_end_matches(".0").to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_as_people_type_them() {
+        let cases = [
+            ("1200", Some(1200.0)),
+            ("1,200", Some(1200.0)),
+            (" 1 200 ", Some(1200.0)),
+            ("12.5", Some(12.5)),
+            ("+5", Some(5.0)),
+            ("-3", Some(-3.0)),
+            ("007", Some(7.0)),
+            (".5", Some(0.5)),
+            ("-0.25", Some(-0.25)),
+            ("0", Some(0.0)),
+            ("1e3", Some(1000.0)),
+            ("", None),
+            ("many", None),
+            ("12abc", None),
+            ("1e999", None),
+            ("--1", None),
+        ];
+        for (text, want) in cases {
+            let value = FieldValue::Text(text.into());
+            assert_eq!(number(Some(&value)), want, "{text:?}");
+        }
+    }
 }
