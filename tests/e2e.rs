@@ -9,7 +9,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::webdriver::Browser;
-use support::{demo_config, landing_page, Relay, EVENTS_JS};
+use support::{demo_config, fill_as_student, landing_page, wait_phase, Relay, EVENTS_JS};
 
 fn demo_page() -> String {
     landing_page(&format!(
@@ -32,17 +32,6 @@ fn fill_demo_form(browser: &Browser, w: usize, role: &str, employees: &str) {
     browser.click(&browser.widget_element(w, "#lg-consent"));
 }
 
-fn phase(browser: &Browser, w: usize, want: &str) {
-    browser.wait_for(
-        &format!("widget {w} phase {want}"),
-        20,
-        "const host = document.querySelectorAll('[data-leadgate]')[arguments[0]];
-         const s = host.shadowRoot.querySelector('[data-testid=status]');
-         return s && s.dataset.phase === arguments[1];",
-        json!([w, want]),
-    );
-}
-
 fn events(browser: &Browser) -> Vec<Value> {
     browser.exec("return window.seen;", json!([])).as_array().cloned().unwrap_or_default()
 }
@@ -54,7 +43,7 @@ fn a_qualified_lead_reaches_the_relay_with_score_and_reasons() {
     browser.goto(&format!("{}/?utm_source=newsletter&utm_campaign=fall&gclid=abc123", relay.url));
     fill_demo_form(&browser, 0, "founder", "1000+");
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, 0, "sent");
+    wait_phase(&browser, 0, "sent", 20);
 
     let leads = relay.leads();
     assert_eq!(leads.len(), 1, "{leads:?}");
@@ -142,13 +131,10 @@ fn a_lead_that_does_not_qualify_is_thanked_but_not_sent() {
     let relay = Relay::start(&[("index.html", demo_page()), ("events.js", EVENTS_JS.into())]);
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    browser.type_into(&browser.widget_element(0, "#lg-name"), "Sam Student");
-    browser.type_into(&browser.widget_element(0, "#lg-email"), "sam@uni.example");
-    browser.click(&browser.widget_element(0, "#lg-role option[value='student']"));
-    browser.click(&browser.widget_element(0, "#lg-consent"));
+    fill_as_student(&browser, 0);
     // Enter in a text field submits, like any form.
     browser.press_enter(&browser.widget_element(0, "#lg-name"));
-    phase(&browser, 0, "sent");
+    wait_phase(&browser, 0, "sent", 20);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(relay.leads().len(), 0);
     let seen = events(&browser);
@@ -187,8 +173,8 @@ fn two_widgets_on_one_page_are_independent() {
     browser.widget_element(0, "#lg-role");
     browser.type_into(&browser.widget_element(1, "#lg-email"), "grace@example.com");
     browser.click(&button);
-    phase(&browser, 1, "sent");
-    phase(&browser, 0, "editing");
+    wait_phase(&browser, 1, "sent", 20);
+    wait_phase(&browser, 0, "editing", 20);
     let leads = relay.leads();
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0]["payload"]["form_id"], "newsletter");
@@ -272,7 +258,7 @@ fn a_failed_delivery_keeps_the_lead_and_offers_a_retry() {
     browser.goto(&relay.url);
     fill_demo_form(&browser, 0, "vp", "51-200");
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, 0, "failed");
+    wait_phase(&browser, 0, "failed", 20);
     let state = browser.exec(
         "const r = document.querySelector('[data-leadgate]').shadowRoot;
          return { email: r.querySelector('#lg-email').value,

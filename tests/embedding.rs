@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use support::webdriver::Browser;
-use support::{demo_config, Relay, EVENTS_JS};
+use support::{demo_config, fill_as_ada, Relay, EVENTS_JS};
 
 fn page(head: &str, body: &str) -> String {
     format!(
@@ -298,11 +298,7 @@ fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
     browser.widget_element(0, "#lg-email-error");
     audit("error");
-    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
-    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
-    browser.click(&browser.widget_element(0, "#lg-role option[value='founder']"));
-    browser.click(&browser.widget_element(0, "#lg-employees option[value='1000+']"));
-    browser.click(&browser.widget_element(0, "#lg-consent"));
+    fill_as_ada(&browser, 0);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
     browser.widget_element(0, "[data-phase=sent]");
     audit("success");

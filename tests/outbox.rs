@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::receiver::Receiver;
 use support::webdriver::Browser;
-use support::{demo_config, landing_page, Relay, EVENTS_JS};
+use support::{
+    demo_config, fill_as_ada, fill_as_student, landing_page, wait_phase, Relay, EVENTS_JS,
+};
 
 /// A relay serving a landing page whose widget posts to a faulty receiver.
 fn setup() -> (Relay, Receiver) {
@@ -33,25 +35,6 @@ fn setup() -> (Relay, Receiver) {
     );
     receiver.forward_to(&relay.url);
     (relay, receiver)
-}
-
-fn fill(browser: &Browser) {
-    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
-    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
-    browser.click(&browser.widget_element(0, "#lg-role option[value='founder']"));
-    browser.click(&browser.widget_element(0, "#lg-employees option[value='1000+']"));
-    browser.click(&browser.widget_element(0, "#lg-consent"));
-}
-
-fn phase(browser: &Browser, want: &str, secs: u64) {
-    browser.wait_for(
-        &format!("phase {want}"),
-        secs,
-        "const h = document.querySelector('[data-leadgate]');
-         const s = h && h.shadowRoot && h.shadowRoot.querySelector('[data-testid=status]');
-         return s && s.dataset.phase === arguments[0];",
-        json!([want]),
-    );
 }
 
 fn wait_for_leads(relay: &Relay, count: usize, secs: u64) -> Vec<Value> {
@@ -91,11 +74,11 @@ fn two_503s_then_200_delivers_once_and_the_visitor_sees_sent() {
     receiver.fail_next(&[(503, None), (503, None)]);
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     let start = Instant::now();
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "queued", 10);
-    phase(&browser, "sent", 20);
+    wait_phase(&browser, 0, "queued", 10);
+    wait_phase(&browser, 0, "sent", 20);
     let leads = wait_for_leads(&relay, 1, 5);
     report("503, 503, 200", &receiver, &leads, start);
     assert_eq!(leads.len(), 1);
@@ -120,9 +103,9 @@ fn receiver_down_at_submit_delivers_once_on_a_later_visit() {
     receiver.down();
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "queued", 20);
+    wait_phase(&browser, 0, "queued", 20);
     let status = browser.exec(
         "return document.querySelector('[data-leadgate]').shadowRoot
             .querySelector('[data-testid=status]').textContent;",
@@ -148,7 +131,7 @@ fn offline_at_submit_delivers_once_when_back_online() {
     let (relay, receiver) = setup();
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     if !browser.set_offline(true) {
         browser.skip_note(
             "offline_at_submit_delivers_once_when_back_online: WebDriver cannot take this \
@@ -157,12 +140,12 @@ fn offline_at_submit_delivers_once_when_back_online() {
         return;
     }
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "queued", 20);
+    wait_phase(&browser, 0, "queued", 20);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(relay.leads().len(), 0);
     let start = Instant::now();
     assert!(browser.set_offline(false));
-    phase(&browser, "sent", 30);
+    wait_phase(&browser, 0, "sent", 30);
     let leads = wait_for_leads(&relay, 1, 5);
     report("offline, online", &receiver, &leads, start);
     assert_eq!(leads.len(), 1);
@@ -176,10 +159,10 @@ fn leaving_the_page_right_after_submit_still_delivers() {
     receiver.fail_next(&[(503, Some(120))]);
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     let start = Instant::now();
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "queued", 10);
+    wait_phase(&browser, 0, "queued", 10);
     browser.goto(&format!("{}/away.html", relay.url));
     let leads = wait_for_leads(&relay, 1, 10);
     report("leave after submit", &receiver, &leads, start);
@@ -193,14 +176,14 @@ fn double_click_and_double_enter_store_one_lead() {
     let (relay, receiver) = setup();
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     let start = Instant::now();
     browser.double_click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "sent", 10);
+    wait_phase(&browser, 0, "sent", 10);
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     browser.type_into(&browser.widget_element(0, "#lg-company"), "\u{E007}\u{E007}");
-    phase(&browser, "sent", 10);
+    wait_phase(&browser, 0, "sent", 10);
     std::thread::sleep(Duration::from_millis(500));
     let leads = relay.leads();
     report("double click + double enter", &receiver, &leads, start);
@@ -214,9 +197,9 @@ fn two_tabs_with_a_pending_lead_send_it_once() {
     receiver.down();
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "queued", 20);
+    wait_phase(&browser, 0, "queued", 20);
     browser.new_tab();
     browser.goto(&relay.url);
     browser.widget_element(0, "#lg-email");
@@ -237,10 +220,10 @@ fn a_refused_lead_is_dead_lettered_reported_and_not_retried() {
     receiver.always_answer(400);
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    fill(&browser);
+    fill_as_ada(&browser, 0);
     let start = Instant::now();
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "failed", 10);
+    wait_phase(&browser, 0, "failed", 10);
     std::thread::sleep(Duration::from_secs(4));
     report("400", &receiver, &relay.leads(), start);
     assert_eq!(receiver.attempts().len(), 1, "no retry after a 400");
@@ -274,12 +257,9 @@ fn leads_that_do_not_qualify_go_to_the_nurture_endpoint_when_one_is_configured()
     receiver.forward_to(&relay.url);
     let browser = Browser::from_env();
     browser.goto(&relay.url);
-    browser.type_into(&browser.widget_element(0, "#lg-name"), "Sam Student");
-    browser.type_into(&browser.widget_element(0, "#lg-email"), "sam@uni.example");
-    browser.click(&browser.widget_element(0, "#lg-role option[value='student']"));
-    browser.click(&browser.widget_element(0, "#lg-consent"));
+    fill_as_student(&browser, 0);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    phase(&browser, "sent", 10);
+    wait_phase(&browser, 0, "sent", 10);
     let leads = wait_for_leads(&relay, 1, 5);
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0]["payload"]["score"]["qualified"], false);

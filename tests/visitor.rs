@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::webdriver::Browser;
-use support::{demo_config, landing_page, Relay, EVENTS_JS};
+use support::{demo_config, fill_as_ada, landing_page, wait_phase, Relay, EVENTS_JS};
 
 fn page_with(config: &str) -> String {
     landing_page(&format!(
@@ -23,20 +23,9 @@ fn plain_page() -> String {
 }
 
 fn submit_demo_form(browser: &Browser) {
-    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
-    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
-    browser.click(&browser.widget_element(0, "#lg-role option[value='founder']"));
-    browser.click(&browser.widget_element(0, "#lg-employees option[value='1000+']"));
-    browser.click(&browser.widget_element(0, "#lg-consent"));
+    fill_as_ada(browser, 0);
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
-    browser.wait_for(
-        "sent",
-        10,
-        "const s = document.querySelector('[data-leadgate]').shadowRoot
-            .querySelector('[data-testid=status]');
-         return s.dataset.phase === 'sent';",
-        json!([]),
-    );
+    wait_phase(browser, 0, "sent", 10);
 }
 
 fn stored(browser: &Browser, key: &str) -> Value {

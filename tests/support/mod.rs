@@ -123,3 +123,34 @@ pub const EVENTS_JS: &str = "window.seen = []; window.dataLayer = []; window.con
 window.addEventListener('securitypolicyviolation', function (e) {
   window.seen.push({ type: 'csp-violation', detail: { directive: e.violatedDirective } });
 });";
+
+/// Fills the demo form (demo/contact.json) of widget `w` as a lead that qualifies: a founder
+/// of a company with more than 1000 people, consent ticked.
+pub fn fill_as_ada(browser: &webdriver::Browser, w: usize) {
+    browser.type_into(&browser.widget_element(w, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(w, "#lg-email"), "ada@analytical.example");
+    browser.click(&browser.widget_element(w, "#lg-role option[value='founder']"));
+    browser.click(&browser.widget_element(w, "#lg-employees option[value='1000+']"));
+    browser.click(&browser.widget_element(w, "#lg-consent"));
+}
+
+/// Fills the demo form of widget `w` as a student: a lead that does not qualify (-30 points).
+pub fn fill_as_student(browser: &webdriver::Browser, w: usize) {
+    browser.type_into(&browser.widget_element(w, "#lg-name"), "Sam Student");
+    browser.type_into(&browser.widget_element(w, "#lg-email"), "sam@uni.example");
+    browser.click(&browser.widget_element(w, "#lg-role option[value='student']"));
+    browser.click(&browser.widget_element(w, "#lg-consent"));
+}
+
+/// Waits until widget `w` shows the submission phase `want` (`editing`, `sending`, `sent`,
+/// `queued`, `failed`).
+pub fn wait_phase(browser: &webdriver::Browser, w: usize, want: &str, secs: u64) {
+    browser.wait_for(
+        &format!("widget {w} phase {want}"),
+        secs,
+        "const host = document.querySelectorAll('[data-leadgate]')[arguments[0]];
+         const s = host && host.shadowRoot && host.shadowRoot.querySelector('[data-testid=status]');
+         return s && s.dataset.phase === arguments[1];",
+        serde_json::json!([w, want]),
+    );
+}
