@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pattern::{in_domain, url_host, url_path, wildcard_match};
+use super::pattern::{host_of, in_domain, url_path, wildcard_match};
 use crate::config::{ConfigError, FormConfig};
 use crate::context::VisitorContext;
-use crate::email::{classify, email_domain, EmailClass};
+use crate::email::{classify, EmailClass, EmailClasses};
 use crate::lead::{FieldValue, Lead};
 use crate::time::Timestamp;
 
@@ -263,6 +263,8 @@ pub(crate) struct Facts<'a> {
     /// Page views already matched, by (pattern, ignore_case): the times of the matching views.
     /// Rules often share a pattern; each is matched once per score.
     matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
+    /// The last address classified, with its classes (rules often ask about the same one).
+    classified: std::cell::Cell<Option<(&'a str, EmailClasses)>>,
 }
 
 impl<'a> Facts<'a> {
@@ -290,6 +292,7 @@ impl<'a> Facts<'a> {
             last_at: at(&context.last_touch),
             pages,
             matched: std::cell::RefCell::new(Vec::new()),
+            classified: std::cell::Cell::new(None),
         }
     }
 
@@ -332,7 +335,13 @@ struct TouchView<'a> {
 
 /// Text compared as configured: trimmed, and lower-cased when case is ignored.
 fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
-    let text = text.trim();
+    // Nothing to trim when both ends are visible ASCII (the common case, checked quickly).
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..0x7f).contains(b));
+    let text = if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
+    };
     let upper = |t: &str| {
         if t.is_ascii() {
             t.bytes().any(|b| b.is_ascii_uppercase())
@@ -344,6 +353,24 @@ fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Owned(text.to_lowercase())
     } else {
         std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// [`fold`] that lower-cases short ASCII text into `buf` instead of allocating (for ASCII,
+/// lower-casing only when there is an upper-case letter is the same as always lower-casing).
+fn fold_in<'b>(
+    text: &'b str,
+    ignore_case: bool,
+    buf: &'b mut [u8; 64],
+) -> std::borrow::Cow<'b, str> {
+    let trimmed = text.trim();
+    match buf.get_mut(..trimmed.len()) {
+        Some(buf) if ignore_case && trimmed.is_ascii() => {
+            buf.copy_from_slice(trimmed.as_bytes());
+            buf.make_ascii_lowercase();
+            std::borrow::Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
+        }
+        _ => fold(text, ignore_case),
     }
 }
 
@@ -366,31 +393,33 @@ impl Condition {
     ) -> bool {
         let answer = |field: &str| f.lead.value(field);
         let text = |field: &str| answer(field).map_or("", FieldValue::as_text);
+        // Scratch space to fold the answer and a value without allocating.
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
         let holds = match self {
             Condition::Equals { field, value, ignore_case } => {
-                fold(text(field), *ignore_case) == fold(value, *ignore_case)
+                fold_in(text(field), *ignore_case, &mut a) == fold_in(value, *ignore_case, &mut b)
             }
             Condition::OneOf { field, values, ignore_case } => {
-                let t = fold(text(field), *ignore_case);
-                values.iter().any(|v| fold(v, *ignore_case) == t)
+                let t = fold_in(text(field), *ignore_case, &mut a);
+                values.iter().any(|v| fold_in(v, *ignore_case, &mut b) == t)
             }
             Condition::Contains { field, value, ignore_case } => {
-                let t = fold(text(field), *ignore_case);
-                !t.is_empty() && t.contains(fold(value, *ignore_case).as_ref())
+                let t = fold_in(text(field), *ignore_case, &mut a);
+                !t.is_empty() && t.contains(fold_in(value, *ignore_case, &mut b).as_ref())
             }
             Condition::StartsWith { field, value, ignore_case } => {
-                let t = fold(text(field), *ignore_case);
-                !t.is_empty() && t.starts_with(fold(value, *ignore_case).as_ref())
+                let t = fold_in(text(field), *ignore_case, &mut a);
+                !t.is_empty() && t.starts_with(fold_in(value, *ignore_case, &mut b).as_ref())
             }
             Condition::EndsWith { field, value, ignore_case } => {
-                let t = fold(text(field), *ignore_case);
-                !t.is_empty() && t.ends_with(fold(value, *ignore_case).as_ref())
+                let t = fold_in(text(field), *ignore_case, &mut a);
+                !t.is_empty() && t.ends_with(fold_in(value, *ignore_case, &mut b).as_ref())
             }
             Condition::Matches { field, pattern, ignore_case } => {
                 answer(field).is_some()
                     && wildcard_match(
-                        &fold(pattern, *ignore_case),
-                        &fold(text(field), *ignore_case),
+                        &fold_in(pattern, *ignore_case, &mut b),
+                        &fold_in(text(field), *ignore_case, &mut a),
                     )
             }
             Condition::AtLeast { field, value } => {
@@ -404,13 +433,23 @@ impl Condition {
             }
             Condition::Present { field } => answer(field).is_some_and(FieldValue::is_present),
             Condition::Absent { field } => !answer(field).is_some_and(FieldValue::is_present),
-            Condition::EmailClass { field, class } => classify(text(field)).has(*class),
-            Condition::EmailDomainIn { field, domains } => email_domain(text(field))
-                .is_some_and(|d| !d.is_empty() && domains.iter().any(|x| in_domain(&d, x))),
+            Condition::EmailClass { field, class } => {
+                let address = text(field);
+                let classes = match f.classified.get() {
+                    Some((known, classes)) if known == address => classes,
+                    _ => classify(address),
+                };
+                f.classified.set(Some((address, classes)));
+                classes.has(*class)
+            }
+            // The domain as typed: `in_domain` ignores case.
+            Condition::EmailDomainIn { field, domains } => text(field)
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim())
+                .is_some_and(|d| !d.is_empty() && domains.iter().any(|x| in_domain(d, x))),
             Condition::VisitsAtLeast { count } => f.context.visits >= *count,
             Condition::SecondsOnSiteAtLeast { seconds } => f.context.seconds_on_site >= *seconds,
             Condition::PagesMatchingAtLeast { pattern, count, ignore_case } => {
-                let start = out.len();
                 let mut matched = f.matched.borrow_mut();
                 let known = matched.iter().position(|(p, i, _)| p == pattern && i == ignore_case);
                 let index = known.unwrap_or_else(|| {
@@ -426,20 +465,19 @@ impl Condition {
                     matched.push((pattern.clone(), *ignore_case, times));
                     matched.len() - 1
                 });
-                out.extend(matched[index].2.iter().filter(|at| **at >= since));
+                // The times are in order: those from `since` on are the end of the list.
+                let times = &matched[index].2;
+                let times = &times[times.partition_point(|at| *at < since)..];
                 let need = (*count).max(1) as usize;
-                if out.len() - start < need {
-                    out.truncate(start);
-                    return false;
-                }
                 // The first occurrence is the view that reached the count.
-                out.drain(start..start + need - 1);
-                return true;
+                out.extend_from_slice(times.get(need - 1..).unwrap_or_default());
+                return times.len() >= need;
             }
             Condition::Utm { param, value, values, touch } => {
                 let ok = |v: &String| {
-                    let v = fold(v, true);
-                    value.iter().chain(values).any(|x| fold(x, true) == v)
+                    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+                    let v = fold_in(v, true, &mut a);
+                    value.iter().chain(values).any(|x| fold_in(x, true, &mut b) == v)
                 };
                 return push_touch(f, *touch, since, out, |t| {
                     t.utm.get(param.key()).is_some_and(ok)
@@ -447,9 +485,7 @@ impl Condition {
             }
             Condition::ReferrerDomain { domains, touch } => {
                 return push_touch(f, *touch, since, out, |t| {
-                    t.referrer
-                        .map(url_host)
-                        .is_some_and(|h| domains.iter().any(|d| in_domain(&h, d)))
+                    t.referrer.map(host_of).is_some_and(|h| domains.iter().any(|d| in_domain(h, d)))
                 });
             }
             Condition::ClickIdPresent { ids, touch } => {
@@ -783,21 +819,25 @@ fn push_touch(
 /// serde_json, which the widget carries anyway: `str::parse::<f64>` would add its own
 /// ~17 KB of power-of-ten tables to the wasm.
 fn number(value: Option<&FieldValue>) -> Option<f64> {
-    let text: String = value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    let text = text.strip_prefix('+').unwrap_or(&text);
-    let digits = text.strip_prefix('-').unwrap_or(text);
+    let mut text: String =
+        value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+    let unsigned = text.strip_prefix('+').unwrap_or(&text);
+    let negative = unsigned.starts_with('-');
+    let digits = unsigned.strip_prefix('-').unwrap_or(unsigned);
     if digits.is_empty() {
         return None;
     }
     // JSON has no leading zeros ("007") nor bare fractions (".5"); people type both.
     let trimmed = digits.trim_start_matches('0');
-    let digits = match trimmed.chars().next() {
-        None => "0".to_string(),
-        Some('.') => String::from("0") + trimmed,
-        Some(_) => trimmed.to_string(),
+    let zero = trimmed.is_empty() || trimmed.starts_with('.');
+    let prefix = match (negative, zero) {
+        (true, true) => "-0",
+        (true, false) => "-",
+        (false, true) => "0",
+        (false, false) => "",
     };
-    let sign = if text.starts_with('-') { "-" } else { "" };
-    serde_json::from_str::<f64>(&(String::from(sign) + &digits)).ok().filter(|n| n.is_finite())
+    text.replace_range(..text.len() - trimmed.len(), prefix);
+    serde_json::from_str::<f64>(&text).ok().filter(|n| n.is_finite())
 }
 
 /// A number in a reason, without `core::fmt`'s float machinery: `100`, `2.5`.

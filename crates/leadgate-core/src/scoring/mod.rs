@@ -72,6 +72,11 @@ pub struct ScoringConfig {
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     pub(crate) model_id: String,
+    /// The reason of each rule (its own or the condition described), made once when the
+    /// config is loaded; empty when the config was built otherwise.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub(crate) reasons: Vec<String>,
 }
 
 impl Default for ScoringConfig {
@@ -88,6 +93,7 @@ impl Default for ScoringConfig {
             label: None,
             stages: None,
             model_id: String::new(),
+            reasons: Vec::new(),
         }
     }
 }
@@ -214,6 +220,13 @@ pub struct Rule {
     pub when: Condition,
 }
 
+impl Rule {
+    /// The rule's reason, or its condition in words.
+    fn reason(&self) -> String {
+        self.reason.clone().unwrap_or_else(|| self.when.describe())
+    }
+}
+
 fn default_group() -> String {
     "fit".into()
 }
@@ -316,15 +329,23 @@ pub fn score(
     now: Timestamp,
 ) -> Score {
     let facts = Facts::new(lead, context, now);
-    let mut groups: BTreeMap<String, i64> = BUILT_IN_GROUPS
-        .iter()
-        .map(|g| (g.to_string(), 0))
-        .chain(config.groups.keys().map(|g| (g.clone(), 0)))
-        .collect();
+    // Each group once, with its decay and its sum (a name no group has gets a slot on its
+    // first hit).
+    let mut sums: Vec<(&str, Option<&Decay>, i64)> = Vec::new();
+    for name in config.group_names() {
+        if !sums.iter().any(|s| s.0 == name) {
+            sums.push((name, config.groups.get(name).and_then(|g| g.decay.as_ref()), 0));
+        }
+    }
     let mut hits = Vec::new();
     let mut times = Vec::new();
-    for rule in &config.rules {
-        let decay = config.groups.get(&rule.group).and_then(|g| g.decay.as_ref());
+    // The last evidence of several occurrences that decayed, with its half-life and what it
+    // kept: rules on the same pages share it, and `exp2` is not cheap.
+    let mut last: (Vec<Timestamp>, u64, f64) = (Vec::new(), 0, 0.0);
+    let reasons = Some(&config.reasons).filter(|r| r.len() == config.rules.len());
+    for (i, rule) in config.rules.iter().enumerate() {
+        let slot = sums.iter().position(|s| s.0 == rule.group);
+        let decay = slot.and_then(|g| sums[g].1);
         let since = decay
             .and_then(|d| d.window_days)
             .map_or(Timestamp(0), |days| Timestamp(now.0.saturating_sub((days * DAY_MS) as u64)));
@@ -340,10 +361,19 @@ pub fn score(
         let half_life = decay.and_then(|d| d.half_life_days);
         let points = match half_life {
             Some(days) => {
-                let kept: f64 = times
-                    .iter()
-                    .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
-                    .sum();
+                let kept = if last.0 == times && last.1 == days.to_bits() {
+                    last.2
+                } else {
+                    let kept: f64 = times
+                        .iter()
+                        .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
+                        .sum();
+                    if n > 1 {
+                        last.0.clone_from(&times);
+                        (last.1, last.2) = (days.to_bits(), kept);
+                    }
+                    kept
+                };
                 (rule.points as f64 * kept).round() as i64
             }
             None => raw,
@@ -352,7 +382,14 @@ pub fn score(
             Some(max) => points.clamp(-max, max),
             None => points,
         };
-        let mut reason = rule.reason.clone().unwrap_or_else(|| rule.when.describe());
+        let mut reason = match reasons {
+            Some(r) => {
+                let mut reason = String::with_capacity(r[i].len() + 32);
+                reason.push_str(&r[i]);
+                reason
+            }
+            None => rule.reason(),
+        };
         if n > 1 {
             reason.push_str(" (×");
             reason.push_str(&n.to_string());
@@ -363,11 +400,11 @@ pub fn score(
             reason.push_str(&raw.to_string());
             reason.push(')');
         }
-        let sum = match groups.get_mut(rule.group.as_str()) {
-            Some(sum) => sum,
-            None => groups.entry(rule.group.clone()).or_default(),
-        };
-        *sum = sum.saturating_add(points);
+        let slot = slot.unwrap_or_else(|| {
+            sums.push((&rule.group, None, 0));
+            sums.len() - 1
+        });
+        sums[slot].2 = sums[slot].2.saturating_add(points);
         hits.push(RuleHit {
             rule: rule.id.clone(),
             group: rule.group.clone(),
@@ -379,6 +416,8 @@ pub fn score(
             disqualifies: rule.disqualify,
         });
     }
+    let mut groups: BTreeMap<String, i64> =
+        sums.iter().map(|(name, _, sum)| (name.to_string(), *sum)).collect();
     for (name, group) in &config.groups {
         let Some(points) = groups.get_mut(name) else { continue };
         if let Some(line) = cap_line(name, *points, group.min, group.max) {
@@ -496,6 +535,7 @@ impl ScoringConfig {
     pub(crate) fn prepare(&mut self) {
         self.model_id = String::new();
         self.model_id = self.model_id();
+        self.reasons = self.rules.iter().map(Rule::reason).collect();
     }
 
     pub(crate) fn validate(&self, form: &FormConfig) -> Result<(), ConfigError> {
