@@ -214,3 +214,32 @@ async fn offers_a_fix_for_a_misspelt_provider() {
     assert_eq!(input.value(), "ada@gmail.com");
     assert!(w.root().query_selector("[data-testid=email-suggestion]").unwrap().is_none());
 }
+
+mod timing {
+    use leadgate_core::{score, FieldValue, FormConfig, Lead, PageView, Timestamp, VisitorContext};
+
+    include!("../crates/leadgate-core/benches/shared/model.rs");
+
+    /// Not a timed test: it reports how long scoring takes in the browser (the first call,
+    /// then the mean of 200) for the benchmark's 100-rule model, and only fails when scoring
+    /// is absurdly slow. `cargo test --target wasm32-unknown-unknown --test web -- --nocapture`.
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn scoring_in_the_browser() {
+        let performance = web_sys::window().unwrap().performance().unwrap();
+        let config = model();
+        let (lead, context) = input();
+        let start = performance.now();
+        let first = score(&lead, &context, &config.scoring, Timestamp(NOW));
+        let first_ms = performance.now() - start;
+        let start = performance.now();
+        for _ in 0..200 {
+            score(&lead, &context, &config.scoring, Timestamp(NOW));
+        }
+        let mean_us = (performance.now() - start) / 200.0 * 1000.0;
+        web_sys::console::log_1(
+            &format!("score in the browser: first call {first_ms:.3} ms, then {mean_us:.1} us each ({} hits)", first.hits.len()).into(),
+        );
+        assert!(first.hits.len() > 30);
+        assert!(first_ms < 100.0, "the first score took {first_ms} ms");
+    }
+}
