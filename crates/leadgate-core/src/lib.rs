@@ -10,6 +10,7 @@
 //! I/O or reads a clock: time comes in as a parameter.
 #![deny(missing_docs)]
 
+mod condition_de;
 pub mod config;
 pub mod context;
 pub mod delivery;

@@ -9,19 +9,24 @@ use crate::email::{classify, EmailClass, EmailClasses};
 use crate::lead::{FieldValue, Lead};
 use crate::time::Timestamp;
 
+#[allow(dead_code)] // the schema's defaults (reading goes through condition_de.rs)
 fn yes() -> bool {
     true
 }
 
+#[allow(dead_code)] // the schema's defaults (reading goes through condition_de.rs)
 fn one() -> u32 {
     1
 }
 
 /// A condition on the lead's answers or on the visitor's context. Text comparisons trim
 /// spaces and ignore case unless `"ignore_case": false`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `Deserialize` is in condition_de.rs (through a flat struct: smaller wasm); written, and
+// described by the schema, as the tagged enum it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum Condition {
     /// The answer equals `value`: `{"op": "equals", "field": "role", "value": "CTO"}`.
     Equals {
@@ -258,13 +263,16 @@ pub(crate) struct Facts<'a> {
     /// When the first and last touch happened (`now` when unknown).
     pub first_at: Timestamp,
     pub last_at: Timestamp,
-    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time).
-    pages: Vec<(&'a str, std::borrow::Cow<'a, str>, Timestamp)>,
+    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time). Read
+    /// on the first rule about pages: a model without one never parses a URL.
+    pages: std::cell::OnceCell<Vec<Page<'a>>>,
     /// Page views already matched, by (pattern, ignore_case): the times of the matching views.
     /// Rules often share a pattern; each is matched once per score.
-    matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
+    matched: std::cell::RefCell<Vec<(&'a str, bool, Vec<Timestamp>)>>,
     /// The last address classified, with its classes (rules often ask about the same one).
     classified: std::cell::Cell<Option<(&'a str, EmailClasses)>>,
+    /// The last answer read as a number, with the number (rules often ask about the same one).
+    numbered: std::cell::Cell<Option<(&'a FieldValue, Option<f64>)>>,
 }
 
 impl<'a> Facts<'a> {
@@ -272,28 +280,33 @@ impl<'a> Facts<'a> {
         let at = |t: &Option<crate::context::Touch>| {
             t.as_ref().and_then(|t| Timestamp::parse_rfc3339(&t.at)).unwrap_or(now)
         };
-        let mut pages: Vec<_> = context
-            .recent_pages()
-            .iter()
-            .filter(|p| p.at <= now)
-            .map(|p| {
-                let path = url_path(&p.url);
-                (path, fold(path, true), p.at)
-            })
-            .collect();
-        if !pages.is_sorted_by_key(|p| p.2) {
-            pages.sort_by_key(|p| p.2);
-        }
         Facts {
             lead,
             context,
             now,
             first_at: at(&context.first_touch),
             last_at: at(&context.last_touch),
-            pages,
-            matched: std::cell::RefCell::new(Vec::new()),
+            pages: std::cell::OnceCell::new(),
+            matched: std::cell::RefCell::new(Vec::with_capacity(4)),
             classified: std::cell::Cell::new(None),
+            numbered: std::cell::Cell::new(None),
         }
+    }
+
+    /// The recent page views up to `now`, oldest first.
+    fn pages(&self) -> &[Page<'a>] {
+        self.pages.get_or_init(|| {
+            let recent = self.context.recent_pages();
+            let mut pages = Vec::with_capacity(recent.len());
+            pages.extend(recent.iter().filter(|p| p.at <= self.now).map(|p| {
+                let path = url_path(&p.url);
+                (path, fold(path, true), p.at)
+            }));
+            if !pages.is_sorted_by_key(|p| p.2) {
+                pages.sort_by_key(|p| p.2);
+            }
+            pages
+        })
     }
 
     /// The arrivals in scope, most recent first: (when, page URL, referrer, utm, click ids).
@@ -325,6 +338,9 @@ impl<'a> Facts<'a> {
             .chain(if first { from(&c.first_touch, self.first_at) } else { None })
     }
 }
+
+/// A page view: its path, the path lower-cased, and when.
+type Page<'a> = (&'a str, std::borrow::Cow<'a, str>, Timestamp);
 
 struct TouchView<'a> {
     at: Timestamp,
@@ -385,14 +401,25 @@ impl Condition {
     /// answers and counters, the touch's time for attribution), one per counted page view for
     /// `pages_matching_at_least`, the union for `any`. Evidence before `since` is ignored.
     /// Returns whether the condition holds.
-    pub(crate) fn occurrences(
-        &self,
-        f: &Facts,
+    pub(crate) fn occurrences<'a>(
+        &'a self,
+        f: &Facts<'a>,
         since: Timestamp,
         out: &mut Vec<Timestamp>,
     ) -> bool {
         let answer = |field: &str| f.lead.value(field);
         let text = |field: &str| answer(field).map_or("", FieldValue::as_text);
+        let number = |field: &str| {
+            let value = answer(field)?;
+            match f.numbered.get() {
+                Some((known, n)) if std::ptr::eq(known, value) => n,
+                _ => {
+                    let n = number(Some(value));
+                    f.numbered.set(Some((value, n)));
+                    n
+                }
+            }
+        };
         // Scratch space to fold the answer and a value without allocating.
         let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
         let holds = match self {
@@ -423,13 +450,13 @@ impl Condition {
                     )
             }
             Condition::AtLeast { field, value } => {
-                number(answer(field)).is_some_and(|n| n >= *value)
+                number(field).is_some_and(|n| n >= *value)
             }
             Condition::AtMost { field, value } => {
-                number(answer(field)).is_some_and(|n| n <= *value)
+                number(field).is_some_and(|n| n <= *value)
             }
             Condition::Between { field, min, max } => {
-                number(answer(field)).is_some_and(|n| *min <= n && n <= *max)
+                number(field).is_some_and(|n| *min <= n && n <= *max)
             }
             Condition::Present { field } => answer(field).is_some_and(FieldValue::is_present),
             Condition::Absent { field } => !answer(field).is_some_and(FieldValue::is_present),
@@ -454,15 +481,18 @@ impl Condition {
                 let known = matched.iter().position(|(p, i, _)| p == pattern && i == ignore_case);
                 let index = known.unwrap_or_else(|| {
                     let folded = fold(pattern, *ignore_case);
-                    let times = f
-                        .pages
-                        .iter()
-                        .filter(|(exact, lower, _)| {
-                            wildcard_match(&folded, if *ignore_case { lower } else { exact })
-                        })
-                        .map(|p| p.2)
-                        .collect();
-                    matched.push((pattern.clone(), *ignore_case, times));
+                    // Room for every view: no growing while matching.
+                    let pages = f.pages();
+                    let mut times = Vec::with_capacity(pages.len());
+                    times.extend(
+                        pages
+                            .iter()
+                            .filter(|(exact, lower, _)| {
+                                wildcard_match(&folded, if *ignore_case { lower } else { exact })
+                            })
+                            .map(|p| p.2),
+                    );
+                    matched.push((pattern, *ignore_case, times));
                     matched.len() - 1
                 });
                 // The times are in order: those from `since` on are the end of the list.
