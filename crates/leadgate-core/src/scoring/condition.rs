@@ -449,12 +449,8 @@ impl Condition {
                         &fold_in(text(field), *ignore_case, &mut a),
                     )
             }
-            Condition::AtLeast { field, value } => {
-                number(field).is_some_and(|n| n >= *value)
-            }
-            Condition::AtMost { field, value } => {
-                number(field).is_some_and(|n| n <= *value)
-            }
+            Condition::AtLeast { field, value } => number(field).is_some_and(|n| n >= *value),
+            Condition::AtMost { field, value } => number(field).is_some_and(|n| n <= *value),
             Condition::Between { field, min, max } => {
                 number(field).is_some_and(|n| *min <= n && n <= *max)
             }

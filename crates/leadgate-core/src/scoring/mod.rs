@@ -367,7 +367,8 @@ pub fn score(
         let points = match half_life {
             Some(days) => {
                 let bits = days.to_bits();
-                let decayed = |t: Timestamp| (-(now.millis_since(t) as f64) / (days * DAY_MS)).exp2();
+                let decayed =
+                    |t: Timestamp| (-(now.millis_since(t) as f64) / (days * DAY_MS)).exp2();
                 let kept = if n == 1 {
                     match kept_one.iter().find(|k| k.0 == bits && k.1 == times[0]) {
                         Some(k) => k.2,
