@@ -263,16 +263,13 @@ pub(crate) struct Facts<'a> {
     /// When the first and last touch happened (`now` when unknown).
     pub first_at: Timestamp,
     pub last_at: Timestamp,
-    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time). Read
-    /// on the first rule about pages: a model without one never parses a URL.
-    pages: std::cell::OnceCell<Vec<Page<'a>>>,
+    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time).
+    pages: Vec<(&'a str, std::borrow::Cow<'a, str>, Timestamp)>,
     /// Page views already matched, by (pattern, ignore_case): the times of the matching views.
     /// Rules often share a pattern; each is matched once per score.
-    matched: std::cell::RefCell<Vec<(&'a str, bool, Vec<Timestamp>)>>,
+    matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
     /// The last address classified, with its classes (rules often ask about the same one).
     classified: std::cell::Cell<Option<(&'a str, EmailClasses)>>,
-    /// The last answer read as a number, with the number (rules often ask about the same one).
-    numbered: std::cell::Cell<Option<(&'a FieldValue, Option<f64>)>>,
 }
 
 impl<'a> Facts<'a> {
@@ -280,33 +277,28 @@ impl<'a> Facts<'a> {
         let at = |t: &Option<crate::context::Touch>| {
             t.as_ref().and_then(|t| Timestamp::parse_rfc3339(&t.at)).unwrap_or(now)
         };
+        let mut pages: Vec<_> = context
+            .recent_pages()
+            .iter()
+            .filter(|p| p.at <= now)
+            .map(|p| {
+                let path = url_path(&p.url);
+                (path, fold(path, true), p.at)
+            })
+            .collect();
+        if !pages.is_sorted_by_key(|p| p.2) {
+            pages.sort_by_key(|p| p.2);
+        }
         Facts {
             lead,
             context,
             now,
             first_at: at(&context.first_touch),
             last_at: at(&context.last_touch),
-            pages: std::cell::OnceCell::new(),
-            matched: std::cell::RefCell::new(Vec::with_capacity(4)),
+            pages,
+            matched: std::cell::RefCell::new(Vec::new()),
             classified: std::cell::Cell::new(None),
-            numbered: std::cell::Cell::new(None),
         }
-    }
-
-    /// The recent page views up to `now`, oldest first.
-    fn pages(&self) -> &[Page<'a>] {
-        self.pages.get_or_init(|| {
-            let recent = self.context.recent_pages();
-            let mut pages = Vec::with_capacity(recent.len());
-            pages.extend(recent.iter().filter(|p| p.at <= self.now).map(|p| {
-                let path = url_path(&p.url);
-                (path, fold(path, true), p.at)
-            }));
-            if !pages.is_sorted_by_key(|p| p.2) {
-                pages.sort_by_key(|p| p.2);
-            }
-            pages
-        })
     }
 
     /// The arrivals in scope, most recent first: (when, page URL, referrer, utm, click ids).
@@ -338,9 +330,6 @@ impl<'a> Facts<'a> {
             .chain(if first { from(&c.first_touch, self.first_at) } else { None })
     }
 }
-
-/// A page view: its path, the path lower-cased, and when.
-type Page<'a> = (&'a str, std::borrow::Cow<'a, str>, Timestamp);
 
 struct TouchView<'a> {
     at: Timestamp,
@@ -401,25 +390,14 @@ impl Condition {
     /// answers and counters, the touch's time for attribution), one per counted page view for
     /// `pages_matching_at_least`, the union for `any`. Evidence before `since` is ignored.
     /// Returns whether the condition holds.
-    pub(crate) fn occurrences<'a>(
-        &'a self,
-        f: &Facts<'a>,
+    pub(crate) fn occurrences(
+        &self,
+        f: &Facts,
         since: Timestamp,
         out: &mut Vec<Timestamp>,
     ) -> bool {
         let answer = |field: &str| f.lead.value(field);
         let text = |field: &str| answer(field).map_or("", FieldValue::as_text);
-        let number = |field: &str| {
-            let value = answer(field)?;
-            match f.numbered.get() {
-                Some((known, n)) if std::ptr::eq(known, value) => n,
-                _ => {
-                    let n = number(Some(value));
-                    f.numbered.set(Some((value, n)));
-                    n
-                }
-            }
-        };
         // Scratch space to fold the answer and a value without allocating.
         let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
         let holds = match self {
@@ -449,10 +427,14 @@ impl Condition {
                         &fold_in(text(field), *ignore_case, &mut a),
                     )
             }
-            Condition::AtLeast { field, value } => number(field).is_some_and(|n| n >= *value),
-            Condition::AtMost { field, value } => number(field).is_some_and(|n| n <= *value),
+            Condition::AtLeast { field, value } => {
+                number(answer(field)).is_some_and(|n| n >= *value)
+            }
+            Condition::AtMost { field, value } => {
+                number(answer(field)).is_some_and(|n| n <= *value)
+            }
             Condition::Between { field, min, max } => {
-                number(field).is_some_and(|n| *min <= n && n <= *max)
+                number(answer(field)).is_some_and(|n| *min <= n && n <= *max)
             }
             Condition::Present { field } => answer(field).is_some_and(FieldValue::is_present),
             Condition::Absent { field } => !answer(field).is_some_and(FieldValue::is_present),
@@ -477,18 +459,15 @@ impl Condition {
                 let known = matched.iter().position(|(p, i, _)| p == pattern && i == ignore_case);
                 let index = known.unwrap_or_else(|| {
                     let folded = fold(pattern, *ignore_case);
-                    // Room for every view: no growing while matching.
-                    let pages = f.pages();
-                    let mut times = Vec::with_capacity(pages.len());
-                    times.extend(
-                        pages
-                            .iter()
-                            .filter(|(exact, lower, _)| {
-                                wildcard_match(&folded, if *ignore_case { lower } else { exact })
-                            })
-                            .map(|p| p.2),
-                    );
-                    matched.push((pattern, *ignore_case, times));
+                    let times = f
+                        .pages
+                        .iter()
+                        .filter(|(exact, lower, _)| {
+                            wildcard_match(&folded, if *ignore_case { lower } else { exact })
+                        })
+                        .map(|p| p.2)
+                        .collect();
+                    matched.push((pattern.clone(), *ignore_case, times));
                     matched.len() - 1
                 });
                 // The times are in order: those from `since` on are the end of the list.

@@ -337,13 +337,8 @@ pub fn score(
             sums.push((name, config.groups.get(name).and_then(|g| g.decay.as_ref()), 0));
         }
     }
-    // Every rule, every group's cap and the total's cap at most: no growing.
-    let mut hits = Vec::with_capacity(config.rules.len() + config.groups.len() + 1);
-    // Room for every page view and then some: the evidence of most rules fits without growing.
-    let mut times = Vec::with_capacity(context.recent_pages().len() + 4);
-    // What single pieces of evidence kept after decay, by (half-life, time): rules often
-    // score the same view or touch, and `exp2` is not cheap (least of all in wasm).
-    let mut kept_one: Vec<(u64, Timestamp, f64)> = Vec::with_capacity(8);
+    let mut hits = Vec::new();
+    let mut times = Vec::new();
     // The last evidence of several occurrences that decayed, with its half-life and what it
     // kept: rules on the same pages share it, and `exp2` is not cheap.
     let mut last: (Vec<Timestamp>, u64, f64) = (Vec::new(), 0, 0.0);
@@ -366,26 +361,17 @@ pub fn score(
         let half_life = decay.and_then(|d| d.half_life_days);
         let points = match half_life {
             Some(days) => {
-                let bits = days.to_bits();
-                let decayed =
-                    |t: Timestamp| (-(now.millis_since(t) as f64) / (days * DAY_MS)).exp2();
-                let kept = if n == 1 {
-                    match kept_one.iter().find(|k| k.0 == bits && k.1 == times[0]) {
-                        Some(k) => k.2,
-                        None => {
-                            let kept = decayed(times[0]);
-                            if kept_one.len() < 32 {
-                                kept_one.push((bits, times[0], kept));
-                            }
-                            kept
-                        }
-                    }
-                } else if last.0 == times && last.1 == bits {
+                let kept = if last.0 == times && last.1 == days.to_bits() {
                     last.2
                 } else {
-                    let kept: f64 = times.iter().map(|t| decayed(*t)).sum();
-                    last.0.clone_from(&times);
-                    (last.1, last.2) = (bits, kept);
+                    let kept: f64 = times
+                        .iter()
+                        .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
+                        .sum();
+                    if n > 1 {
+                        last.0.clone_from(&times);
+                        (last.1, last.2) = (days.to_bits(), kept);
+                    }
                     kept
                 };
                 (rule.points as f64 * kept).round() as i64
@@ -406,12 +392,12 @@ pub fn score(
         };
         if n > 1 {
             reason.push_str(" (×");
-            push_int(&mut reason, n);
+            reason.push_str(&n.to_string());
             reason.push(')');
         }
         if points != raw {
             reason.push_str(if half_life.is_some() { " (was " } else { " (capped from " });
-            push_int(&mut reason, raw);
+            reason.push_str(&raw.to_string());
             reason.push(')');
         }
         let slot = slot.unwrap_or_else(|| {
@@ -489,27 +475,6 @@ pub fn score(
     }
 }
 
-/// Appends `n` in decimal, as `n.to_string()` would, without a `String` of its own.
-fn push_int(out: &mut String, n: i64) {
-    if n < 0 {
-        out.push('-');
-    }
-    let mut v = n.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for d in &digits[i..] {
-        out.push(char::from(*d));
-    }
-}
-
 /// The index of the first band whose `min` the value reaches, else the last band.
 fn band_index(mins: impl ExactSizeIterator<Item = i64>, value: i64) -> Option<usize> {
     let n = mins.len();
@@ -526,9 +491,9 @@ fn cap_line(group: &str, points: i64, min: Option<i64>, max: Option<i64>) -> Opt
     };
     let mut reason = String::from(group);
     reason.push_str(words);
-    push_int(&mut reason, limit);
+    reason.push_str(&limit.to_string());
     reason.push_str(" (were ");
-    push_int(&mut reason, points);
+    reason.push_str(&points.to_string());
     reason.push(')');
     let mut rule = String::from("cap:");
     rule.push_str(group);

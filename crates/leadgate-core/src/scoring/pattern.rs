@@ -74,13 +74,8 @@ pub fn url_host(url: &str) -> String {
 
 /// The host of a URL as written (not lower-cased: [`in_domain`] ignores case anyway).
 pub(crate) fn host_of(url: &str) -> &str {
-    let url = url.trim();
-    // Byte scans, as in `url_path`: no searcher set up for every referrer.
-    let rest = match url.as_bytes().windows(3).position(|w| w[0] == b':' && w[1..] == *b"//") {
-        Some(i) => &url[i + 3..],
-        None => url,
-    };
-    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let host = &rest[..end];
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(':').next().unwrap_or_default();
