@@ -22,11 +22,14 @@ pub struct EventDetail {
     pub qualified: Option<bool>,
     /// For `leadgate:error`: what went wrong.
     pub error: Option<String>,
+    /// The answers, only when the config's `delivery.events_include_fields` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<serde_json::Value>,
 }
 
 impl EventDetail {
-    /// The detail for events about a scored lead.
-    pub fn for_lead(payload: &LeadPayload) -> Self {
+    /// The detail for events about a scored lead; with `include_fields`, its answers too.
+    pub fn for_lead(payload: &LeadPayload, include_fields: bool) -> Self {
         EventDetail {
             form_id: payload.form_id.clone(),
             lead_id: Some(payload.id.clone()),
@@ -35,6 +38,7 @@ impl EventDetail {
             stage: Some(payload.score.stage.as_str().into()),
             qualified: Some(payload.score.qualified),
             error: None,
+            fields: include_fields.then(|| serde_json::to_value(&payload.fields).ok()).flatten(),
         }
     }
 }

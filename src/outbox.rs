@@ -73,7 +73,7 @@ impl Entry {
         Some(Entry {
             id: payload.id.clone(),
             body: serde_json::to_string(payload).ok()?,
-            detail: EventDetail::for_lead(payload),
+            detail: EventDetail::for_lead(payload, config.events_include_fields),
             endpoint,
             created_at: now,
             expires_at: now + u64::from(config.keep_days) * DAY_MS,

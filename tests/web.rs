@@ -215,6 +215,44 @@ async fn offers_a_fix_for_a_misspelt_provider() {
     assert!(w.root().query_selector("[data-testid=email-suggestion]").unwrap().is_none());
 }
 
+#[wasm_bindgen_test]
+async fn answers_reach_event_details_only_when_the_config_allows() {
+    for (allow, want_fields) in [(false, false), (true, true)] {
+        let config = CONFIG.replacen(
+            "\"form_id\": \"t\",",
+            &format!("\"form_id\": \"t\", \"delivery\": {{\"events_include_fields\": {allow}}},"),
+            1,
+        );
+        let w = Mounted::new(&config);
+        let details = js_sys::Array::new();
+        let record = {
+            let details = details.clone();
+            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
+                move |e: web_sys::CustomEvent| {
+                    details.push(&e.detail());
+                },
+            )
+        };
+        w.host
+            .add_event_listener_with_callback("leadgate:submit", record.as_ref().unchecked_ref())
+            .unwrap();
+        tick().await;
+        w.input("#lg-email", "ada@example.com");
+        w.find("#lg-ok").unchecked_into::<web_sys::HtmlElement>().click();
+        w.submit();
+        tick().await;
+        assert_eq!(details.length(), 1);
+        let detail = details.get(0);
+        let fields = js_sys::Reflect::get(&detail, &"fields".into()).unwrap();
+        assert_eq!(!fields.is_undefined(), want_fields, "events_include_fields: {allow}");
+        if want_fields {
+            let email = js_sys::Reflect::get(&fields, &"email".into()).unwrap();
+            assert_eq!(email.as_string().as_deref(), Some("ada@example.com"));
+        }
+        drop(record);
+    }
+}
+
 mod timing {
     use leadgate_core::{score, FieldValue, FormConfig, Lead, PageView, Timestamp, VisitorContext};
 

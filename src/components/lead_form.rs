@@ -128,7 +128,7 @@ pub fn LeadForm(
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
                 signals::grant_consent(&config.tracking);
             }
-            let detail = EventDetail::for_lead(&payload);
+            let detail = EventDetail::for_lead(&payload, config.delivery.events_include_fields);
             emit(&host, "leadgate:submit", &detail);
             // Qualified leads go to sales; the others to the nurture endpoint, if any. The
             // visitor sees the same thank-you either way.

@@ -22,6 +22,10 @@ pub struct DeliveryConfig {
     /// turns it off. Never sent under Global Privacy Control or before consent when
     /// `tracking.require_consent` is set.
     pub events_endpoint: Option<String>,
+    /// Put the visitor's answers into the `detail.fields` of the `leadgate:*` DOM events and
+    /// `dataLayer` entries (for a host page that forwards them itself). Defaults to false: no
+    /// raw field values leave the widget except in the lead itself.
+    pub events_include_fields: bool,
 }
 
 impl DeliveryConfig {
@@ -47,6 +51,7 @@ impl Default for DeliveryConfig {
             dead_letter_days: 30,
             outbox_limit: 50,
             events_endpoint: None,
+            events_include_fields: false,
         }
     }
 }
