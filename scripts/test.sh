@@ -24,7 +24,7 @@ bash scripts/build.sh
 step "native tests: core (spec fixtures, properties), relay, end-to-end in headless Chromium"
 LEADGATE_BROWSER=chromium cargo test --workspace
 # The same end-to-end suite in the other two engines (LEADGATE_BROWSER picks the WebDriver).
-E2E_TESTS=(--test e2e --test outbox --test visitor)
+E2E_TESTS=(--test e2e --test outbox --test visitor --test embedding)
 step "end-to-end suite in headless Firefox (geckodriver)"
 start=$SECONDS
 LEADGATE_BROWSER=firefox cargo test -p leadgate "${E2E_TESTS[@]}"

@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use support::webdriver::Browser;
+use support::webdriver::{Browser, Engine};
 use support::{demo_config, fill_as_ada, Relay, EVENTS_JS};
 
 fn page(head: &str, body: &str) -> String {
@@ -87,7 +87,7 @@ fn the_script_works_async_defer_as_a_module_and_before_the_mount_element() {
     let mut files: Vec<(&str, String)> = pages.iter().map(|(n, p)| (*n, p.clone())).collect();
     files.push(("events.js", EVENTS_JS.into()));
     let relay = Relay::start(&files);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     for (name, _) in &pages {
         browser.goto(&format!("{}/{name}", relay.url));
         browser.widget_element(0, "#lg-email");
@@ -102,7 +102,7 @@ fn single_page_apps_mount_and_unmount_through_the_js_api_without_leaks() {
         + &format!("<script type=\"application/json\" id=\"contact\">{}</script>", demo_config())
         + "<script src=\"spa.js\"></script><script async src=\"leadgate.js\"></script>";
     let relay = Relay::start(&[("index.html", page("", &body)), ("spa.js", file("spa.js"))]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     let results = browser.wait_for(
         "the SPA script",
@@ -123,6 +123,11 @@ fn single_page_apps_mount_and_unmount_through_the_js_api_without_leaks() {
         let growth = after - before;
         println!("[js api] JS heap after 100 mount/unmount cycles: {:+.0} KB", growth / 1024.0);
         assert!(growth < 1024.0 * 1024.0, "100 cycles grew the JS heap by {growth} bytes");
+    } else if browser.engine() == Engine::Chromium {
+        panic!("Chromium (--js-flags=--expose-gc) must report the JS heap: {results}");
+    } else {
+        // `performance.memory` and `window.gc` are Chromium-only: no heap figure to check.
+        browser.skip_note("the JS-heap growth check (no performance.memory / window.gc)");
     }
 }
 
@@ -152,11 +157,15 @@ fn a_hostile_page_does_not_change_the_widget_and_the_widget_does_not_change_the_
         ),
         ("hostile.html", page("<link rel=\"stylesheet\" href=\"hostile.css\">", &(body + tail))),
         ("hostile-alone.html", page("<link rel=\"stylesheet\" href=\"hostile.css\">", plain)),
-        ("neutral.css", file("neutral.css")),
+        // The hostile sheet's margin, border and padding on every `div` (13 + 5 + 21 px) move
+        // the mount element's content box to (39, 39): the neutral page puts it there too, so
+        // both renders are at the same spot in the viewport (WebKit's antialiasing can vary with the position).
+        ("neutral.css", file("neutral.css") + "#host { padding: 39px 0 0 39px; }\n"),
         ("hostile.css", file("hostile.css")),
         ("events.js", EVENTS_JS.into()),
     ]);
-    let browser = Browser::chromium();
+    // The error state focuses the e-mail field: its focus ring is in both screenshots.
+    let browser = Browser::from_env_focused();
     let shot = |name: &str| {
         browser.goto(&format!("{}/{name}", relay.url));
         let widget = browser.widget_element(0, ".lg-widget");
@@ -171,21 +180,34 @@ fn a_hostile_page_does_not_change_the_widget_and_the_widget_does_not_change_the_
             json!([]),
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
-        browser.element_screenshot(&widget)
+        if browser.engine() == Engine::Webkit {
+            // WebKitWebDriver (WebKitGTK 2.50) clips element screenshots wrongly: from the
+            // viewport's left edge (an element at x = 39 comes back 39 px too wide, page and
+            // all) and with its upper part black. Cut out of a viewport screenshot instead, two
+            // loads of the same page compare equal but the antialiasing of rounded corners
+            // varies by a step from run to run between pages: no stable pixel identity.
+            return None;
+        }
+        Some(browser.element_screenshot(&widget))
     };
     let neutral = shot("neutral.html");
     let hostile = shot("hostile.html");
-    assert!(neutral.len() > 1000);
-    if neutral != hostile {
-        let dir = std::env::temp_dir();
-        for (name, shot) in [("neutral", &neutral), ("hostile", &hostile)] {
-            let path = dir.join(format!("leadgate-isolation-{name}.png.b64"));
-            std::fs::write(&path, shot).unwrap();
+    if let (Some(neutral), Some(hostile)) = (neutral, hostile) {
+        assert!(neutral.len() > 1000);
+        if neutral != hostile {
+            let dir = std::env::temp_dir();
+            for (name, shot) in [("neutral", &neutral), ("hostile", &hostile)] {
+                let path = dir.join(format!("leadgate-isolation-{name}.png.b64"));
+                std::fs::write(&path, shot).unwrap();
+            }
+            panic!(
+                "the widget renders differently on the hostile page (screenshots in {})",
+                dir.display()
+            );
         }
-        panic!(
-            "the widget renders differently on the hostile page (screenshots in {})",
-            dir.display()
-        );
+    } else {
+        browser
+            .skip_note("the pixel comparison (element screenshots are broken in WebKitWebDriver)");
     }
     assert_eq!(csp_violations(&browser), Vec::<Value>::new());
     let page_button = "const s = getComputedStyle(document.getElementById('page-button'));
@@ -207,7 +229,7 @@ fn marketers_theme_the_widget_with_custom_properties() {
         ),
         ("themed.css", file("themed.css")),
     ]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.widget_element(0, "[data-testid=submit]");
     let style = browser.exec(
@@ -236,7 +258,7 @@ fn texts_follow_the_locale_and_right_to_left_is_honoured() {
     );
     let html = page("", &body).replace("<html lang=\"en\">", "<html lang=\"de\">");
     let relay = Relay::start(&[("index.html", html)]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.widget_element(1, "#lg-email");
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));
@@ -274,7 +296,7 @@ fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
         ),
         ("events.js", EVENTS_JS.into()),
     ]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.widget_element(0, "#lg-email");
     let axe = std::fs::read_to_string(
@@ -316,7 +338,8 @@ fn a_keyboard_alone_fills_in_and_submits_the_form() {
         ),
         ("events.js", EVENTS_JS.into()),
     ]);
-    let browser = Browser::chromium();
+    // Real key presses and a focus ring: the window must keep the keyboard focus.
+    let browser = Browser::from_env_focused();
     browser.goto(&relay.url);
     browser.widget_element(0, "#lg-consent");
     let focused = || {
@@ -373,7 +396,7 @@ fn the_form_fits_320_css_pixels_without_scrolling_sideways() {
         ("index.html", page("<link rel=\"stylesheet\" href=\"narrow.css\">", &body)),
         ("narrow.css", file("narrow.css")),
     ]);
-    let browser = Browser::chromium();
+    let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.widget_element(0, "#lg-consent");
     let widths = browser.exec(

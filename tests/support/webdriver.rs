@@ -7,6 +7,7 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -53,11 +54,74 @@ pub struct Browser {
     session: String,
     driver: Child,
     _profile: Option<tempfile::TempDir>,
+    /// Held until after the session ends (fields drop after `Drop::drop`).
+    _window: Option<WindowSlot>,
+}
+
+/// WebKit windows in this process: MiniBrowser has no headless mode, so every WebKit session
+/// opens a real window on the same X display, which has no window manager, and each new
+/// window takes the keyboard focus from the others. A window without the focus has
+/// `document.hasFocus()` false and matches no `:focus` / `:focus-visible` rule, so a test
+/// that checks focus (a focus ring, a screenshot with a focused field) needs its window to
+/// be the only one: see [`Browser::from_env_focused`].
+struct Windows {
+    open: usize,
+    exclusive: bool,
+}
+
+static WINDOWS: Mutex<Windows> = Mutex::new(Windows { open: 0, exclusive: false });
+static WINDOWS_CHANGED: Condvar = Condvar::new();
+
+/// A WebKit session's claim on the display: shared, or exclusive (no other window at all).
+struct WindowSlot {
+    exclusive: bool,
+}
+
+impl WindowSlot {
+    fn claim(exclusive: bool) -> WindowSlot {
+        let mut windows = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let free = if exclusive {
+                windows.open == 0 && !windows.exclusive
+            } else {
+                !windows.exclusive
+            };
+            if free {
+                break;
+            }
+            windows = WINDOWS_CHANGED.wait(windows).unwrap_or_else(|e| e.into_inner());
+        }
+        if exclusive {
+            windows.exclusive = true;
+        } else {
+            windows.open += 1;
+        }
+        WindowSlot { exclusive }
+    }
+}
+
+impl Drop for WindowSlot {
+    fn drop(&mut self) {
+        let mut windows = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
+        if self.exclusive {
+            windows.exclusive = false;
+        } else {
+            windows.open -= 1;
+        }
+        WINDOWS_CHANGED.notify_all();
+    }
 }
 
 /// A reference to an element on the page.
 #[derive(Debug, Clone)]
 pub struct ElementRef(String);
+
+impl ElementRef {
+    /// The element as a script argument (`arguments[i]` in [`Browser::exec`]).
+    pub fn to_json(&self) -> Value {
+        json!({ ELEMENT: self.0 })
+    }
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -84,6 +148,18 @@ impl Browser {
             Engine::Chromium => Browser::chromium(),
             Engine::Firefox => Browser::firefox(),
             Engine::Webkit => Browser::webkit(),
+        }
+    }
+
+    /// Like [`Browser::from_env`], for a test whose window must keep the keyboard focus
+    /// throughout (focus rings, real key presses, screenshots of a focused field). In
+    /// WebKit the session waits until no other WebKit window of this process is open, and
+    /// no other opens until it ends; the other engines are headless and give every window
+    /// the focus, so there it is just `from_env`.
+    pub fn from_env_focused() -> Browser {
+        match Engine::from_env() {
+            Engine::Webkit => Browser::webkit_with(WindowSlot::claim(true)),
+            _ => Browser::from_env(),
         }
     }
 
@@ -151,6 +227,10 @@ impl Browser {
     /// `/usr/bin/WebKitWebDriver`). There is no headless mode: `DISPLAY` must name an X server
     /// (scripts/test.sh starts Xvfb).
     pub fn webkit() -> Browser {
+        Browser::webkit_with(WindowSlot::claim(false))
+    }
+
+    fn webkit_with(window: WindowSlot) -> Browser {
         let driver = tool("WEBKITWEBDRIVER", &["/usr/bin/WebKitWebDriver".into()]);
         let display = std::env::var("DISPLAY").unwrap_or_default();
         assert!(
@@ -158,7 +238,10 @@ impl Browser {
             "WebKit needs an X display: start `Xvfb :N` and set DISPLAY=:N (scripts/test.sh does)"
         );
         let capabilities = json!({ "browserName": "MiniBrowser" });
-        Browser::start(Engine::Webkit, &driver, &["--host=127.0.0.1"], capabilities, None)
+        let mut browser =
+            Browser::start(Engine::Webkit, &driver, &["--host=127.0.0.1"], capabilities, None);
+        browser._window = Some(window);
+        browser
     }
 
     fn start(
@@ -177,8 +260,14 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {driver} (run scripts/setup.sh): {e}"));
         let base = format!("http://127.0.0.1:{port}");
-        let mut browser =
-            Browser { engine, base, session: String::new(), driver: child, _profile: profile };
+        let mut browser = Browser {
+            engine,
+            base,
+            session: String::new(),
+            driver: child,
+            _profile: profile,
+            _window: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while ureq::get(&format!("{}/status", browser.base))
             .timeout(Duration::from_secs(2))
@@ -384,7 +473,9 @@ impl Browser {
 }
 
 impl Browser {
-    /// A PNG screenshot of one element, base64 (as WebDriver returns it).
+    /// A PNG screenshot of one element, base64 (as WebDriver returns it). Not in WebKit:
+    /// WebKitWebDriver (WebKitGTK 2.50) clips it from the viewport's left edge and returns its
+    /// upper part black.
     pub fn element_screenshot(&self, element: &ElementRef) -> String {
         let value = self.command("GET", &format!("/element/{}/screenshot", element.0), json!({}));
         value.as_str().expect("a screenshot").to_string()
