@@ -415,19 +415,44 @@ where
     let request = js_sys::Reflect::get(&locks, &"request".into())
         .ok()
         .and_then(|r| r.dyn_into::<js_sys::Function>().ok())?;
-    let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
-    let out = slot.clone();
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
-        wasm_bindgen_futures::future_to_promise(async move {
-            let value = work().await;
-            *out.borrow_mut() = Some(value);
-            Ok(JsValue::UNDEFINED)
+    let work: Rc<RefCell<Option<F>>> = Rc::new(RefCell::new(Some(work)));
+    let out: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+    // A run of `work` under the lock, after `settle_ms`.
+    let run = |settle_ms: i32| {
+        let (work, out) = (work.clone(), out.clone());
+        Closure::once_into_js(move |lock: JsValue| -> js_sys::Promise {
+            let Some(work) = (!lock.is_null()).then(|| work.borrow_mut().take()).flatten() else {
+                return js_sys::Promise::resolve(&JsValue::FALSE);
+            };
+            wasm_bindgen_futures::future_to_promise(async move {
+                if settle_ms > 0 {
+                    sleep(settle_ms).await;
+                }
+                let value = work().await;
+                *out.borrow_mut() = Some(value);
+                Ok(JsValue::TRUE)
+            })
         })
-    });
-    let promise = request.call2(&locks, &LOCK_NAME.into(), &callback).ok()?;
-    let promise = promise.dyn_into::<js_sys::Promise>().ok()?;
-    wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-    let value = slot.borrow_mut().take();
+    };
+    let request_lock = |options: Option<&JsValue>, callback: &JsValue| {
+        let promise = match options {
+            Some(options) => request.call3(&locks, &LOCK_NAME.into(), options, callback),
+            None => request.call2(&locks, &LOCK_NAME.into(), callback),
+        };
+        promise.ok().and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+    };
+    // First: take the lock only if it is free.
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE).ok()?;
+    let first = request_lock(Some(&options), &run(0))?;
+    wasm_bindgen_futures::JsFuture::from(first).await.ok()?;
+    if out.borrow().is_none() && work.borrow().is_some() {
+        // Another tab holds it: wait for it, then give that tab's last storage writes time to
+        // reach this one (localStorage syncs between tabs asynchronously) before reading.
+        let second = request_lock(None, &run(300))?;
+        wasm_bindgen_futures::JsFuture::from(second).await.ok()?;
+    }
+    let value = out.borrow_mut().take();
     value
 }
 
