@@ -69,5 +69,5 @@ fi
 # Trunk runs cargo --offline (Trunk.toml: offline = true): fetch the crates first.
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
 
-step "tools ready: $(trunk --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1)"
-echo "browsers: $(chromium --version 2>/dev/null | head -1); $(firefox-esr --version 2>/dev/null | head -1) + $(geckodriver --version | head -1); WebKitGTK $(dpkg-query -W -f='${Version}' webkit2gtk-driver 2>/dev/null)"
+step "tools ready: $(trunk --version), $(wasm-bindgen --version), $(wasm-opt --version | sed -n 1p)"
+echo "browsers: $(chromium --version 2>/dev/null | sed -n 1p); $(firefox-esr --version 2>/dev/null | sed -n 1p) + $(geckodriver --version | sed -n 1p); WebKitGTK $(dpkg-query -W -f='${Version}' webkit2gtk-driver 2>/dev/null)"
