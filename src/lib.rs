@@ -4,9 +4,11 @@
 //! Layers, from the page inwards: [`embed`] is the only module that reads the host page (mount
 //! points, `data-*` attributes, the config source) and sets up the shadow root; the
 //! [`components`] render the form from a validated [`leadgate_core::FormConfig`]; [`signals`]
-//! collects the visitor context (page, referrer, UTM, click ids); [`delivery`] posts the scored
-//! payload; [`events`] tells the host page what happened; [`storage`] is the one door to `localStorage`. Scoring itself is
-//! [`leadgate_core::score`], the same code the relay runs.
+//! collects the visitor context (page, referrer, UTM, click ids, visits, pages seen);
+//! [`outbox`] keeps every lead until its endpoint took it, and [`delivery`] does the HTTP
+//! (fetch, keepalive, beacons); [`events`] tells the host page what happened; [`funnel`]
+//! reports views and starts to the relay; [`storage`] is the one door to `localStorage`.
+//! Scoring itself is [`leadgate_core::score`], the same code the relay runs.
 
 pub mod components;
 pub mod delivery;

@@ -167,8 +167,7 @@ pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener)
                 Ok(()) => true,
                 Err(e) => {
                     console_error(
-                        &(String::from("leadgate: could not save the lead: ")
-                            + &describe_storage(&e)),
+                        &(String::from("leadgate: could not save the lead: ") + e.message()),
                     );
                     false
                 }
@@ -325,9 +324,7 @@ fn update(store: Option<&Store>, id: &str, change: impl FnOnce(Entry) -> Option<
             entries.insert(i, entry);
         }
         if let Err(e) = store.set(KEY, &entries) {
-            console_error(
-                &(String::from("leadgate: could not update the outbox: ") + &describe_storage(&e)),
-            );
+            console_error(&(String::from("leadgate: could not update the outbox: ") + e.message()));
         }
     }
 }
@@ -387,15 +384,6 @@ fn send_pending_by_beacon() {
         let first = BEACONED.with(|b| b.borrow_mut().insert(entry.id.clone()));
         if first && !beacon_lead(&entry.endpoint, &entry.id, &entry.body) {
             BEACONED.with(|b| b.borrow_mut().remove(&entry.id));
-        }
-    }
-}
-
-fn describe_storage(e: &crate::storage::StorageError) -> String {
-    match e {
-        crate::storage::StorageError::Unavailable => "storage is unavailable".into(),
-        crate::storage::StorageError::Refused(m) | crate::storage::StorageError::Encode(m) => {
-            m.clone()
         }
     }
 }

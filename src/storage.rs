@@ -5,15 +5,22 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Why a value could not be stored.
+/// Why a value could not be stored. (No storage at all is [`Store::local`] giving `None`.)
 #[derive(Debug, Clone, PartialEq)]
 pub enum StorageError {
-    /// No `localStorage` (disabled, sandboxed iframe, some private modes).
-    Unavailable,
     /// The browser refused the write (usually the quota).
     Refused(String),
     /// The value could not be encoded.
     Encode(String),
+}
+
+impl StorageError {
+    /// What went wrong, for the console.
+    pub fn message(&self) -> &str {
+        match self {
+            StorageError::Refused(m) | StorageError::Encode(m) => m,
+        }
+    }
 }
 
 /// `localStorage`, under the `leadgate:` prefix.
