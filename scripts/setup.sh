@@ -33,6 +33,9 @@ command -v firefox-esr >/dev/null 2>&1 || apt_packages+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || apt_packages+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null 2>&1 || apt_packages+=(xvfb)
 command -v xauth >/dev/null 2>&1 || apt_packages+=(xauth)
+# The relay's PostgreSQL test starts its own throwaway cluster with initdb + pg_ctl (it never
+# touches the packaged cluster). `apt-get update` + install: 18.5 s measured (2 cores).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_packages+=(postgresql)
 if ((${#apt_packages[@]})); then
   step "Debian packages: ${apt_packages[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -5,6 +5,7 @@
 //! ```toml
 //! listen = "0.0.0.0:8080"
 //! db = "leads.db"                          # paths are relative to this file
+//! # database_url = "postgres://leadgate:…@db.internal/leads"   # instead of db: several relays
 //! allow_origins = ["https://www.example.com"]
 //! forms = ["forms/contact.json"]
 //! dashboard_token = "change-me"            # or LEADGATE_DASHBOARD_TOKEN
@@ -48,6 +49,8 @@ pub struct ConfigFile {
     pub listen: Option<SocketAddr>,
     /// The SQLite file.
     pub db: Option<PathBuf>,
+    /// A PostgreSQL database instead (`postgres://…`), which several relays may share.
+    pub database_url: Option<String>,
     /// Origins whose pages may post leads and events.
     #[serde(default)]
     pub allow_origins: Vec<String>,

@@ -36,7 +36,7 @@ pub use forward::{Forwarding, Route, Webhook};
 pub use ratelimit::RateLimit;
 pub use routes::router;
 pub use signature::WebhookSecret;
-pub use store::{ScoreCheck, Store, StoreError, StoredLead};
+pub use store::{Database, ScoreCheck, Store, StoreError, StoredLead};
 
 use crate::config::ConfigFile;
 use crate::logline::{log, Level};
@@ -50,7 +50,11 @@ pub const DEFAULT_MIN_FILL_MS: u64 = 2000;
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
     /// The SQLite file the leads are stored in; created if missing. Defaults to `leads.db`.
+    /// Not used when `database_url` is set.
     pub db_path: PathBuf,
+    /// A database to use instead of the SQLite file: `postgres://user:password@host/db`, which
+    /// several relays may share (or `sqlite:FILE`). Defaults to none.
+    pub database_url: Option<String>,
     /// The origins (`https://www.example.com`) whose pages may post leads; `"*"` allows any.
     /// Empty: only pages served by the relay itself (same origin).
     pub allowed_origins: Vec<String>,
@@ -89,10 +93,20 @@ impl Default for RelayOptions {
 }
 
 impl RelayOptions {
+    /// Where the leads are kept: `database_url` when set, else the SQLite file `db_path`.
+    pub fn database(&self) -> Result<Database, RelayError> {
+        match &self.database_url {
+            Some(url) => Database::from_url(url)
+                .map_err(|message| RelayError::Config { path: "database_url".into(), message }),
+            None => Ok(Database::Sqlite(self.db_path.clone())),
+        }
+    }
+
     /// The defaults, storing leads in `db_path`.
     pub fn new(db_path: impl Into<PathBuf>) -> RelayOptions {
         RelayOptions {
             db_path: db_path.into(),
+            database_url: None,
             allowed_origins: Vec::new(),
             demo_dir: None,
             demo_connect_src: Vec::new(),
@@ -136,10 +150,10 @@ pub enum RelayError {
     )]
     Origin(String),
     /// The database could not be opened or prepared.
-    #[error("cannot open the lead database {path}: {source}")]
+    #[error("cannot open the lead database {database}: {source}")]
     Database {
-        /// The SQLite file.
-        path: PathBuf,
+        /// The SQLite file, or the PostgreSQL URL (shown without its password).
+        database: Database,
         /// What went wrong.
         source: StoreError,
     },
@@ -207,6 +221,7 @@ pub struct RelayState {
 impl RelayState {
     /// Opens (or creates) the database and checks the options.
     pub fn open(options: RelayOptions) -> Result<RelayState, RelayError> {
+        let database = options.database()?;
         let mut forms = BTreeMap::new();
         for form in options.forms {
             if forms.contains_key(&form.form_id) {
@@ -225,8 +240,8 @@ impl RelayState {
                 message,
             })?;
         }
-        let store = Store::open(&options.db_path)
-            .map_err(|source| RelayError::Database { path: options.db_path.clone(), source })?;
+        let store = Store::open_database(&database)
+            .map_err(|source| RelayError::Database { database, source })?;
         let limiter =
             options.rate_limit.filter(|l| l.per_minute > 0).map(|l| Arc::new(RateLimiter::new(l)));
         Ok(RelayState {
@@ -314,6 +329,11 @@ pub struct Cli {
     /// The SQLite file to store leads in (created if missing) [default: leads.db].
     #[arg(long, global = true, env = "LEADGATE_DB")]
     pub db: Option<PathBuf>,
+    /// A PostgreSQL database instead of the SQLite file, which several relays may share:
+    /// postgres://user:password@host:port/database (better in the variable: it holds a
+    /// password).
+    #[arg(long, global = true, env = "LEADGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// An origin whose pages may post leads, e.g. https://www.example.com; repeatable
     /// (comma-separated in the variable); "*" allows any.
     #[arg(
@@ -413,6 +433,14 @@ impl Cli {
         }
         let options = RelayOptions {
             db_path: self.db.clone().or(file.db.clone()).unwrap_or_else(|| "leads.db".into()),
+            // A --db flag beats a database_url from the file; a URL flag beats everything.
+            database_url: self.database_url.clone().or_else(|| {
+                if self.db.is_some() {
+                    None
+                } else {
+                    file.database_url.clone()
+                }
+            }),
             allowed_origins: pick(&self.allow_origin, &file.allow_origins),
             demo_dir: self.demo_dir.clone().or(file.demo_dir.clone()),
             demo_connect_src: pick(&self.demo_connect_src, &file.demo_connect_src),
@@ -447,19 +475,15 @@ pub async fn run(settings: Settings) -> Result<(), RelayError> {
     if options.dashboard_token.is_none() && !listen.ip().is_loopback() && !open_dashboard {
         return Err(RelayError::OpenDashboard(listen));
     }
-    let db = options.db_path.clone();
+    let db = options.database()?;
     let webhooks = options.webhooks.len();
     let state = RelayState::open(options)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| RelayError::Bind { addr: listen, source })?;
     let addr = listener.local_addr().map_err(|source| RelayError::Bind { addr: listen, source })?;
-    println!("leadgate relay listening on http://{addr} (db: {})", db.display());
-    log(
-        Level::Info,
-        "relay.started",
-        &[("addr", &addr), ("db", &db.display()), ("webhooks", &webhooks)],
-    );
+    println!("leadgate relay listening on http://{addr} (db: {db})");
+    log(Level::Info, "relay.started", &[("addr", &addr), ("db", &db), ("webhooks", &webhooks)]);
     let result = serve_state(listener, state, shutdown_signal()).await;
     log(Level::Info, "relay.stopped", &[]);
     result
@@ -467,16 +491,13 @@ pub async fn run(settings: Settings) -> Result<(), RelayError> {
 
 /// `leadgate-relay replay`: dead letters back in the queue; returns how many.
 pub async fn replay(
-    db: &Path,
+    database: &Database,
     lead: Option<String>,
     webhook: Option<String>,
 ) -> Result<usize, RelayError> {
-    let store = Store::open(db)
-        .map_err(|source| RelayError::Database { path: db.to_path_buf(), source })?;
-    store
-        .replay_dead(lead, webhook, routes::now().0)
-        .await
-        .map_err(|source| RelayError::Database { path: db.to_path_buf(), source })
+    let fail = |source| RelayError::Database { database: database.clone(), source };
+    let store = Store::open_database(database).map_err(fail)?;
+    store.replay_dead(lead, webhook, routes::now().0).await.map_err(fail)
 }
 
 /// A new `whsec_` secret from the system's random source.

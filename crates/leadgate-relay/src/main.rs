@@ -17,11 +17,8 @@ fn main() -> ExitCode {
         },
         Some(Command::Replay { lead, webhook }) => cli.settings().and_then(|settings| {
             let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
-            let n = runtime.block_on(replay(
-                &settings.options.db_path,
-                lead.clone(),
-                webhook.clone(),
-            ))?;
+            let database = settings.options.database()?;
+            let n = runtime.block_on(replay(&database, lead.clone(), webhook.clone()))?;
             println!("{n} dead letter(s) queued again");
             Ok(())
         }),

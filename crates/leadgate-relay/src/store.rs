@@ -1,87 +1,29 @@
-//! Where leads are kept: one SQLite file with the leads (one row per lead id, written exactly
-//! once), the rules that fired, the widget's funnel events, and the forwarding queue.
+//! Where leads are kept: the leads (one row per lead id, written exactly once), the rules that
+//! fired, the widget's funnel events, and the forwarding queue. In one SQLite file by default
+//! ([`sqlite`]), or in PostgreSQL for several relays sharing one database ([`pg`]): every
+//! query is written once, in SQL both understand ([`sql`]), and runs the same way on both.
 //!
-//! Durability: the file is in WAL mode with `synchronous = FULL`, so a transaction that
-//! committed is on disk, and an answer is sent only after its commit. Every write goes to one
-//! writer thread that commits what is waiting in one transaction (group commit: one fsync for
-//! many leads), each job in its own savepoint so one bad job fails alone. Reads use their own
-//! connection, so the dashboard never makes a delivery wait.
+//! Durability: SQLite's file is in WAL mode with `synchronous = FULL` (PostgreSQL flushes its
+//! WAL at commit), so a transaction that committed is on disk, and an answer is sent only after
+//! its commit. Every write goes to one writer thread that commits what is waiting in one
+//! transaction (group commit: one fsync for many leads), each job in its own savepoint so one
+//! bad job fails alone. Reads use their own connection, so the dashboard never makes a
+//! delivery wait.
+
+mod pg;
+pub(crate) mod sql;
+mod sqlite;
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use leadgate_core::{LeadPayload, Score};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS leads (
-    id TEXT PRIMARY KEY NOT NULL,
-    form_id TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    submitted_at TEXT NOT NULL,
-    total INTEGER NOT NULL,
-    grade TEXT NOT NULL,
-    qualified INTEGER NOT NULL,
-    stage TEXT NOT NULL,
-    score_checked TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    idempotency_key TEXT,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS leads_received_at ON leads (received_at);
-CREATE TABLE IF NOT EXISTS lead_hits (
-    lead_id TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    points INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS lead_hits_lead ON lead_hits (lead_id);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT UNIQUE,
-    form_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    at TEXT NOT NULL,
-    day TEXT NOT NULL,
-    utm_source TEXT NOT NULL DEFAULT '',
-    utm_campaign TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    lead_id TEXT NOT NULL,
-    webhook TEXT NOT NULL,
-    msg_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at INTEGER NOT NULL,
-    last_status INTEGER,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    delivered_at TEXT,
-    PRIMARY KEY (lead_id, webhook)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
-";
-
-/// Columns added to `leads` after the first release (added to older files when opened).
-const LEAD_COLUMNS: [(&str, &str); 8] = [
-    ("relay_total", "INTEGER"),
-    ("relay_qualified", "INTEGER"),
-    ("relay_score", "TEXT"),
-    ("spam", "TEXT"),
-    ("meta", "TEXT"),
-    ("email", "TEXT NOT NULL DEFAULT ''"),
-    ("utm_source", "TEXT NOT NULL DEFAULT ''"),
-    ("utm_campaign", "TEXT NOT NULL DEFAULT ''"),
-];
-
-/// How long a write waits for another process's writer before it gives up (and the lead gets
-/// a 503, so the widget retries).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+use self::sql::{args, Db, Row};
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -359,6 +301,17 @@ pub enum StoreError {
     /// SQLite refused (busy, disk full, read-only file, ...).
     #[error("the lead database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused, or the connection to it failed.
+    #[error("the lead database (PostgreSQL) failed: {}", postgres_message(.0))]
+    Postgres(#[from] ::postgres::Error),
+    /// A column did not hold what the store expected (a schema changed by hand?).
+    #[error("the lead database answered with an unexpected value in column {index}: expected {expected}")]
+    Column {
+        /// The column's position in the result, from 0.
+        index: usize,
+        /// What was expected.
+        expected: &'static str,
+    },
     /// The transaction holding this write could not commit.
     #[error("the lead database failed to commit: {0}")]
     Commit(String),
@@ -381,19 +334,75 @@ pub enum StoreError {
     Task(String),
 }
 
+/// The server's own words when it sent any (`postgres::Error` alone says "db error").
+fn postgres_message(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// Where the leads are kept.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file, created if missing (the default: one relay).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database that several relays may share:
+    /// `postgres://user:password@host:port/database` (plain TCP, no TLS).
+    Postgres(String),
+}
+
+impl Database {
+    /// The database a `database_url` names: `postgres://…` or `postgresql://…`; `sqlite:FILE`
+    /// (or `sqlite://FILE`) for a SQLite file. The error says what is accepted.
+    pub fn from_url(url: &str) -> Result<Database, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if !path.is_empty() {
+                return Ok(Database::Sqlite(PathBuf::from(path)));
+            }
+        }
+        Err(format!(
+            "database_url {:?} is not postgres://user:password@host:port/database \
+             (or sqlite:FILE)",
+            pg::redact(url)
+        ))
+    }
+}
+
+/// Shown in logs and errors: the file, or the URL without its password.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => f.write_str(&pg::redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
 type Output = Box<dyn Any + Send>;
-type Work = Box<dyn FnOnce(&Connection) -> Result<Output, StoreError> + Send>;
+type Work = Box<dyn FnOnce(&mut dyn Db) -> Result<Output, StoreError> + Send>;
 
 struct Job {
     work: Work,
     reply: tokio::sync::oneshot::Sender<Result<Output, StoreError>>,
 }
 
-/// The lead database. Cheap to clone: clones share the writer thread and the read connection.
+/// The lead database. Cheap to clone: clones share the writer thread and the reader thread.
+/// Each thread owns its connection from opening to closing (PostgreSQL's synchronous client
+/// must not be used or dropped on the async runtime's threads).
 #[derive(Clone)]
 pub struct Store {
     writer: mpsc::Sender<Job>,
-    reader: Arc<Mutex<Connection>>,
+    reader: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for Store {
@@ -402,53 +411,47 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    // `journal_mode` answers with the mode in force; an in-memory database stays "memory".
-    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    // FULL: a commit is on disk (fsync of the WAL) before `COMMIT` returns.
-    conn.execute_batch("PRAGMA synchronous = FULL;")?;
-    Ok(conn)
-}
-
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA)?;
-    let mut have = Vec::new();
-    {
-        let mut stmt = conn.prepare("PRAGMA table_info(leads)")?;
-        let names = stmt.query_map([], |row| row.get::<_, String>(1))?;
-        for name in names {
-            have.push(name?);
-        }
-    }
-    for (column, kind) in LEAD_COLUMNS {
-        if !have.iter().any(|h| h == column) {
-            conn.execute_batch(&format!("ALTER TABLE leads ADD COLUMN {column} {kind}"))?;
-        }
-    }
-    conn.execute_batch("CREATE INDEX IF NOT EXISTS leads_email ON leads (email);")?;
-    Ok(())
-}
-
 impl Store {
     /// Opens (or creates) the SQLite file at `path`, prepares the schema (adding what older
     /// files lack) and starts the writer thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let writer_conn = connect(path)?;
-        migrate(&writer_conn)?;
-        let reader = connect(path)?;
-        let (writer, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("leadgate-db-writer".into())
-            .spawn(move || write_loop(&writer_conn, &jobs))
-            .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(Store { writer, reader: Arc::new(Mutex::new(reader)) })
+        Store::open_database(&Database::Sqlite(path.to_path_buf()))
+    }
+
+    /// Opens `database` (SQLite or PostgreSQL), creates what its schema lacks, and starts the
+    /// writer thread. Blocking: call it before serving, or from a blocking task.
+    pub fn open_database(database: &Database) -> Result<Store, StoreError> {
+        let open = |database: Database, migrate: bool| {
+            move || -> Result<Box<dyn Db>, StoreError> {
+                Ok(match database {
+                    Database::Sqlite(path) => {
+                        let mut db = sqlite::Sqlite::open(&path)?;
+                        if migrate {
+                            db.migrate()?;
+                        }
+                        Box::new(db)
+                    }
+                    Database::Postgres(url) => {
+                        let mut db = pg::Postgres::connect(&url)?;
+                        if migrate {
+                            db.migrate()?;
+                        }
+                        Box::new(db)
+                    }
+                })
+            }
+        };
+        // The writer first: it creates the schema the reader reads.
+        let writer = spawn_worker("leadgate-db-writer", open(database.clone(), true), write_loop)?;
+        let reader = spawn_worker("leadgate-db-reader", open(database.clone(), false), read_loop)?;
+        Ok(Store { writer, reader })
     }
 
     /// Stores a lead (with its rule hits and its queued webhook messages) unless one with its
     /// id is already there, in which case its `attempts` is incremented. Returns only after
-    /// the transaction committed.
+    /// the transaction committed. The lead's id is the primary key, so this holds across
+    /// relays sharing one PostgreSQL database too (the second insert waits for the first's
+    /// commit, then finds it).
     pub async fn insert(&self, lead: NewLead) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(&lead.payload).map_err(StoreError::Encode)?;
         let relay_json = match &lead.relay_score {
@@ -456,65 +459,58 @@ impl Store {
             None => None,
         };
         let meta = lead.meta.as_ref().map(|m| m.to_string());
-        self.write(move |conn| {
+        self.write(move |db| {
             let p = &lead.payload;
             let utm = |key: &str| p.context.utm.get(key).cloned().unwrap_or_default();
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO leads (id, form_id, received_at, submitted_at, total, grade,
-                        qualified, stage, score_checked, attempts, payload, idempotency_key,
-                        relay_total, relay_qualified, relay_score, spam, meta, email,
-                        utm_source, utm_campaign)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?13, ?14,
-                        ?15, ?16, ?17, ?18, ?19)
-                     ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![
-                    p.id,
-                    p.form_id,
-                    lead.received_at,
-                    p.submitted_at,
+            let inserted = db.execute(
+                "INSERT INTO leads (id, form_id, received_at, submitted_at, total, grade,
+                    qualified, stage, score_checked, attempts, payload, idempotency_key,
+                    relay_total, relay_qualified, relay_score, spam, meta, email,
+                    utm_source, utm_campaign)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14,
+                    $15, $16, $17, $18, $19)
+                 ON CONFLICT (id) DO NOTHING",
+                args![
+                    &p.id,
+                    &p.form_id,
+                    &lead.received_at,
+                    &p.submitted_at,
                     p.score.total,
-                    p.score.grade,
+                    &p.score.grade,
                     p.score.qualified,
                     p.score.stage.as_str(),
                     lead.check.as_str(),
                     json,
-                    lead.idempotency_key,
+                    lead.idempotency_key.clone(),
                     lead.relay_score.as_ref().map(|s| s.total),
                     lead.relay_score.as_ref().map(|s| s.qualified),
                     relay_json,
-                    lead.spam,
+                    lead.spam.clone(),
                     meta,
-                    lead.email,
+                    &lead.email,
                     utm("utm_source"),
                     utm("utm_campaign"),
-                ])?;
+                ],
+            )?;
             if inserted == 0 {
-                conn.prepare_cached("UPDATE leads SET attempts = attempts + 1 WHERE id = ?1")?
-                    .execute([&p.id])?;
+                db.execute("UPDATE leads SET attempts = attempts + 1 WHERE id = $1", args![&p.id])?;
                 return Ok(Insert::Repeated);
             }
             let score = lead.relay_score.as_ref().unwrap_or(&p.score);
-            let mut hit = conn.prepare_cached(
-                "INSERT INTO lead_hits (lead_id, rule, reason, points) VALUES (?1, ?2, ?3, ?4)",
-            )?;
             for h in &score.hits {
-                hit.execute(params![p.id, h.rule, h.reason, h.points])?;
+                db.execute(
+                    "INSERT INTO lead_hits (lead_id, rule, reason, points) VALUES ($1, $2, $3, $4)",
+                    args![&p.id, &h.rule, &h.reason, h.points],
+                )?;
             }
-            let mut queue = conn.prepare_cached(
-                "INSERT OR IGNORE INTO deliveries (lead_id, webhook, msg_id, body, status,
-                    attempts, next_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5)",
-            )?;
             for (webhook, body) in &lead.deliveries {
-                queue.execute(params![
-                    p.id,
-                    webhook,
-                    msg_id(&p.id, webhook),
-                    body,
-                    lead.received_at
-                ])?;
+                db.execute(
+                    "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts,
+                        next_at, created_at)
+                     VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5)
+                     ON CONFLICT DO NOTHING",
+                    args![&p.id, webhook, msg_id(&p.id, webhook), body, &lead.received_at],
+                )?;
             }
             Ok(Insert::Stored)
         })
@@ -523,61 +519,22 @@ impl Store {
 
     /// The leads `query` asks for, newest first.
     pub async fn list(&self, query: LeadQuery) -> Result<Vec<StoredLead>, StoreError> {
-        self.read(move |conn| {
+        self.read(move |db| {
             let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
             let pattern = search.map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
-            let limit = query.limit.map_or(-1, i64::from);
-            let mut stmt = conn.prepare_cached(
+            let limit = query.limit.map_or(i64::MAX, i64::from);
+            let rows = db.query(
                 "SELECT id, form_id, received_at, attempts, score_checked, payload,
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
                      WHERE d.lead_id = leads.id AND d.status = 'delivered')
                  FROM leads
-                 WHERE ?1 IS NULL OR email LIKE ?1 ESCAPE '\\'
-                 ORDER BY received_at DESC, rowid DESC
-                 LIMIT ?2",
+                 WHERE CAST($1 AS TEXT) IS NULL OR email LIKE $1 ESCAPE '\\'
+                 ORDER BY received_at DESC, {seq} DESC
+                 LIMIT $2",
+                args![pattern, limit],
             )?;
-            let rows = stmt.query_map(params![pattern, limit], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, u32>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                    row.get::<_, Option<String>>(7)?,
-                    row.get::<_, Option<String>>(8)?,
-                    row.get::<_, u32>(9)?,
-                ))
-            })?;
-            let mut leads = Vec::new();
-            for row in rows {
-                let (id, form_id, received_at, attempts, checked, json, key, relay, spam, fwd) =
-                    row?;
-                let payload = serde_json::from_str(&json)
-                    .map_err(|source| StoreError::Payload { id: id.clone(), source })?;
-                let relay_score = match relay {
-                    Some(text) => Some(
-                        serde_json::from_str(&text)
-                            .map_err(|source| StoreError::Payload { id: id.clone(), source })?,
-                    ),
-                    None => None,
-                };
-                leads.push(StoredLead {
-                    id,
-                    form_id,
-                    received_at,
-                    attempts,
-                    score_checked: ScoreCheck::from_column(&checked),
-                    idempotency_key: key,
-                    payload,
-                    relay_score,
-                    spam,
-                    forwarded: fwd,
-                });
-            }
-            Ok(leads)
+            rows.iter().map(stored_lead).collect()
         })
         .await
     }
@@ -585,65 +542,60 @@ impl Store {
     /// Counts widget events; an event whose id was seen before is ignored. Returns how many
     /// were new.
     pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<usize, StoreError> {
-        self.write(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "INSERT OR IGNORE INTO events (id, form_id, kind, at, day, utm_source,
-                    utm_campaign) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
+        self.write(move |db| {
             let mut added = 0;
             for e in &events {
-                added += stmt.execute(params![
-                    e.id,
-                    e.form_id,
-                    e.kind,
-                    e.at,
-                    e.day,
-                    e.utm_source,
-                    e.utm_campaign
-                ])?;
+                added += db.execute(
+                    "INSERT INTO events (id, form_id, kind, at, day, utm_source, utm_campaign)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT DO NOTHING",
+                    args![
+                        e.id.clone(),
+                        &e.form_id,
+                        &e.kind,
+                        &e.at,
+                        &e.day,
+                        &e.utm_source,
+                        &e.utm_campaign
+                    ],
+                )?;
             }
-            Ok(added)
+            Ok(added as usize)
         })
         .await
     }
 
     /// Claims up to `limit` pending webhook messages due at `now_ms`: they are not due again
     /// before `now_ms + lease_ms`, so a message in flight is not sent twice (and one whose
-    /// sender died is retried after the lease).
+    /// sender died is retried after the lease). In PostgreSQL the rows are picked with
+    /// `FOR UPDATE SKIP LOCKED`: relays claiming at the same moment get different messages.
     pub async fn claim_due(
         &self,
         now_ms: u64,
         lease_ms: u64,
         limit: usize,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        self.write(move |conn| {
-            let mut due = Vec::new();
-            {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT lead_id, webhook, msg_id, body, attempts FROM deliveries
-                     WHERE status = 'pending' AND next_at <= ?1
-                     ORDER BY next_at LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![now_ms, limit as i64], |row| {
-                    Ok(DueDelivery {
-                        lead_id: row.get(0)?,
-                        webhook: row.get(1)?,
-                        msg_id: row.get(2)?,
-                        body: row.get(3)?,
-                        attempts: row.get(4)?,
-                    })
-                })?;
-                for row in rows {
-                    due.push(row?);
-                }
-            }
-            let mut lease = conn.prepare_cached(
-                "UPDATE deliveries SET next_at = ?1 WHERE lead_id = ?2 AND webhook = ?3",
+        self.write(move |db| {
+            let rows = db.query(
+                "UPDATE deliveries SET next_at = $1
+                 WHERE (lead_id, webhook) IN (
+                    SELECT lead_id, webhook FROM deliveries
+                    WHERE status = 'pending' AND next_at <= $2
+                    ORDER BY next_at LIMIT $3 {skip_locked})
+                 RETURNING lead_id, webhook, msg_id, body, attempts",
+                args![now_ms.saturating_add(lease_ms), now_ms, limit as u64],
             )?;
-            for d in &due {
-                lease.execute(params![now_ms + lease_ms, d.lead_id, d.webhook])?;
-            }
-            Ok(due)
+            rows.iter()
+                .map(|row| {
+                    Ok(DueDelivery {
+                        lead_id: row.text(0)?,
+                        webhook: row.text(1)?,
+                        msg_id: row.text(2)?,
+                        body: row.text(3)?,
+                        attempts: row.uint(4)?,
+                    })
+                })
+                .collect()
         })
         .await
     }
@@ -655,27 +607,27 @@ impl Store {
         webhook: String,
         attempt: Attempt,
     ) -> Result<(), StoreError> {
-        self.write(move |conn| {
+        self.write(move |db| {
             match attempt {
                 Attempt::Delivered { status, at } => {
-                    conn.prepare_cached(
+                    db.execute(
                         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,
-                            last_status = ?1, last_error = NULL, delivered_at = ?2
-                         WHERE lead_id = ?3 AND webhook = ?4",
-                    )?
-                    .execute(params![status, at, lead_id, webhook])?;
+                            last_status = $1, last_error = NULL, delivered_at = $2
+                         WHERE lead_id = $3 AND webhook = $4",
+                        args![status, at, lead_id, webhook],
+                    )?;
                 }
                 Attempt::Failed { status, error, next_at } => {
                     let (state, next) = match next_at {
                         Some(at) => ("pending", at),
                         None => ("dead", 0),
                     };
-                    conn.prepare_cached(
-                        "UPDATE deliveries SET status = ?1, attempts = attempts + 1,
-                            next_at = ?2, last_status = ?3, last_error = ?4
-                         WHERE lead_id = ?5 AND webhook = ?6",
-                    )?
-                    .execute(params![state, next, status, error, lead_id, webhook])?;
+                    db.execute(
+                        "UPDATE deliveries SET status = $1, attempts = attempts + 1,
+                            next_at = $2, last_status = $3, last_error = $4
+                         WHERE lead_id = $5 AND webhook = $6 AND status = 'pending'",
+                        args![state, next, status, error, lead_id, webhook],
+                    )?;
                 }
             }
             Ok(())
@@ -691,15 +643,14 @@ impl Store {
         webhook: Option<String>,
         now_ms: u64,
     ) -> Result<usize, StoreError> {
-        self.write(move |conn| {
-            let n = conn
-                .prepare_cached(
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ?1
-                     WHERE status = 'dead' AND (?2 IS NULL OR lead_id = ?2)
-                        AND (?3 IS NULL OR webhook = ?3)",
-                )?
-                .execute(params![now_ms, lead_id, webhook])?;
-            Ok(n)
+        self.write(move |db| {
+            let n = db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = $1
+                 WHERE status = 'dead' AND (CAST($2 AS TEXT) IS NULL OR lead_id = $2)
+                    AND (CAST($3 AS TEXT) IS NULL OR webhook = $3)",
+                args![now_ms, lead_id, webhook],
+            )?;
+            Ok(n as usize)
         })
         .await
     }
@@ -709,51 +660,54 @@ impl Store {
         &self,
         status: Option<DeliveryStatus>,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
+        self.read(move |db| {
+            let rows = db.query(
                 "SELECT lead_id, webhook, msg_id, status, attempts, next_at, last_status,
                     last_error, delivered_at
-                 FROM deliveries WHERE ?1 IS NULL OR status = ?1 ORDER BY rowid",
+                 FROM deliveries WHERE CAST($1 AS TEXT) IS NULL OR status = $1
+                 ORDER BY {seq}",
+                args![status.map(DeliveryStatus::as_str)],
             )?;
-            let rows = stmt.query_map([status.map(DeliveryStatus::as_str)], |row| {
-                Ok(DeliveryRecord {
-                    lead_id: row.get(0)?,
-                    webhook: row.get(1)?,
-                    msg_id: row.get(2)?,
-                    status: DeliveryStatus::from_column(&row.get::<_, String>(3)?),
-                    attempts: row.get(4)?,
-                    next_at: row.get(5)?,
-                    last_status: row.get(6)?,
-                    last_error: row.get(7)?,
-                    delivered_at: row.get(8)?,
+            rows.iter()
+                .map(|row| {
+                    Ok(DeliveryRecord {
+                        lead_id: row.text(0)?,
+                        webhook: row.text(1)?,
+                        msg_id: row.text(2)?,
+                        status: DeliveryStatus::from_column(&row.text(3)?),
+                        attempts: row.uint(4)?,
+                        next_at: row.uint(5)?,
+                        last_status: row.opt_int(6)?.and_then(|s| u16::try_from(s).ok()),
+                        last_error: row.opt_text(7)?,
+                        delivered_at: row.opt_text(8)?,
+                    })
                 })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::from)
+                .collect()
         })
         .await
     }
 
     /// Every number of the dashboard (see [`Funnel`]).
     pub async fn funnel(&self) -> Result<Funnel, StoreError> {
-        self.read(|conn| {
+        self.read(|db| {
             let mut funnel = Funnel::default();
             let mut days: BTreeMap<String, FunnelRow> = BTreeMap::new();
             let mut sources: BTreeMap<(String, String), FunnelRow> = BTreeMap::new();
             let mut buckets: BTreeMap<i64, u64> = BTreeMap::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT substr(received_at, 1, 10), utm_source, utm_campaign,
-                    COALESCE(relay_qualified, qualified),
-                    EXISTS (SELECT 1 FROM deliveries d
-                            WHERE d.lead_id = leads.id AND d.status = 'delivered'),
-                    COALESCE(relay_total, total), count(*)
-                 FROM leads WHERE spam IS NULL GROUP BY 1, 2, 3, 4, 5, 6",
+            let rows = db.query(
+                "SELECT substr(l.received_at, 1, 10), l.utm_source, l.utm_campaign,
+                    COALESCE(l.relay_qualified, l.qualified), d.lead_id IS NOT NULL,
+                    COALESCE(l.relay_total, l.total), count(*)
+                 FROM leads l
+                 LEFT JOIN (SELECT DISTINCT lead_id FROM deliveries WHERE status = 'delivered') d
+                    ON d.lead_id = l.id
+                 WHERE l.spam IS NULL GROUP BY 1, 2, 3, 4, 5, 6",
+                args![],
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let (day, source, campaign): (String, String, String) =
-                    (row.get(0)?, row.get(1)?, row.get(2)?);
-                let (qualified, forwarded, total, n): (bool, bool, i64, u64) =
-                    (row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?);
+            for row in &rows {
+                let (day, source, campaign) = (row.text(0)?, row.text(1)?, row.text(2)?);
+                let (qualified, forwarded) = (row.bool(3)?, row.bool(4)?);
+                let (total, n): (i64, u64) = (row.int(5)?, row.uint(6)?);
                 let add = |r: &mut FunnelRow| {
                     r.submissions += n;
                     r.mqls += if qualified { n } else { 0 };
@@ -764,15 +718,15 @@ impl Store {
                 add(sources.entry((source, campaign)).or_default());
                 *buckets.entry(total.div_euclid(10) * 10).or_default() += n;
             }
-            let mut stmt = conn.prepare_cached(
+            let rows = db.query(
                 "SELECT day, utm_source, utm_campaign, kind, count(*) FROM events
                  GROUP BY 1, 2, 3, 4",
+                args![],
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let (day, source, campaign, kind): (String, String, String, String) =
-                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-                let n: u64 = row.get(4)?;
+            for row in &rows {
+                let (day, source, campaign, kind) =
+                    (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
+                let n: u64 = row.uint(4)?;
                 let add = |r: &mut FunnelRow| match kind.as_str() {
                     "view" => r.views += n,
                     _ => r.starts += n,
@@ -785,28 +739,33 @@ impl Store {
             funnel.by_source = sources.into_iter().map(|((s, c), r)| (s, c, r)).collect();
             funnel.by_source.sort_by_key(|row| std::cmp::Reverse(row.2.submissions));
             funnel.histogram = buckets.into_iter().collect();
-            let mut stmt = conn.prepare_cached(
-                "SELECT h.rule, max(h.reason), count(*), sum(h.points)
+            let rows = db.query(
+                "SELECT h.rule, max(h.reason), count(*), CAST(sum(h.points) AS BIGINT)
                  FROM lead_hits h JOIN leads l ON l.id = h.lead_id
                  WHERE l.spam IS NULL
                  GROUP BY h.rule ORDER BY count(*) DESC, h.rule LIMIT 10",
+                args![],
             )?;
-            let rules = stmt.query_map([], |row| {
-                Ok(RuleCount {
-                    rule: row.get(0)?,
-                    reason: row.get(1)?,
-                    leads: row.get(2)?,
-                    points: row.get(3)?,
+            funnel.top_rules = rows
+                .iter()
+                .map(|row| {
+                    Ok(RuleCount {
+                        rule: row.text(0)?,
+                        reason: row.text(1)?,
+                        leads: row.uint(2)?,
+                        points: row.int(3)?,
+                    })
                 })
-            })?;
-            funnel.top_rules = rules.collect::<Result<_, _>>()?;
-            let count = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, u64>(0));
-            funnel.spam = count("SELECT count(*) FROM leads WHERE spam IS NOT NULL")?;
-            funnel.mismatches = count(
+                .collect::<Result<_, StoreError>>()?;
+            funnel.spam = db.count("SELECT count(*) FROM leads WHERE spam IS NOT NULL", args![])?;
+            funnel.mismatches = db.count(
                 "SELECT count(*) FROM leads WHERE spam IS NULL AND score_checked = 'mismatch'",
+                args![],
             )?;
-            funnel.pending = count("SELECT count(*) FROM deliveries WHERE status = 'pending'")?;
-            funnel.dead_letters = count("SELECT count(*) FROM deliveries WHERE status = 'dead'")?;
+            funnel.pending =
+                db.count("SELECT count(*) FROM deliveries WHERE status = 'pending'", args![])?;
+            funnel.dead_letters =
+                db.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", args![])?;
             Ok(funnel)
         })
         .await
@@ -814,8 +773,8 @@ impl Store {
 
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(())).optional()?;
+        self.read(|db| {
+            db.query("SELECT 1", args![])?;
             Ok(())
         })
         .await
@@ -825,33 +784,97 @@ impl Store {
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let work: Work = Box::new(move |conn| work(conn).map(|t| Box::new(t) as Output));
-        self.writer
-            .send(Job { work, reply })
-            .map_err(|_| StoreError::Task("the writer thread has stopped".into()))?;
-        let output = answer
-            .await
-            .map_err(|_| StoreError::Task("the writer thread has stopped".into()))??;
-        output.downcast::<T>().map(|t| *t).map_err(|_| StoreError::Task("wrong output".into()))
+        run_on(&self.writer, "writer", work).await
     }
 
-    /// Runs `work` on the read connection, off the async threads.
+    /// Runs `work` on the reader thread's connection (outside any write transaction).
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().map_err(|_| StoreError::Poisoned)?;
-            work(&conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        run_on(&self.reader, "reader", work).await
     }
+}
+
+/// Sends `work` to a database thread and waits for its answer.
+async fn run_on<T, F>(thread: &mpsc::Sender<Job>, name: &str, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Db) -> Result<T, StoreError> + Send + 'static,
+{
+    let stopped = || StoreError::Task(format!("the database {name} thread has stopped"));
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let work: Work = Box::new(move |db| work(db).map(|t| Box::new(t) as Output));
+    thread.send(Job { work, reply }).map_err(|_| stopped())?;
+    let output = answer.await.map_err(|_| stopped())??;
+    output.downcast::<T>().map(|t| *t).map_err(|_| StoreError::Task("wrong output".into()))
+}
+
+/// Starts a thread that opens its connection with `open`, then serves jobs with `serve` until
+/// every [`Store`] clone is gone. Returns once the connection is open (or failed to open).
+fn spawn_worker<O>(
+    name: &str,
+    open: O,
+    serve: fn(Box<dyn Db>, &mpsc::Receiver<Job>),
+) -> Result<mpsc::Sender<Job>, StoreError>
+where
+    O: FnOnce() -> Result<Box<dyn Db>, StoreError> + Send + 'static,
+{
+    let (sender, jobs) = mpsc::channel::<Job>();
+    let (opened, open_result) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || match open() {
+            Ok(db) => {
+                if opened.send(Ok(())).is_ok() {
+                    serve(db, &jobs);
+                }
+            }
+            Err(e) => {
+                let _ = opened.send(Err(e));
+            }
+        })
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+    open_result.recv().map_err(|_| StoreError::Task(format!("{name} did not start")))??;
+    Ok(sender)
+}
+
+/// The reader thread: one job at a time, each on a connection that is known to be usable.
+fn read_loop(mut db: Box<dyn Db>, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        let result = db.ready().and_then(|()| (job.work)(db.as_mut()));
+        // The asker may have gone (a closed connection): nothing to tell.
+        let _ = job.reply.send(result);
+    }
+}
+
+/// One row of [`Store::list`].
+fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
+    let id = row.text(0)?;
+    let payload = serde_json::from_str(&row.text(5)?)
+        .map_err(|source| StoreError::Payload { id: id.clone(), source })?;
+    let relay_score = match row.opt_text(7)? {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|source| StoreError::Payload { id: id.clone(), source })?,
+        ),
+        None => None,
+    };
+    Ok(StoredLead {
+        form_id: row.text(1)?,
+        received_at: row.text(2)?,
+        attempts: row.uint(3)?,
+        score_checked: ScoreCheck::from_column(&row.text(4)?),
+        idempotency_key: row.opt_text(6)?,
+        payload,
+        relay_score,
+        spam: row.opt_text(8)?,
+        forwarded: row.uint(9)?,
+        id,
+    })
 }
 
 /// The `webhook-id` of a lead's message to a webhook: the same on every retry and replay, so
@@ -866,7 +889,7 @@ fn escape_like(text: &str) -> String {
 
 /// The writer thread: takes whatever jobs are waiting, runs each in a savepoint of one
 /// transaction, commits, then answers them all. Ends when every [`Store`] clone is gone.
-fn write_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+fn write_loop(mut db: Box<dyn Db>, jobs: &mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -877,7 +900,7 @@ fn write_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
         }
         let (works, replies): (Vec<Work>, Vec<_>) =
             batch.into_iter().map(|job| (job.work, job.reply)).unzip();
-        let results = run_batch(conn, works);
+        let results = run_batch(db.as_mut(), works);
         for (reply, result) in replies.into_iter().zip(results) {
             // The asker may have gone (a closed connection): its work is committed anyway.
             let _ = reply.send(result);
@@ -885,30 +908,31 @@ fn write_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
     }
 }
 
-fn run_batch(conn: &Connection, works: Vec<Work>) -> Vec<Result<Output, StoreError>> {
+fn run_batch(db: &mut dyn Db, works: Vec<Work>) -> Vec<Result<Output, StoreError>> {
     let fail_all = |n: usize, e: &dyn std::fmt::Display| {
         (0..n).map(|_| Err(StoreError::Commit(e.to_string()))).collect::<Vec<_>>()
     };
     let n = works.len();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    let begin = db.dialect().begin();
+    if let Err(e) = db.ready().and_then(|()| db.batch(begin)) {
         return fail_all(n, &e);
     }
     let mut results = Vec::with_capacity(n);
     for work in works {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-            results.push(Err(StoreError::from(e)));
+        if let Err(e) = db.batch("SAVEPOINT job") {
+            results.push(Err(e));
             continue;
         }
-        let result = work(conn);
+        let result = work(db);
         let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        match conn.execute_batch(end) {
+        match db.batch(end) {
             Ok(()) => results.push(result),
-            Err(e) => results.push(Err(StoreError::from(e))),
+            Err(e) => results.push(Err(e)),
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = db.batch("COMMIT") {
         // Nothing of this batch is on disk: every asker gets the error (a 503 for a lead).
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = db.batch("ROLLBACK");
         return fail_all(n, &e);
     }
     results

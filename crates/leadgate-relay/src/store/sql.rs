@@ -1,0 +1,243 @@
+//! The one way the store talks to a database, whichever it is: [`Db`] runs a statement with
+//! [`Arg`]s and gives back rows of [`Arg`]s. Every query of the store is written once, in the
+//! SQL both SQLite and PostgreSQL understand, with `$1`-style parameters and three markers that
+//! the backend fills in:
+//!
+//! | marker | SQLite | PostgreSQL |
+//! | --- | --- | --- |
+//! | `$N` | `?N` | `$N` |
+//! | `{seq}` (insertion order) | `rowid` | the `seq` column |
+//! | `{skip_locked}` (after a queue `SELECT`) | nothing (one writer at a time) | `FOR UPDATE SKIP LOCKED` |
+
+use std::borrow::Cow;
+
+use super::StoreError;
+
+/// A parameter or a column value. Booleans are kept apart from integers because PostgreSQL
+/// types them apart; SQLite stores them as 0 and 1.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    /// SQL `NULL`.
+    Null,
+    /// An integer (any width).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Int(v)
+    }
+}
+impl From<i32> for Arg {
+    fn from(v: i32) -> Arg {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<u32> for Arg {
+    fn from(v: u32) -> Arg {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<u16> for Arg {
+    fn from(v: u16) -> Arg {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<u64> for Arg {
+    /// Saturates at `i64::MAX` (Unix milliseconds are far below it).
+    fn from(v: u64) -> Arg {
+        Arg::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Arg {
+        Arg::Bool(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::Text(v.clone())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::Text(v)
+    }
+}
+impl<T: Into<Arg>> From<Option<T>> for Arg {
+    fn from(v: Option<T>) -> Arg {
+        v.map_or(Arg::Null, Into::into)
+    }
+}
+
+/// `args![a, b, c]`: a slice of [`Arg`]s.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { &[$($crate::store::sql::Arg::from($value)),*][..] };
+}
+pub(crate) use args;
+
+/// One row of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Row(pub(crate) Vec<Arg>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Arg, StoreError> {
+        self.0.get(i).ok_or(StoreError::Column { index: i, expected: "a column" })
+    }
+
+    /// Column `i` as text.
+    pub(crate) fn text(&self, i: usize) -> Result<String, StoreError> {
+        match self.at(i)? {
+            Arg::Text(s) => Ok(s.clone()),
+            _ => Err(StoreError::Column { index: i, expected: "text" }),
+        }
+    }
+
+    /// Column `i` as text, or `None` for `NULL`.
+    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.at(i)? {
+            Arg::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    /// Column `i` as an integer.
+    pub(crate) fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.at(i)? {
+            Arg::Int(v) => Ok(*v),
+            Arg::Bool(b) => Ok(i64::from(*b)),
+            _ => Err(StoreError::Column { index: i, expected: "an integer" }),
+        }
+    }
+
+    /// Column `i` as an integer, or `None` for `NULL`.
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(i)? {
+            Arg::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    /// Column `i` as an unsigned number (counts, attempts, milliseconds).
+    pub(crate) fn uint<T: TryFrom<i64>>(&self, i: usize) -> Result<T, StoreError> {
+        T::try_from(self.int(i)?)
+            .map_err(|_| StoreError::Column { index: i, expected: "a non-negative integer" })
+    }
+
+    /// Column `i` as a boolean (an integer, 0 or not, in SQLite).
+    pub(crate) fn bool(&self, i: usize) -> Result<bool, StoreError> {
+        match self.at(i)? {
+            Arg::Bool(b) => Ok(*b),
+            Arg::Int(v) => Ok(*v != 0),
+            _ => Err(StoreError::Column { index: i, expected: "a boolean" }),
+        }
+    }
+}
+
+/// Which SQL the connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// SQLite (rusqlite, bundled).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The shared statement `sql` in this dialect (see the module's table).
+    pub(crate) fn rewrite(self, sql: &str) -> Cow<'_, str> {
+        match self {
+            Dialect::Sqlite if sql.contains(['$', '{']) => Cow::Owned(
+                sql.replace('$', "?").replace("{seq}", "rowid").replace("{skip_locked}", ""),
+            ),
+            Dialect::Postgres if sql.contains('{') => Cow::Owned(
+                sql.replace("{seq}", "seq").replace("{skip_locked}", "FOR UPDATE SKIP LOCKED"),
+            ),
+            _ => Cow::Borrowed(sql),
+        }
+    }
+
+    /// The statement that opens a write transaction.
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            // Take the write lock now, not at the first write (no upgrade deadlock).
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// A connection to the lead database.
+pub(crate) trait Db: Send {
+    /// The SQL it speaks.
+    fn dialect(&self) -> Dialect;
+    /// Runs one shared statement (see the module doc); returns the rows it changed.
+    fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError>;
+    /// Runs one shared statement and returns its rows.
+    fn query(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError>;
+    /// Runs statements without parameters (schema, transaction control), as written.
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Makes sure the connection is usable before a transaction (reconnects a PostgreSQL
+    /// connection the server closed). Defaults to nothing to do.
+    fn ready(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The first row, if any.
+    fn query_opt(&mut self, sql: &str, args: &[Arg]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    /// A single number (`SELECT count(*) ...`).
+    fn count(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        match self.query_opt(sql, args)? {
+            Some(row) => row.uint(0),
+            None => Err(StoreError::Column { index: 0, expected: "a row" }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_sql_is_rewritten_per_dialect() {
+        let sql = "SELECT a FROM t WHERE b = $1 AND c = $12 ORDER BY {seq} LIMIT $2 {skip_locked}";
+        // (dialect, expected)
+        let cases = [
+            (Dialect::Sqlite, "SELECT a FROM t WHERE b = ?1 AND c = ?12 ORDER BY rowid LIMIT ?2 "),
+            (
+                Dialect::Postgres,
+                "SELECT a FROM t WHERE b = $1 AND c = $12 ORDER BY seq LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED",
+            ),
+        ];
+        for (dialect, want) in cases {
+            assert_eq!(dialect.rewrite(sql), want, "{dialect:?}");
+        }
+        assert!(matches!(Dialect::Sqlite.rewrite("SELECT 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn rows_read_booleans_and_integers_from_either_backend() {
+        let row = Row(vec![Arg::Int(1), Arg::Bool(true), Arg::Null, Arg::Text("x".into())]);
+        assert!(row.bool(0).unwrap());
+        assert!(row.bool(1).unwrap());
+        assert_eq!(row.int(1).unwrap(), 1);
+        assert_eq!(row.opt_int(2).unwrap(), None);
+        assert_eq!(row.opt_text(3).unwrap().as_deref(), Some("x"));
+        assert!(row.text(0).is_err());
+        assert!(row.uint::<u32>(9).is_err());
+        assert!(Row(vec![Arg::Int(-1)]).uint::<u32>(0).is_err());
+    }
+}
