@@ -146,3 +146,14 @@ pub fn beacon_lead(endpoint: &str, id: &str, body: &str) -> bool {
     let url = String::from(endpoint) + separator + "idempotency_key=" + id;
     window.navigator().send_beacon_with_opt_str(&url, Some(body)).unwrap_or(false)
 }
+
+/// Waits `ms` milliseconds without blocking the page; `sleep(0)` ends the current task, so
+/// the browser can paint and handle input before the caller goes on.
+pub(crate) async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

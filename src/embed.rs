@@ -19,12 +19,18 @@ const CSS: &str = include_str!("../style/widget.css");
 const STATE: &str = "data-leadgate-state";
 
 /// Mounts every `[data-leadgate]` element of the page, now and whenever one is added.
+///
+/// The work is spread over several short tasks (config, render, then the rest), so the page
+/// stays responsive while the widget starts: no task of its own is long.
 pub fn start() {
     install_js_api();
-    crate::outbox::start();
-    crate::signals::resume_tracking();
     scan();
     observe_additions();
+    wasm_bindgen_futures::spawn_local(async {
+        delivery::sleep(0).await;
+        crate::outbox::start();
+        crate::signals::resume_tracking();
+    });
 }
 
 fn scan() {
@@ -60,10 +66,14 @@ fn observe_additions() {
 }
 
 async fn load(host: Element) {
-    let result = read_config(&host).await;
-    let result = result.and_then(|(config, endpoint)| mount(&host, config, endpoint));
-    match result {
-        Ok(handle) => handle.forget(),
+    let prepared = read_config(&host).await.and_then(|(config, endpoint)| {
+        let container = shadow_container(&host)?;
+        Ok((container, config, endpoint))
+    });
+    // The first render in a task of its own.
+    delivery::sleep(0).await;
+    match prepared {
+        Ok((container, config, endpoint)) => render(&host, container, config, endpoint).forget(),
         Err(message) => show_config_error(&host, message),
     }
 }
@@ -73,6 +83,8 @@ async fn load(host: Element) {
 async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
     let source = host.get_attribute("data-config").unwrap_or_default();
     let source = source.trim();
+    // Reading the config in a task of its own, not in the one that loaded the wasm.
+    delivery::sleep(0).await;
     let text = if let Some(id) = source.strip_prefix('#') {
         web_sys::window()
             .and_then(|w| w.document())
@@ -190,7 +202,22 @@ impl WidgetHandle {
 /// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`.
 pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<WidgetHandle, String> {
     let container = shadow_container(host)?;
-    crate::signals::record_page_view(&config.tracking);
+    Ok(render(host, container, config, endpoint))
+}
+
+/// Renders the widget into `container` (see [`shadow_container`]).
+fn render(
+    host: &Element,
+    container: web_sys::HtmlElement,
+    config: FormConfig,
+    endpoint: String,
+) -> WidgetHandle {
+    let tracking = config.tracking.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        // After the first render, in a task of its own.
+        delivery::sleep(0).await;
+        crate::signals::record_page_view(&tracking);
+    });
     let form_id = config.form_id.clone();
     let owner = host.clone();
     let lang = config.locale.clone().or_else(|| inherited(host, "lang")).unwrap_or("en".into());
@@ -209,7 +236,7 @@ pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<Wid
     });
     let _ = host.set_attribute(STATE, "ready");
     emit(host, "leadgate:ready", &EventDetail { form_id, ..Default::default() });
-    Ok(WidgetHandle { _view: Box::new(handle) })
+    WidgetHandle { _view: Box::new(handle) }
 }
 
 /// The host page's `lang` or `dir` that applies to `host` (its own or the closest ancestor's).

@@ -414,7 +414,7 @@ where
             };
             wasm_bindgen_futures::future_to_promise(async move {
                 if settle_ms > 0 {
-                    sleep(settle_ms).await;
+                    crate::delivery::sleep(settle_ms).await;
                 }
                 let value = work().await;
                 *out.borrow_mut() = Some(value);
@@ -463,23 +463,14 @@ where
         let free = store.get::<Lease>(LEASE_KEY).is_none_or(|l| l.until < now() || l.owner == me);
         if free {
             let _ = store.set(LEASE_KEY, &Lease { owner: me.clone(), until: now() + 30_000 });
-            sleep(100).await;
+            crate::delivery::sleep(100).await;
             if store.get::<Lease>(LEASE_KEY).is_some_and(|l| l.owner == me) {
                 let value = work().await;
                 store.remove(LEASE_KEY);
                 return Some(value);
             }
         }
-        sleep(200).await;
+        crate::delivery::sleep(200).await;
     }
     None
-}
-
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
