@@ -232,13 +232,15 @@ async fn attempt(
             }
         }
     };
-    log_attempt(&delivery, number, &outcome);
-    if let Err(e) =
-        store.record_attempt(delivery.lead_id.clone(), delivery.webhook.clone(), outcome).await
-    {
+    // Record first, log after: the time between the receiver's 2xx and its commit is the
+    // window in which a crash makes the message go out again.
+    let recorded =
+        store.record_attempt(delivery.lead_id.clone(), delivery.webhook.clone(), outcome.clone());
+    if let Err(e) = recorded.await {
         // The lease runs out and the message is tried again: sent twice rather than never.
         log(Level::Error, "forward.record_failed", &[("lead", &delivery.lead_id), ("error", &e)]);
     }
+    log_attempt(&delivery, number, &outcome);
 }
 
 /// One line per attempt: delivered, retry, or dead letter.
