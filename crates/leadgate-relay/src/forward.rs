@@ -19,7 +19,7 @@ use leadgate_core::delivery::{parse_retry_after, verdict, Verdict};
 use leadgate_core::{LeadPayload, Score};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::logline::{log, Level};
@@ -156,15 +156,40 @@ pub fn message_body(
     serde_json::to_string(&json!({"type": kind, "timestamp": received_at, "data": data}))
 }
 
-/// Starts the forwarder: it runs until the returned task is aborted. `wake` makes it look at
-/// the queue at once (a lead was queued, or dead letters replayed).
+/// The running forwarder (see [`spawn`]).
+#[derive(Debug)]
+pub struct Forwarder {
+    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    grace: Duration,
+}
+
+impl Forwarder {
+    /// Stops claiming messages and lets the ones in flight finish and be recorded, so a
+    /// graceful restart sends none of them twice. Waits at most one attempt's timeout (plus
+    /// two seconds to record it), then aborts: what is still in flight is sent again after its
+    /// lease.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(self.grace, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the forwarder: it runs until [`Forwarder::stop`] (or until the [`Forwarder`] is
+/// dropped). `wake` makes it look at the queue at once (a lead was queued, or dead letters
+/// replayed).
 pub fn spawn(
     store: Store,
     webhooks: Arc<Vec<Webhook>>,
     options: Forwarding,
     wake: Arc<Notify>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+) -> Forwarder {
+    let (stop, mut stopped) = watch::channel(false);
+    let grace = Duration::from_millis(options.timeout_ms.saturating_add(2_000));
+    let task = tokio::spawn(async move {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_millis(options.timeout_ms))
             .redirects(0)
@@ -172,6 +197,10 @@ pub fn spawn(
         // A message in flight is not claimed again before its attempt has surely ended.
         let lease_ms = options.timeout_ms + 5_000;
         loop {
+            // Stopped, or the `Forwarder` was dropped.
+            if *stopped.borrow() || stopped.has_changed().is_err() {
+                break;
+            }
             let due = match store.claim_due(now().0, lease_ms, options.concurrency.max(1)).await {
                 Ok(due) => due,
                 Err(e) => {
@@ -180,11 +209,11 @@ pub fn spawn(
                 }
             };
             if due.is_empty() {
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(options.poll_ms.max(10)),
-                    wake.notified(),
-                )
-                .await;
+                let poll = Duration::from_millis(options.poll_ms.max(10));
+                tokio::select! {
+                    _ = tokio::time::timeout(poll, wake.notified()) => {}
+                    _ = stopped.changed() => {}
+                }
                 continue;
             }
             let mut sends = tokio::task::JoinSet::new();
@@ -196,7 +225,8 @@ pub fn spawn(
             }
             while sends.join_next().await.is_some() {}
         }
-    })
+    });
+    Forwarder { task, stop, grace }
 }
 
 async fn attempt(

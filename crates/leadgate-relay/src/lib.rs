@@ -301,9 +301,9 @@ pub async fn serve_state(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(RelayError::Serve);
-    // A message in flight is retried after its lease: sent twice rather than never.
+    // The messages in flight finish and are recorded: a graceful restart repeats none.
     if let Some(forwarder) = forwarder {
-        forwarder.abort();
+        forwarder.stop().await;
     }
     served
 }
