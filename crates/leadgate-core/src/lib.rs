@@ -10,12 +10,11 @@
 //! I/O or reads a clock: time comes in as a parameter.
 #![deny(missing_docs)]
 
-mod condition_de;
 pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod email;
-mod json_path;
+mod json;
 pub mod lead;
 pub mod locale;
 pub mod payload;

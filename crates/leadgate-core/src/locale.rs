@@ -1,11 +1,11 @@
 //! Built-in visitor texts (English, German, French) and text direction.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Texts;
 
 /// Text direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -16,6 +16,10 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub(crate) fn read(node: &crate::json::Node) -> Result<Direction, crate::ConfigError> {
+        Ok([Direction::Ltr, Direction::Rtl][node.one_of(&["ltr", "rtl"])?])
+    }
+
     /// The value of the HTML `dir` attribute.
     pub fn as_str(self) -> &'static str {
         match self {

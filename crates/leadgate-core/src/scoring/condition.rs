@@ -1,6 +1,6 @@
 //! Conditions: rules as data (a serde-tagged enum), evaluated with `match`, described in words.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::pattern::{host_of, in_domain, url_path, wildcard_match};
 use crate::config::{ConfigError, FormConfig};
@@ -21,8 +21,8 @@ fn one() -> u32 {
 
 /// A condition on the lead's answers or on the visitor's context. Text comparisons trim
 /// spaces and ignore case unless `"ignore_case": false`.
-// `Deserialize` is in condition_de.rs (through a flat struct: smaller wasm); written, and
-// described by the schema, as the tagged enum it is.
+// Read by hand (`read.rs`: every op checked for the keys it takes); written, and described
+// by the schema, as the tagged enum it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
@@ -210,7 +210,7 @@ pub enum Condition {
 }
 
 /// A UTM parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UtmParam {
@@ -239,7 +239,7 @@ impl UtmParam {
 }
 
 /// Which arrival an attribution condition looks at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TouchScope {

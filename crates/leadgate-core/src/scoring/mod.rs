@@ -17,6 +17,7 @@ use crate::time::Timestamp;
 
 mod condition;
 pub mod pattern;
+mod read;
 
 use condition::{number_text, Facts};
 pub use condition::{Condition, TouchScope, UtmParam, CLICK_IDS};
@@ -40,7 +41,7 @@ fn in_range(path: String, value: Option<i64>) -> Result<(), ConfigError> {
 }
 
 /// How leads are scored and qualified.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
@@ -99,7 +100,7 @@ impl Default for ScoringConfig {
 }
 
 /// Caps and decay of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupConfig {
@@ -114,7 +115,7 @@ pub struct GroupConfig {
 }
 
 /// How evidence fades: by half-life, inside a window, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Decay {
@@ -126,7 +127,7 @@ pub struct Decay {
 }
 
 /// One grade: the letter and the lowest points that earn it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GradeBand {
@@ -137,7 +138,7 @@ pub struct GradeBand {
 }
 
 /// The combined label: grade × engagement level (`A1` … `C3`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelConfig {
@@ -154,7 +155,7 @@ fn engagement() -> String {
 }
 
 /// One engagement level of the label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LevelBand {
@@ -165,7 +166,7 @@ pub struct LevelBand {
 }
 
 /// The qualification bars.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stages {
@@ -177,7 +178,7 @@ pub struct Stages {
 }
 
 /// A bar: a lowest total, a lowest grade, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct StageBar {
@@ -189,7 +190,7 @@ pub struct StageBar {
 }
 
 /// A scoring rule: when the condition holds, the lead gets the points.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {

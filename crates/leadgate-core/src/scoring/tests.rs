@@ -150,7 +150,7 @@ fn scoring_errors_name_the_place() {
         (
             rule(r#"{"op": "equals", "field": "a", "valu": "b"}"#),
             "scoring.rules[0].when.valu",
-            "unknown field `valu`, expected one of `op`, `field`, `value`",
+            "unknown field `valu` for op `equals`, expected one of `op`, `field`, `value`, `ignore_case` (did you mean `value`?)",
         ),
         (rule(r#"{"op": "between", "field": "a", "min": 5, "max": 1}"#), "scoring.rules[0].when.max", "max must not be lower than min"),
         (rule(r#"{"op": "matches", "field": "a", "pattern": " "}"#), "scoring.rules[0].when.pattern", "expected a pattern"),
@@ -175,7 +175,7 @@ fn scoring_errors_name_the_place() {
         (r#"{"groups": {"fit": {"decay": {"half_life_days": 30}}}}"#.into(), "scoring.groups.fit.decay", "fit never decays"),
         (r#"{"groups": {"engagement": {"decay": {}}}}"#.into(), "scoring.groups.engagement.decay", "expected `half_life_days`, `window_days` or both"),
         (r#"{"groups": {"engagement": {"decay": {"half_life_days": 0}}}}"#.into(), "scoring.groups.engagement.decay.half_life_days", "expected a number of days above 0, found 0"),
-        (r#"{"groups": {"engagement": {"decay": {"half_life": 7}}}}"#.into(), "scoring.groups.engagement.decay.half_life", "unknown field `half_life`, expected `half_life_days` or `window_days`"),
+        (r#"{"groups": {"engagement": {"decay": {"half_life": 7}}}}"#.into(), "scoring.groups.engagement.decay.half_life", "unknown field `half_life`, expected one of `half_life_days`, `window_days`"),
         (r#"{"groups": {"total": {}}}"#.into(), "scoring.groups.total", "\"total\" is reserved"),
         (r#"{"groups": {"x": {"min": 5, "max": 1}}}"#.into(), "scoring.groups.x.min", "min must not be higher than max"),
         (r#"{"grade_group": "fitt"}"#.into(), "scoring.grade_group", "there is no group \"fitt\""),

@@ -1,0 +1,673 @@
+//! Reading the marketer's JSON config: a small parser to a tree, and typed reads from the tree
+//! whose errors name the place (`fields[2].type`) and say what was expected there.
+//!
+//! Written by hand rather than derived with serde: derived readers are one instance per type
+//! and per deserializer, and made up a fifth of the widget's wasm. Every config type reads
+//! itself through the few functions here (a `read` beside each type; the scoring model's in
+//! `scoring/read.rs`).
+
+use crate::config::{ConfigError, ConfigErrorKind};
+
+/// A parsed JSON value. Numbers keep their text, so that points read as exact integers and
+/// days as floats, each with its own error.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+/// Deeper nesting than this is refused (no config needs it; it would exhaust the stack).
+const MAX_DEPTH: usize = 128;
+
+/// Parses `text`; a syntax error names the place and the line and column.
+pub(crate) fn parse(text: &str) -> Result<Json, ConfigError> {
+    let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, path: Vec::new() };
+    parser.skip_space();
+    let value = parser.value()?;
+    parser.skip_space();
+    if parser.pos < parser.bytes.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    /// Where the value being read is, for errors.
+    path: Vec<Step>,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: &str) -> ConfigError {
+        let before = &self.bytes[..self.pos.min(self.bytes.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // Characters, not bytes: UTF-8 continuation bytes do not count.
+        let column = before[line_start..].iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
+        let mut path = String::new();
+        for step in &self.path {
+            match step {
+                Step::Key(key) => join(&mut path, key),
+                Step::Index(i) => index(&mut path, *i),
+            }
+        }
+        let message = String::from(message)
+            + " at line "
+            + &line.to_string()
+            + " column "
+            + &column.to_string();
+        ConfigError { path, kind: ConfigErrorKind::Syntax(message) }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, ConfigError> {
+        match self.peek() {
+            None => Err(self.error("EOF while parsing a value")),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b't') => self.word("true", Json::Bool(true)),
+            Some(b'f') => self.word("false", Json::Bool(false)),
+            Some(b'n') => self.word("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ConfigError> {
+        if self.path.len() >= MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.pos += 1;
+        self.skip_space();
+        Ok(())
+    }
+
+    /// After a member: `,` (more follow) or the closing byte (done).
+    fn more(&mut self, close: u8, what: &str) -> Result<bool, ConfigError> {
+        self.skip_space();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_space();
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            None => Err(self.error(&(String::from("EOF while parsing ") + what))),
+            Some(_) => Err(self.error(if close == b'}' {
+                "expected `,` or `}`"
+            } else {
+                "expected `,` or `]`"
+            })),
+        }
+    }
+
+    fn object(&mut self) -> Result<Json, ConfigError> {
+        self.enter()?;
+        let mut entries = Vec::new();
+        if self.eat(b'}') {
+            return Ok(Json::Object(entries));
+        }
+        loop {
+            match self.peek() {
+                Some(b'"') => {}
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("key must be a string")),
+            }
+            let key = self.string()?;
+            self.skip_space();
+            if !self.eat(b':') {
+                return Err(self.error(match self.peek() {
+                    None => "EOF while parsing an object",
+                    Some(_) => "expected `:`",
+                }));
+            }
+            self.skip_space();
+            self.path.push(Step::Key(key));
+            let value = self.value()?;
+            if let Some(Step::Key(key)) = self.path.pop() {
+                entries.push((key, value));
+            }
+            if !self.more(b'}', "an object")? {
+                return Ok(Json::Object(entries));
+            }
+        }
+    }
+
+    fn array(&mut self) -> Result<Json, ConfigError> {
+        self.enter()?;
+        let mut items = Vec::new();
+        if self.eat(b']') {
+            return Ok(Json::Array(items));
+        }
+        loop {
+            self.path.push(Step::Index(items.len()));
+            items.push(self.value()?);
+            self.path.pop();
+            if !self.more(b']', "a list")? {
+                return Ok(Json::Array(items));
+            }
+        }
+    }
+
+    fn word(&mut self, word: &str, value: Json) -> Result<Json, ConfigError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected value"))
+        }
+    }
+
+    fn digits(&mut self) -> Result<(), ConfigError> {
+        if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            return Err(self.error("invalid number"));
+        }
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    fn number(&mut self) -> Result<Json, ConfigError> {
+        let start = self.pos;
+        self.eat(b'-');
+        if !self.eat(b'0') {
+            self.digits()?;
+        }
+        if self.eat(b'.') {
+            self.digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        Ok(Json::Number(self.text[start..self.pos].to_string()))
+    }
+
+    fn string(&mut self) -> Result<String, ConfigError> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while self.peek().is_some_and(|b| b != b'"' && b != b'\\' && b >= 0x20) {
+                self.pos += 1;
+            }
+            // Both ends sit on ASCII bytes (or the end), so on character boundaries.
+            out.push_str(&self.text[start..self.pos]);
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = self.escape()?;
+                    out.push(c);
+                }
+                Some(_) => {
+                    return Err(self
+                        .error("control character (\\u0000-\\u001F) found while parsing a string"))
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char, ConfigError> {
+        let Some(byte) = self.peek() else {
+            return Err(self.error("EOF while parsing a string"));
+        };
+        self.pos += 1;
+        let c = match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4()?;
+                let code = if (0xD800..0xDC00).contains(&high) {
+                    if !self.bytes[self.pos..].starts_with(b"\\u") {
+                        return Err(self.error("lone leading surrogate in hex escape"));
+                    }
+                    self.pos += 2;
+                    let low = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err(self.error("lone leading surrogate in hex escape"));
+                    }
+                    0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    high
+                };
+                char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))?
+            }
+            _ => return Err(self.error("invalid escape")),
+        };
+        Ok(c)
+    }
+
+    fn hex4(&mut self) -> Result<u32, ConfigError> {
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
+            .ok_or_else(|| self.error("invalid escape"))?;
+        let value = digits.iter().fold(0, |n, &d| n * 16 + (d as char).to_digit(16).unwrap_or(0));
+        self.pos += 4;
+        Ok(value)
+    }
+}
+
+fn join(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+fn index(path: &mut String, i: usize) {
+    path.push('[');
+    path.push_str(&i.to_string());
+    path.push(']');
+}
+
+/// `` `a`, `b`, `c` ``
+pub(crate) fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for item in items {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push('`');
+        out.push_str(item);
+        out.push('`');
+    }
+    out
+}
+
+/// A value at its place in the config.
+pub(crate) struct Node<'a> {
+    value: &'a Json,
+    path: String,
+}
+
+type Read<T> = Result<T, ConfigError>;
+
+impl<'a> Node<'a> {
+    /// The whole document.
+    pub(crate) fn root(value: &'a Json) -> Self {
+        Node { value, path: String::new() }
+    }
+
+    fn wrong(&self, message: String) -> ConfigError {
+        ConfigError { path: self.path.clone(), kind: ConfigErrorKind::Syntax(message) }
+    }
+
+    /// "expected `what`, found 3".
+    fn expected(&self, what: &str) -> ConfigError {
+        let found = match self.value {
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string(),
+            Json::Number(n) => n.clone(),
+            Json::String(s) => String::from("\"") + s + "\"",
+            Json::Array(_) => "a list".into(),
+            Json::Object(_) => "an object".into(),
+        };
+        self.wrong(String::from("expected ") + what + ", found " + &found)
+    }
+
+    /// This value as an object with only the `keys` given (an unknown key is an error that
+    /// names it and the known ones).
+    pub(crate) fn object(&self, keys: &[&str]) -> Read<Obj<'a>> {
+        let obj = self.any_object()?;
+        obj.only(keys, "")?;
+        Ok(obj)
+    }
+
+    /// This value as an object with any keys (a map).
+    pub(crate) fn any_object(&self) -> Read<Obj<'a>> {
+        let Json::Object(entries) = self.value else {
+            return Err(self.expected("an object"));
+        };
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if entries[..i].iter().any(|(k, _)| k == key) {
+                let mut path = self.path.clone();
+                join(&mut path, key);
+                return Err(Node { value: self.value, path }
+                    .wrong(String::from("duplicate field `") + key + "`"));
+            }
+        }
+        Ok(Obj { entries, path: self.path.clone() })
+    }
+
+    pub(crate) fn string(&self) -> Read<String> {
+        match self.value {
+            Json::String(s) => Ok(s.clone()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    pub(crate) fn boolean(&self) -> Read<bool> {
+        match self.value {
+            Json::Bool(b) => Ok(*b),
+            _ => Err(self.expected("true or false")),
+        }
+    }
+
+    /// A whole number (`3`, `-20`; not `2.5`).
+    pub(crate) fn int(&self) -> Read<i64> {
+        match self.value {
+            Json::Number(n) => n.parse().map_err(|_| self.expected("a whole number")),
+            _ => Err(self.expected("a whole number")),
+        }
+    }
+
+    /// A whole number from 0 to `u32::MAX`.
+    pub(crate) fn count(&self) -> Read<u32> {
+        let n = self.int()?;
+        u32::try_from(n).map_err(|_| self.expected("a whole number from 0 to 4294967295"))
+    }
+
+    /// A whole number from 0 up.
+    pub(crate) fn unsigned(&self) -> Read<u64> {
+        let n = self.int()?;
+        u64::try_from(n).map_err(|_| self.expected("a whole number from 0 up"))
+    }
+
+    /// Any number (`2.5`, `1e3`).
+    pub(crate) fn number(&self) -> Read<f64> {
+        match self.value {
+            // serde_json's float reading is already in the widget, and smaller than `str::parse`'s.
+            Json::Number(n) => serde_json::from_str::<f64>(n)
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| self.expected("a number")),
+            _ => Err(self.expected("a number")),
+        }
+    }
+
+    /// A list, each item read by `read`.
+    pub(crate) fn list<T>(&self, mut read: impl FnMut(Node<'a>) -> Read<T>) -> Read<Vec<T>> {
+        let Json::Array(items) = self.value else {
+            return Err(self.expected("a list"));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let mut path = self.path.clone();
+                index(&mut path, i);
+                read(Node { value, path })
+            })
+            .collect()
+    }
+
+    /// A list of strings.
+    pub(crate) fn strings(&self) -> Read<Vec<String>> {
+        self.list(|item| item.string())
+    }
+
+    /// One of the `names` (a string), as its index.
+    pub(crate) fn one_of(&self, names: &[&str]) -> Read<usize> {
+        let name = self.string()?;
+        names.iter().position(|n| *n == name).ok_or_else(|| {
+            self.wrong(
+                String::from("unknown variant `")
+                    + &name
+                    + "`, expected one of "
+                    + &quoted_list(names.iter().copied()),
+            )
+        })
+    }
+}
+
+/// An object at its place in the config.
+pub(crate) struct Obj<'a> {
+    entries: &'a [(String, Json)],
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn at(&self, key: &str, value: &'a Json) -> Node<'a> {
+        let mut path = self.path.clone();
+        join(&mut path, key);
+        Node { value, path }
+    }
+
+    /// Fails on the first key that is not in `keys`; `context` follows the key in the message
+    /// (e.g. `` for op `equals` ``).
+    pub(crate) fn only(&self, keys: &[&str], context: &str) -> Read<()> {
+        match self.entries.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
+            None => Ok(()),
+            Some((key, value)) => {
+                let mut message = String::from("unknown field `") + key + "`" + context;
+                if keys.is_empty() {
+                    message.push_str(", there are no fields");
+                } else {
+                    message.push_str(", expected one of ");
+                    message.push_str(&quoted_list(keys.iter().copied()));
+                }
+                if let Some(near) = keys.iter().find(|k| close(k, key)) {
+                    message = message + " (did you mean `" + near + "`?)";
+                }
+                Err(self.at(key, value).wrong(message))
+            }
+        }
+    }
+
+    /// The value of `key`, unless it is missing or `null`.
+    pub(crate) fn get(&self, key: &str) -> Option<Node<'a>> {
+        self.entries
+            .iter()
+            .find(|(k, v)| k == key && *v != Json::Null)
+            .map(|(_, value)| self.at(key, value))
+    }
+
+    /// The value of `key`; missing is an error at this object.
+    pub(crate) fn need(&self, key: &str) -> Read<Node<'a>> {
+        self.get(key).ok_or_else(|| ConfigError {
+            path: self.path.clone(),
+            kind: ConfigErrorKind::Syntax(String::from("missing field `") + key + "`"),
+        })
+    }
+
+    /// `key` read by `read`, or `None` when it is missing or `null`.
+    pub(crate) fn opt<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce(&Node<'a>) -> Read<T>,
+    ) -> Read<Option<T>> {
+        self.get(key).map(|node| read(&node)).transpose()
+    }
+
+    /// A string `key`, or `None`.
+    pub(crate) fn opt_string(&self, key: &str) -> Read<Option<String>> {
+        self.opt(key, Node::string)
+    }
+
+    /// Every key with its value, in the document's order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_str(), self.at(k, v)))
+    }
+}
+
+/// Whether `typed` looks like a typo of `known`: one edit (a letter wrong, missing, extra, or
+/// two swapped) apart.
+fn close(known: &str, typed: &str) -> bool {
+    let (a, b) = (known.as_bytes(), typed.as_bytes());
+    if a == b || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[start..], &b[start..]);
+    let same = |x: &[u8], y: &[u8]| x == y;
+    same(&a[a.len().min(1)..], &b[b.len().min(1)..]) // one letter replaced
+        || same(a, &b[b.len().min(1)..]) // one letter extra
+        || same(&a[a.len().min(1)..], b) // one letter missing
+        || (a.len() >= 2 && b.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_json_allows() {
+        let json = parse(r#" {"a": [1, -2.5e3, true, false, null], "b\u00e9\n": "x\"\\\/\ud83d\ude00", "c": {}} "#)
+            .unwrap();
+        let Json::Object(entries) = &json else { panic!("{json:?}") };
+        assert_eq!(entries[0].0, "a");
+        assert_eq!(
+            entries[0].1,
+            Json::Array(vec![
+                Json::Number("1".into()),
+                Json::Number("-2.5e3".into()),
+                Json::Bool(true),
+                Json::Bool(false),
+                Json::Null
+            ])
+        );
+        assert_eq!(entries[1].0, "bé\n");
+        assert_eq!(entries[1].1, Json::String("x\"\\/😀".into()));
+        assert_eq!(entries[2].1, Json::Object(vec![]));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_place_line_and_column() {
+        let cases = [
+            ("", "", "EOF while parsing a value at line 1 column 1"),
+            ("{", "", "EOF while parsing an object"),
+            ("{\"a\": [1, 2,\n  x]}", "a[2]", "expected value at line 2 column 3"),
+            (r#"{"a": {"b": 01}}"#, "a", "expected `,` or `}`"),
+            (r#"{"a" 1}"#, "", "expected `:`"),
+            (r#"{a: 1}"#, "", "key must be a string"),
+            (r#"[1] x"#, "", "trailing characters"),
+            (r#"["\q"]"#, "[0]", "invalid escape"),
+            (r#"["\ud800"]"#, "[0]", "lone leading surrogate"),
+            ("[\"a\u{1}\"]", "[0]", "control character"),
+            (r#"[1.]"#, "[0]", "invalid number"),
+            (r#"[-]"#, "[0]", "invalid number"),
+            (r#"[tru]"#, "[0]", "expected value"),
+        ];
+        for (text, path, message) in cases {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.path, path, "{text}: {err}");
+            assert!(err.message().contains(message), "{text}: {err}");
+        }
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(parse(&deep).unwrap_err().message().contains("recursion limit"));
+    }
+
+    #[test]
+    fn reads_say_what_was_expected_and_where() {
+        let json = parse(r#"{"n": 2.5, "s": 3, "l": {}, "k": "x", "big": -1, "form": 1}"#).unwrap();
+        let root = Node::root(&json);
+        let obj = root.any_object().unwrap();
+        let err = |r: Read<()>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(obj.need("n").unwrap().int().map(drop)),
+            "leadgate config error at `n`: expected a whole number, found 2.5"
+        );
+        assert!(
+            err(obj.need("s").unwrap().string().map(drop)).ends_with("expected a string, found 3")
+        );
+        assert!(err(obj.need("l").unwrap().strings().map(drop))
+            .ends_with("expected a list, found an object"));
+        assert!(err(obj.need("k").unwrap().one_of(&["a", "b"]).map(drop))
+            .ends_with("at `k`: unknown variant `x`, expected one of `a`, `b`"));
+        assert!(err(obj.need("big").unwrap().count().map(drop)).contains("from 0 to 4294967295"));
+        assert!(err(obj.need("zz").map(drop)).ends_with("missing field `zz`"));
+        assert!(err(obj.only(&["n", "s", "l", "k", "big", "from"], "").map(drop))
+            .ends_with("at `form`: unknown field `form`, expected one of `n`, `s`, `l`, `k`, `big`, `from` (did you mean `from`?)"));
+        let dup = parse(r#"{"a": 1, "a": 2}"#).unwrap();
+        assert!(err(Node::root(&dup).any_object().map(drop)).contains("duplicate field `a`"));
+    }
+
+    fn to_value(json: &Json) -> serde_json::Value {
+        use serde_json::Value;
+        match json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => serde_json::from_str(n).unwrap(),
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(to_value).collect()),
+            Json::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Accepts exactly what serde_json accepts, and reads the same values.
+        #[test]
+        fn agrees_with_serde_json(text in proptest::prop_oneof![
+            r#"[\[\]{}:,"\\a-z0-9.eE+\- \n]{0,24}"#,
+            r#"\{("[a-z]{0,3}": ?(-?[0-9]{1,3}(\.[0-9])?|"[a-z\\"]{0,4}"|true|null|\[[0-9, ]{0,6}\]),? ?){0,4}\}"#,
+            proptest::prelude::any::<String>(),
+        ]) {
+            let ours = parse(&text);
+            let theirs = serde_json::from_str::<serde_json::Value>(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: {:?}", text, ours);
+            if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                // (A repeated key: the last one wins in both.)
+                proptest::prop_assert_eq!(to_value(&ours), theirs);
+            }
+        }
+    }
+
+    #[test]
+    fn typos_are_one_edit_away() {
+        for (known, typed) in [
+            ("fields", "fileds"),
+            ("fields", "field"),
+            ("fields", "fieldss"),
+            ("label", "lable"),
+            ("type", "typo"),
+        ] {
+            assert!(close(known, typed), "{known} / {typed}");
+        }
+        for (known, typed) in
+            [("fields", "fields"), ("fields", "files"), ("min", "max"), ("op", "value")]
+        {
+            assert!(!close(known, typed), "{known} / {typed}");
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Reading the scoring model from the config's JSON (see `crate::json`): every key checked,
+//! every error at its place, e.g. `scoring.rules[3].when.values`.
+
+use std::collections::BTreeMap;
+
+use crate::config::ConfigError;
+use crate::email::EmailClass;
+use crate::json::{Node, Obj};
+use crate::scoring::{
+    Condition, Decay, GradeBand, GroupConfig, LabelConfig, LevelBand, Rule, ScoringConfig,
+    StageBar, Stages, TouchScope, UtmParam,
+};
+
+type Read<T> = Result<T, ConfigError>;
+
+impl ScoringConfig {
+    pub(crate) fn read(node: &Node) -> Read<ScoringConfig> {
+        let obj = node.object(&[
+            "threshold",
+            "rules",
+            "groups",
+            "max_total",
+            "min_total",
+            "grades",
+            "grade_group",
+            "label",
+            "stages",
+        ])?;
+        let mut config = ScoringConfig::default();
+        if let Some(threshold) = obj.opt("threshold", Node::int)? {
+            config.threshold = threshold;
+        }
+        if let Some(rules) = obj.get("rules") {
+            config.rules = rules.list(|n| Rule::read(&n))?;
+        }
+        if let Some(groups) = obj.get("groups") {
+            let mut map = BTreeMap::new();
+            for (name, group) in groups.any_object()?.entries() {
+                map.insert(name.to_string(), GroupConfig::read(&group)?);
+            }
+            config.groups = map;
+        }
+        config.max_total = obj.opt("max_total", Node::int)?;
+        config.min_total = obj.opt("min_total", Node::int)?;
+        if let Some(grades) = obj.get("grades") {
+            config.grades = grades.list(|n| {
+                let band = n.object(&["grade", "min"])?;
+                Ok(GradeBand {
+                    grade: band.need("grade")?.string()?,
+                    min: band.need("min")?.int()?,
+                })
+            })?;
+        }
+        config.grade_group = obj.opt_string("grade_group")?;
+        config.label = obj.opt("label", |n| {
+            let label = n.object(&["group", "levels"])?;
+            Ok(LabelConfig {
+                group: label.opt_string("group")?.unwrap_or_else(super::engagement),
+                levels: label.need("levels")?.list(|n| {
+                    let band = n.object(&["level", "min"])?;
+                    Ok(LevelBand {
+                        level: band.need("level")?.string()?,
+                        min: band.need("min")?.int()?,
+                    })
+                })?,
+            })
+        })?;
+        config.stages = obj.opt("stages", |n| {
+            let stages = n.object(&["mql", "sql"])?;
+            Ok(Stages {
+                mql: StageBar::read(&stages.need("mql")?)?,
+                sql: stages.opt("sql", StageBar::read)?,
+            })
+        })?;
+        Ok(config)
+    }
+}
+
+impl GroupConfig {
+    fn read(node: &Node) -> Read<GroupConfig> {
+        let obj = node.object(&["max", "min", "decay"])?;
+        Ok(GroupConfig {
+            max: obj.opt("max", Node::int)?,
+            min: obj.opt("min", Node::int)?,
+            decay: obj.opt("decay", |n| {
+                let decay = n.object(&["half_life_days", "window_days"])?;
+                Ok(Decay {
+                    half_life_days: decay.opt("half_life_days", Node::number)?,
+                    window_days: decay.opt("window_days", Node::number)?,
+                })
+            })?,
+        })
+    }
+}
+
+impl StageBar {
+    fn read(node: &Node) -> Read<StageBar> {
+        let obj = node.object(&["min_total", "min_grade"])?;
+        Ok(StageBar {
+            min_total: obj.opt("min_total", Node::int)?,
+            min_grade: obj.opt_string("min_grade")?,
+        })
+    }
+}
+
+impl Rule {
+    fn read(node: &Node) -> Read<Rule> {
+        let obj = node.object(&[
+            "id",
+            "group",
+            "points",
+            "reason",
+            "disqualify",
+            "repeatable",
+            "max_points",
+            "when",
+        ])?;
+        Ok(Rule {
+            id: obj.need("id")?.string()?,
+            group: obj.opt_string("group")?.unwrap_or_else(super::default_group),
+            points: obj.need("points")?.int()?,
+            reason: obj.opt_string("reason")?,
+            disqualify: obj.opt("disqualify", Node::boolean)?.unwrap_or(false),
+            repeatable: obj.opt("repeatable", Node::boolean)?.unwrap_or(false),
+            max_points: obj.opt("max_points", Node::int)?,
+            when: Condition::read(&obj.need("when")?)?,
+        })
+    }
+}
+
+/// The ops and the keys each takes besides `op`.
+const OPS: [(&str, &[&str]); 22] = [
+    ("equals", &["field", "value", "ignore_case"]),
+    ("one_of", &["field", "values", "ignore_case"]),
+    ("contains", &["field", "value", "ignore_case"]),
+    ("starts_with", &["field", "value", "ignore_case"]),
+    ("ends_with", &["field", "value", "ignore_case"]),
+    ("matches", &["field", "pattern", "ignore_case"]),
+    ("at_least", &["field", "value"]),
+    ("at_most", &["field", "value"]),
+    ("between", &["field", "min", "max"]),
+    ("present", &["field"]),
+    ("absent", &["field"]),
+    ("email_class", &["field", "class"]),
+    ("email_domain_in", &["field", "domains"]),
+    ("visits_at_least", &["count"]),
+    ("pages_matching_at_least", &["pattern", "count", "ignore_case"]),
+    ("seconds_on_site_at_least", &["seconds"]),
+    ("utm", &["param", "value", "values", "touch"]),
+    ("referrer_domain", &["domains", "touch"]),
+    ("click_id_present", &["ids", "touch"]),
+    ("all", &["conditions"]),
+    ("any", &["conditions"]),
+    ("not", &["condition"]),
+];
+
+fn touch(obj: &Obj) -> Read<TouchScope> {
+    const SCOPES: [TouchScope; 4] =
+        [TouchScope::Any, TouchScope::Current, TouchScope::Last, TouchScope::First];
+    let scope = obj.opt("touch", |n| n.one_of(&["any", "current", "last", "first"]))?;
+    Ok(scope.map_or(TouchScope::Any, |i| SCOPES[i]))
+}
+
+impl Condition {
+    pub(crate) fn read(node: &Node) -> Read<Condition> {
+        let obj = node.any_object()?;
+        let names = OPS.map(|(name, _)| name);
+        let op = obj.need("op")?.one_of(&names)?;
+        let (name, takes) = OPS[op];
+        let mut keys = vec!["op"];
+        keys.extend_from_slice(takes);
+        obj.only(&keys, &(String::from(" for op `") + name + "`"))?;
+        let field = || obj.need("field")?.string();
+        let text = || obj.need("value")?.string();
+        let ignore_case = obj.opt("ignore_case", Node::boolean)?.unwrap_or(true);
+        let list = |key| obj.need(key)?.strings();
+        let conditions = || obj.need("conditions")?.list(|n| Condition::read(&n));
+        Ok(match name {
+            "equals" => Condition::Equals { field: field()?, value: text()?, ignore_case },
+            "one_of" => Condition::OneOf { field: field()?, values: list("values")?, ignore_case },
+            "contains" => Condition::Contains { field: field()?, value: text()?, ignore_case },
+            "starts_with" => Condition::StartsWith { field: field()?, value: text()?, ignore_case },
+            "ends_with" => Condition::EndsWith { field: field()?, value: text()?, ignore_case },
+            "matches" => Condition::Matches {
+                field: field()?,
+                pattern: obj.need("pattern")?.string()?,
+                ignore_case,
+            },
+            "at_least" => {
+                Condition::AtLeast { field: field()?, value: obj.need("value")?.number()? }
+            }
+            "at_most" => Condition::AtMost { field: field()?, value: obj.need("value")?.number()? },
+            "between" => Condition::Between {
+                field: field()?,
+                min: obj.need("min")?.number()?,
+                max: obj.need("max")?.number()?,
+            },
+            "present" => Condition::Present { field: field()? },
+            "absent" => Condition::Absent { field: field()? },
+            "email_class" => {
+                const CLASSES: [EmailClass; 4] = [
+                    EmailClass::Free,
+                    EmailClass::Disposable,
+                    EmailClass::Role,
+                    EmailClass::Business,
+                ];
+                let class =
+                    obj.need("class")?.one_of(&["free", "disposable", "role", "business"])?;
+                Condition::EmailClass { field: field()?, class: CLASSES[class] }
+            }
+            "email_domain_in" => {
+                Condition::EmailDomainIn { field: field()?, domains: list("domains")? }
+            }
+            "visits_at_least" => Condition::VisitsAtLeast { count: obj.need("count")?.count()? },
+            "pages_matching_at_least" => Condition::PagesMatchingAtLeast {
+                pattern: obj.need("pattern")?.string()?,
+                count: obj.opt("count", Node::count)?.unwrap_or(1),
+                ignore_case,
+            },
+            "seconds_on_site_at_least" => {
+                Condition::SecondsOnSiteAtLeast { seconds: obj.need("seconds")?.unsigned()? }
+            }
+            "utm" => {
+                const PARAMS: [UtmParam; 5] = [
+                    UtmParam::Source,
+                    UtmParam::Medium,
+                    UtmParam::Campaign,
+                    UtmParam::Term,
+                    UtmParam::Content,
+                ];
+                let param = obj
+                    .need("param")?
+                    .one_of(&["source", "medium", "campaign", "term", "content"])?;
+                Condition::Utm {
+                    param: PARAMS[param],
+                    value: obj.opt_string("value")?,
+                    values: obj.opt("values", Node::strings)?.unwrap_or_default(),
+                    touch: touch(&obj)?,
+                }
+            }
+            "referrer_domain" => {
+                Condition::ReferrerDomain { domains: list("domains")?, touch: touch(&obj)? }
+            }
+            "click_id_present" => Condition::ClickIdPresent {
+                ids: obj.opt("ids", Node::strings)?.unwrap_or_default(),
+                touch: touch(&obj)?,
+            },
+            "all" => Condition::All { conditions: conditions()? },
+            "any" => Condition::Any { conditions: conditions()? },
+            _ => Condition::Not { condition: Box::new(Condition::read(&obj.need("condition")?)?) },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse;
+
+    fn condition(text: &str) -> Result<Condition, ConfigError> {
+        Condition::read(&Node::root(&parse(text)?))
+    }
+
+    #[test]
+    fn the_ops_table_follows_the_written_format() {
+        // Every op name is known (it reads, or misses a key it needs) ...
+        for (name, _) in OPS {
+            let sample = String::from(r#"{"op": ""#) + name + "\"}";
+            if let Err(err) = condition(&sample) {
+                assert!(err.message().starts_with("missing field"), "{name}: {err}");
+            }
+        }
+        // ... and a condition reads back from what `Serialize` writes for it.
+        let written = serde_json::to_string(&Condition::Not {
+            condition: Box::new(Condition::VisitsAtLeast { count: 3 }),
+        })
+        .unwrap();
+        assert_eq!(
+            condition(&written).unwrap(),
+            Condition::Not { condition: Box::new(Condition::VisitsAtLeast { count: 3 }) }
+        );
+    }
+
+    #[test]
+    fn errors_say_what_the_op_takes() {
+        let cases = [
+            (r#"{"op": "equals", "field": "a"}"#, "", "missing field `value`"),
+            (r#"{"op": "equals", "field": "a", "value": 3}"#, "value", "expected a string, found 3"),
+            (
+                r#"{"op": "at_least", "field": "a", "value": "x"}"#,
+                "value",
+                "expected a number, found \"x\"",
+            ),
+            (
+                r#"{"op": "equals", "field": "a", "value": "b", "values": ["c"]}"#,
+                "values",
+                "unknown field `values` for op `equals`, expected one of `op`, `field`, `value`, `ignore_case` (did you mean `value`?)",
+            ),
+            (r#"{"op": "not"}"#, "", "missing field `condition`"),
+            (r#"{"op": "nope"}"#, "op", "unknown variant `nope`, expected one of `equals`"),
+            (r#"{"op": "all", "conditions": [{"op": "present"}]}"#, "conditions[0]", "missing field `field`"),
+        ];
+        for (json, path, want) in cases {
+            let err = condition(json).unwrap_err();
+            assert_eq!(err.path, path, "{json}: {err}");
+            assert!(err.message().contains(want), "{json}: {err}");
+        }
+        assert_eq!(
+            condition(r#"{"op": "pages_matching_at_least", "pattern": "/p*"}"#).unwrap(),
+            Condition::PagesMatchingAtLeast { pattern: "/p*".into(), count: 1, ignore_case: true }
+        );
+    }
+}
