@@ -6,7 +6,12 @@
 //!
 //! `loadgen crash BIN LEADS CONCURRENCY`: the same with a webhook receiver; kills the relay
 //! with SIGKILL mid-load, restarts it on the same file, and checks that every lead that got a
-//! 2xx is in the database and was accepted by the receiver exactly once.
+//! 2xx is in the database and that every qualified lead reached the receiver: exactly once
+//! after deduplication by `webhook-id`, with the repeats (messages in flight at the kill)
+//! counted.
+//!
+//! With `LEADGATE_DATABASE_URL=postgres://…` set, `load` runs the relay against PostgreSQL
+//! instead (the file's `db` is then unused and the rows are not counted here).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -222,9 +227,13 @@ fn main() {
             &format!("load ({leads} leads, {concurrency} clients, synchronous=FULL)"),
             &mut outcome,
         );
-        let conn = rusqlite::Connection::open(dir.path().join("leads.db")).unwrap();
-        let rows: i64 = conn.query_row("SELECT count(*) FROM leads", [], |r| r.get(0)).unwrap();
-        println!("rows in the database: {rows}");
+        if std::env::var_os("LEADGATE_DATABASE_URL").is_some() {
+            println!("database: LEADGATE_DATABASE_URL (PostgreSQL)");
+        } else {
+            let conn = rusqlite::Connection::open(dir.path().join("leads.db")).unwrap();
+            let rows: i64 = conn.query_row("SELECT count(*) FROM leads", [], |r| r.get(0)).unwrap();
+            println!("rows in the database: {rows}");
+        }
         relay.kill().unwrap();
         relay.wait().unwrap();
         return;
@@ -276,7 +285,7 @@ fn main() {
     let twice = counts.values().filter(|n| **n > 1).count();
     let acked_qualified = outcome.acked.iter().filter(|id| qualified.contains(id)).count();
     println!(
-        "forwarding: {} qualified leads in the database ({acked_qualified} of them acknowledged), {} received, {never} never received, {twice} received more than once",
+        "forwarding: {} qualified leads in the database ({acked_qualified} of them acknowledged), {} distinct webhook-ids received, {never} never received, {twice} received more than once (same webhook-id: dropped by the receiver's dedup)",
         qualified.len(),
         counts.len()
     );

@@ -2,12 +2,12 @@
 //!
 //! It receives the leads the widget posts ([`routes`]), re-scores each one with the same
 //! [`leadgate_core::score`] on the same config when it knows the form, stores it exactly once in
-//! SQLite ([`store`]), forwards qualified leads to signed webhooks with a durable retry queue
-//! ([`forward`], [`signature`]), and shows the sales team the funnel and every lead with the
-//! reasons for its score ([`dashboard`]). Settings come from flags, `LEADGATE_*` variables and
-//! `relay.toml` ([`config`]); logs are logfmt lines ([`logline`]). In demo mode it also serves
-//! the built widget and its landing page under the strict Content-Security-Policy that the
-//! product promises to work under.
+//! SQLite, or in PostgreSQL shared by several relays ([`store`]), forwards qualified leads to
+//! signed webhooks with a durable retry queue ([`forward`], [`signature`]), and shows the sales
+//! team the funnel and every lead with the reasons for its score ([`dashboard`]). Settings come
+//! from flags, `LEADGATE_*` variables and `relay.toml` ([`config`]); logs are logfmt lines
+//! ([`logline`]). In demo mode it also serves the built widget and its landing page under the
+//! strict Content-Security-Policy that the product promises to work under.
 //!
 //! [`serve`] is the entry point for tests and embedding; [`Cli`] and [`run`] are what the
 //! `leadgate-relay` binary calls.

@@ -1,7 +1,8 @@
 //! Where leads are kept: the leads (one row per lead id, written exactly once), the rules that
 //! fired, the widget's funnel events, and the forwarding queue. In one SQLite file by default
-//! ([`sqlite`]), or in PostgreSQL for several relays sharing one database ([`pg`]): every
-//! query is written once, in SQL both understand ([`sql`]), and runs the same way on both.
+//! (`store/sqlite.rs`), or in PostgreSQL for several relays sharing one database
+//! (`store/pg.rs`): every query is written once, in SQL both understand (`store/sql.rs`), and
+//! runs the same way on both.
 //!
 //! Durability: SQLite's file is in WAL mode with `synchronous = FULL` (PostgreSQL flushes its
 //! WAL at commit), so a transaction that committed is on disk, and an answer is sent only after
