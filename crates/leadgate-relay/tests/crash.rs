@@ -154,7 +154,18 @@ fn stop_under_load(how: Stop) -> usize {
             assert!(term.unwrap().success());
         }
     }
-    let status = relay.wait().unwrap();
+    // A graceful stop is bounded too: one attempt's timeout plus two seconds, then a failure.
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = relay.try_wait().unwrap() {
+            break status;
+        }
+        if stopping.elapsed() > Duration::from_secs(15) {
+            relay.kill().unwrap();
+            panic!("the relay did not stop within 15 s of {how:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(status.success(), how == Stop::Term, "{how:?}: {status}");
     let killed_at = started.elapsed();
     stop.store(true, Ordering::Relaxed);
