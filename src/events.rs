@@ -1,12 +1,13 @@
 //! What the widget tells the host page: DOM events on the mount element, and `dataLayer`.
 
+use leadgate_core::json::{Node, Read};
 use leadgate_core::LeadPayload;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::{CustomEvent, CustomEventInit, Element};
 
 /// The `detail` of every `leadgate:*` event. No raw field values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EventDetail {
     /// The config's `form_id`.
     pub form_id: String,
@@ -28,6 +29,21 @@ pub struct EventDetail {
 }
 
 impl EventDetail {
+    /// Reads a detail as `Serialize` wrote it (kept with each lead in the outbox).
+    pub fn read(node: &Node) -> Read<EventDetail> {
+        let obj = node.any_object()?;
+        Ok(EventDetail {
+            form_id: obj.opt_string("form_id")?.unwrap_or_default(),
+            lead_id: obj.opt_string("lead_id")?,
+            score: obj.opt("score", Node::int)?,
+            grade: obj.opt_string("grade")?,
+            stage: obj.opt_string("stage")?,
+            qualified: obj.opt("qualified", Node::boolean)?,
+            error: obj.opt_string("error")?,
+            fields: obj.get("fields").map(|n| n.json().to_value()),
+        })
+    }
+
     /// The detail for events about a scored lead; with `include_fields`, its answers too.
     pub fn for_lead(payload: &LeadPayload, include_fields: bool) -> Self {
         EventDetail {

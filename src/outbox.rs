@@ -14,8 +14,9 @@ use std::future::Future;
 use std::rc::Rc;
 
 use leadgate_core::delivery::{retry_delay_ms, verdict, DeliveryConfig, Verdict, DAY_MS};
+use leadgate_core::json::{Json, Node, Read};
 use leadgate_core::LeadPayload;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -32,7 +33,7 @@ const LEASE_KEY: &str = "outbox-lease";
 const LOCK_NAME: &str = "leadgate-outbox";
 
 /// A lead waiting for its endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     /// The lead's id: the idempotency key of every attempt.
     pub id: String,
@@ -52,17 +53,33 @@ pub struct Entry {
     /// Not before this time (ms) is it tried again.
     pub next_at: u64,
     /// Set when the endpoint refused it: a dead letter kept until then.
-    #[serde(default)]
     pub dead_until: Option<u64>,
     /// The last problem, for the console and events.
-    #[serde(default)]
     pub last_error: Option<String>,
     /// How long to keep it as a dead letter, in days.
-    #[serde(default)]
     pub dead_letter_days: u32,
 }
 
 impl Entry {
+    /// Reads an entry as `Serialize` wrote it.
+    pub fn read(node: &Node) -> Read<Entry> {
+        let obj = node.any_object()?;
+        let number = |key| obj.opt(key, Node::unsigned).map(Option::unwrap_or_default);
+        Ok(Entry {
+            id: obj.need("id")?.string()?,
+            body: obj.need("body")?.string()?,
+            detail: obj.opt("detail", EventDetail::read)?.unwrap_or_default(),
+            endpoint: obj.need("endpoint")?.string()?,
+            created_at: number("created_at")?,
+            expires_at: number("expires_at")?,
+            attempts: obj.opt("attempts", Node::count)?.unwrap_or_default(),
+            next_at: number("next_at")?,
+            dead_until: obj.opt("dead_until", Node::unsigned)?,
+            last_error: obj.opt_string("last_error")?,
+            dead_letter_days: obj.opt("dead_letter_days", Node::count)?.unwrap_or_default(),
+        })
+    }
+
     /// A fresh entry for `payload`, kept as `config` says; `None` if it can't be encoded.
     pub fn new(
         payload: &LeadPayload,
@@ -115,8 +132,13 @@ fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// The stored entries; one that can't be read is skipped, not the whole outbox.
 fn load(store: &Store) -> Vec<Entry> {
-    store.get(KEY).unwrap_or_default()
+    let read_all = |node: &Node| -> Read<Vec<Entry>> {
+        let Json::Array(_) = node.json() else { return Ok(Vec::new()) };
+        Ok(node.list(|item| Ok(Entry::read(&item).ok()))?.into_iter().flatten().collect())
+    };
+    store.get(KEY, read_all).unwrap_or_default()
 }
 
 fn console_error(message: &str) {
@@ -444,10 +466,17 @@ where
     value
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Lease {
     owner: String,
     until: u64,
+}
+
+impl Lease {
+    fn read(node: &Node) -> Read<Lease> {
+        let obj = node.any_object()?;
+        Ok(Lease { owner: obj.need("owner")?.string()?, until: obj.need("until")?.unsigned()? })
+    }
 }
 
 /// The fallback lock: a lease in storage, confirmed after a short wait (writes from other
@@ -460,11 +489,12 @@ where
     let Some(store) = Store::local() else { return Some(work().await) };
     let me = TAB_ID.with(Clone::clone);
     for _ in 0..50 {
-        let free = store.get::<Lease>(LEASE_KEY).is_none_or(|l| l.until < now() || l.owner == me);
+        let free =
+            store.get(LEASE_KEY, Lease::read).is_none_or(|l| l.until < now() || l.owner == me);
         if free {
             let _ = store.set(LEASE_KEY, &Lease { owner: me.clone(), until: now() + 30_000 });
             crate::delivery::sleep(100).await;
-            if store.get::<Lease>(LEASE_KEY).is_some_and(|l| l.owner == me) {
+            if store.get(LEASE_KEY, Lease::read).is_some_and(|l| l.owner == me) {
                 let value = work().await;
                 store.remove(LEASE_KEY);
                 return Some(value);

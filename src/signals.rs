@@ -5,9 +5,10 @@
 
 use std::cell::RefCell;
 
+use leadgate_core::json::{Node, Read};
 use leadgate_core::tracking::TrackingConfig;
 use leadgate_core::{PageView, Timestamp, Touch, VisitorContext, MAX_PAGES};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::storage::Store;
 
@@ -23,8 +24,7 @@ const VISITOR_KEY: &str = "visitor";
 const CONSENT_KEY: &str = "tracking-consent";
 
 /// What the widget remembers about the visitor between pages.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, Serialize)]
 struct Memory {
     first_seen: Option<Timestamp>,
     first_touch: Option<Touch>,
@@ -35,6 +35,24 @@ struct Memory {
     pages: Vec<PageView>,
     seconds_on_site: u64,
     last_activity: u64,
+}
+
+impl Memory {
+    /// Reads what [`persist`] wrote (missing keys take their defaults).
+    fn read(node: &Node) -> Read<Memory> {
+        let obj = node.any_object()?;
+        Ok(Memory {
+            first_seen: obj.opt("first_seen", Node::unsigned)?.map(Timestamp),
+            first_touch: obj.opt("first_touch", Touch::read)?,
+            last_touch: obj.opt("last_touch", Touch::read)?,
+            visits: obj.opt("visits", Node::count)?.unwrap_or_default(),
+            pages_seen: obj.opt("pages_seen", Node::count)?.unwrap_or_default(),
+            landing_page: obj.opt_string("landing_page")?,
+            pages: obj.opt("pages", |n| n.list(|p| PageView::read(&p)))?.unwrap_or_default(),
+            seconds_on_site: obj.opt("seconds_on_site", Node::unsigned)?.unwrap_or_default(),
+            last_activity: obj.opt("last_activity", Node::unsigned)?.unwrap_or_default(),
+        })
+    }
 }
 
 thread_local! {
@@ -93,7 +111,7 @@ fn may_store(tracking: &TrackingConfig, store: &Store) -> bool {
     if tracking.honor_gpc && global_privacy_control() {
         return false;
     }
-    !tracking.require_consent || store.get::<bool>(CONSENT_KEY).unwrap_or(false)
+    !tracking.require_consent || store.get(CONSENT_KEY, |n| n.boolean()).unwrap_or(false)
 }
 
 /// Records this page view, once per page: a new visit after `visit_timeout_minutes` idle or
@@ -114,7 +132,8 @@ pub fn record_page_view(tracking: &TrackingConfig) {
         None => {}
     }
     let now_ms = now().0;
-    let mut memory: Memory = store.as_ref().and_then(|s| s.get(VISITOR_KEY)).unwrap_or_default();
+    let mut memory: Memory =
+        store.as_ref().and_then(|s| s.get(VISITOR_KEY, Memory::read)).unwrap_or_default();
     let touch = this_page();
     let idle_ms = u64::from(tracking.visit_timeout_minutes.max(1)) * 60_000;
     let idle = now_ms.saturating_sub(memory.last_activity);
@@ -144,7 +163,7 @@ pub fn record_page_view(tracking: &TrackingConfig) {
 /// On a page without a widget: counts the page view only for a visitor the widget already
 /// remembers (the form's page decided that it may), and never under Global Privacy Control.
 pub fn resume_tracking() {
-    let known = Store::local().is_some_and(|s| s.get::<Memory>(VISITOR_KEY).is_some());
+    let known = Store::local().is_some_and(|s| s.get(VISITOR_KEY, Memory::read).is_some());
     if known {
         record_page_view(&TrackingConfig::default());
     }

@@ -2,7 +2,7 @@
 //! prefixed with `leadgate:`; a browser that refuses storage (private mode, quota, disabled
 //! cookies) gives `None`/`Err`, never a panic, and the caller decides what that means.
 
-use serde::de::DeserializeOwned;
+use leadgate_core::json::{parse, Node, Read};
 use serde::Serialize;
 
 /// Why a value could not be stored. (No storage at all is [`Store::local`] giving `None`.)
@@ -40,10 +40,10 @@ impl Store {
         String::from("leadgate:") + name
     }
 
-    /// Reads and decodes `name`; a missing or unreadable value is `None`.
-    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+    /// Reads `name` and decodes it with `read`; a missing or unreadable value is `None`.
+    pub fn get<T>(&self, name: &str, read: impl FnOnce(&Node) -> Read<T>) -> Option<T> {
         let text = self.inner.get_item(&Store::key(name)).ok()??;
-        serde_json::from_str(&text).ok()
+        read(&Node::root(&parse(&text).ok()?)).ok()
     }
 
     /// Encodes and writes `value` under `name`.

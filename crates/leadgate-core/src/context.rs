@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{Node, Read};
 use crate::time::Timestamp;
 
 /// How many page views a context keeps (the most recent); scoring reads no more than these.
@@ -72,6 +73,31 @@ pub struct Touch {
     pub utm: BTreeMap<String, String>,
     /// Ad click ids then, by name.
     pub click_ids: BTreeMap<String, String>,
+}
+
+impl Touch {
+    /// Reads a touch as written by `Serialize` (missing keys take their defaults).
+    pub fn read(node: &Node) -> Read<Touch> {
+        let obj = node.any_object()?;
+        Ok(Touch {
+            at: obj.opt_string("at")?.unwrap_or_default(),
+            page_url: obj.opt_string("page_url")?.unwrap_or_default(),
+            referrer: obj.opt_string("referrer")?,
+            utm: obj.opt("utm", Node::string_map)?.unwrap_or_default(),
+            click_ids: obj.opt("click_ids", Node::string_map)?.unwrap_or_default(),
+        })
+    }
+}
+
+impl PageView {
+    /// Reads a page view as written by `Serialize` (missing keys take their defaults).
+    pub fn read(node: &Node) -> Read<PageView> {
+        let obj = node.any_object()?;
+        Ok(PageView {
+            url: obj.opt_string("url")?.unwrap_or_default(),
+            at: Timestamp(obj.opt("at", Node::unsigned)?.unwrap_or_default()),
+        })
+    }
 }
 
 impl VisitorContext {

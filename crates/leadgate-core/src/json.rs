@@ -1,5 +1,6 @@
-//! Reading the marketer's JSON config: a small parser to a tree, and typed reads from the tree
-//! whose errors name the place (`fields[2].type`) and say what was expected there.
+//! Reading JSON: the marketer's config, and what the widget keeps in `localStorage`. A small
+//! parser to a tree, and typed reads from the tree whose errors name the place
+//! (`fields[2].type`) and say what was expected there.
 //!
 //! Written by hand rather than derived with serde: derived readers are one instance per type
 //! and per deserializer, and made up a fifth of the widget's wasm. Every config type reads
@@ -11,20 +12,86 @@ use crate::config::{ConfigError, ConfigErrorKind};
 /// A parsed JSON value. Numbers keep their text, so that points read as exact integers and
 /// days as floats, each with its own error.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
+pub enum Json {
+    /// `null`
     Null,
+    /// `true` or `false`
     Bool(bool),
+    /// A number, as written.
     Number(String),
+    /// A string.
     String(String),
+    /// A list.
     Array(Vec<Json>),
+    /// An object's keys and values, in the document's order.
     Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The same value as a `serde_json::Value` (a repeated key: the last one wins).
+    pub fn to_value(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match n.parse::<i64>() {
+                Ok(i) => Value::from(i),
+                Err(_) => parse_number(n).map_or(Value::Null, Value::from),
+            },
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
+            Json::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+            }
+        }
+    }
+}
+
+/// The value of a decimal number (`12`, `-2.5`, `1e3`, also `007` and `.5`); `None` for
+/// anything else or a value beyond `f64`. Correctly rounded up to 15 significant digits and
+/// exponents up to ±22 (every number a config or a visitor types), within ~1e-14 beyond
+/// (values right at `f64`'s limits may read as out of range). Written out because `str::parse::<f64>` brings ~17 KB of tables to the wasm.
+pub(crate) fn parse_number(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (digits, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (mut mantissa, mut exponent, mut any, mut dot) = (0u64, exponent, false, false);
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                any = true;
+                if mantissa < 100_000_000_000_000_000 {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    exponent -= i32::from(dot);
+                } else {
+                    // Digits beyond the 18th only scale the value.
+                    exponent += i32::from(!dot);
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if !any {
+        return None;
+    }
+    // Powers of ten up to 10^22 are exact, and so is one rounding step with them.
+    let scale = 10f64.powi(exponent.unsigned_abs().min(400) as i32);
+    let value = if exponent >= 0 { mantissa as f64 * scale } else { mantissa as f64 / scale };
+    let value = if negative { -value } else { value };
+    value.is_finite().then_some(value)
 }
 
 /// Deeper nesting than this is refused (no config needs it; it would exhaust the stack).
 const MAX_DEPTH: usize = 128;
 
 /// Parses `text`; a syntax error names the place and the line and column.
-pub(crate) fn parse(text: &str) -> Result<Json, ConfigError> {
+pub fn parse(text: &str) -> Result<Json, ConfigError> {
     let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, path: Vec::new() };
     parser.skip_space();
     let value = parser.value()?;
@@ -310,7 +377,7 @@ fn index(path: &mut String, i: usize) {
 }
 
 /// `` `a`, `b`, `c` ``
-pub(crate) fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+pub fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for item in items {
         if !out.is_empty() {
@@ -324,16 +391,17 @@ pub(crate) fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Strin
 }
 
 /// A value at its place in the config.
-pub(crate) struct Node<'a> {
+pub struct Node<'a> {
     value: &'a Json,
     path: String,
 }
 
-type Read<T> = Result<T, ConfigError>;
+/// What a read gives: the value, or an error naming its place.
+pub type Read<T> = Result<T, ConfigError>;
 
 impl<'a> Node<'a> {
     /// The whole document.
-    pub(crate) fn root(value: &'a Json) -> Self {
+    pub fn root(value: &'a Json) -> Self {
         Node { value, path: String::new() }
     }
 
@@ -356,14 +424,14 @@ impl<'a> Node<'a> {
 
     /// This value as an object with only the `keys` given (an unknown key is an error that
     /// names it and the known ones).
-    pub(crate) fn object(&self, keys: &[&str]) -> Read<Obj<'a>> {
+    pub fn object(&self, keys: &[&str]) -> Read<Obj<'a>> {
         let obj = self.any_object()?;
         obj.only(keys, "")?;
         Ok(obj)
     }
 
     /// This value as an object with any keys (a map).
-    pub(crate) fn any_object(&self) -> Read<Obj<'a>> {
+    pub fn any_object(&self) -> Read<Obj<'a>> {
         let Json::Object(entries) = self.value else {
             return Err(self.expected("an object"));
         };
@@ -378,14 +446,16 @@ impl<'a> Node<'a> {
         Ok(Obj { entries, path: self.path.clone() })
     }
 
-    pub(crate) fn string(&self) -> Read<String> {
+    /// A string.
+    pub fn string(&self) -> Read<String> {
         match self.value {
             Json::String(s) => Ok(s.clone()),
             _ => Err(self.expected("a string")),
         }
     }
 
-    pub(crate) fn boolean(&self) -> Read<bool> {
+    /// `true` or `false`.
+    pub fn boolean(&self) -> Read<bool> {
         match self.value {
             Json::Bool(b) => Ok(*b),
             _ => Err(self.expected("true or false")),
@@ -393,7 +463,7 @@ impl<'a> Node<'a> {
     }
 
     /// A whole number (`3`, `-20`; not `2.5`).
-    pub(crate) fn int(&self) -> Read<i64> {
+    pub fn int(&self) -> Read<i64> {
         match self.value {
             Json::Number(n) => n.parse().map_err(|_| self.expected("a whole number")),
             _ => Err(self.expected("a whole number")),
@@ -401,31 +471,27 @@ impl<'a> Node<'a> {
     }
 
     /// A whole number from 0 to `u32::MAX`.
-    pub(crate) fn count(&self) -> Read<u32> {
+    pub fn count(&self) -> Read<u32> {
         let n = self.int()?;
         u32::try_from(n).map_err(|_| self.expected("a whole number from 0 to 4294967295"))
     }
 
     /// A whole number from 0 up.
-    pub(crate) fn unsigned(&self) -> Read<u64> {
+    pub fn unsigned(&self) -> Read<u64> {
         let n = self.int()?;
         u64::try_from(n).map_err(|_| self.expected("a whole number from 0 up"))
     }
 
     /// Any number (`2.5`, `1e3`).
-    pub(crate) fn number(&self) -> Read<f64> {
+    pub fn number(&self) -> Read<f64> {
         match self.value {
-            // serde_json's float reading is already in the widget, and smaller than `str::parse`'s.
-            Json::Number(n) => serde_json::from_str::<f64>(n)
-                .ok()
-                .filter(|n| n.is_finite())
-                .ok_or_else(|| self.expected("a number")),
+            Json::Number(n) => parse_number(n).ok_or_else(|| self.expected("a number")),
             _ => Err(self.expected("a number")),
         }
     }
 
     /// A list, each item read by `read`.
-    pub(crate) fn list<T>(&self, mut read: impl FnMut(Node<'a>) -> Read<T>) -> Read<Vec<T>> {
+    pub fn list<T>(&self, mut read: impl FnMut(Node<'a>) -> Read<T>) -> Read<Vec<T>> {
         let Json::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
@@ -441,12 +507,25 @@ impl<'a> Node<'a> {
     }
 
     /// A list of strings.
-    pub(crate) fn strings(&self) -> Read<Vec<String>> {
+    pub fn strings(&self) -> Read<Vec<String>> {
         self.list(|item| item.string())
     }
 
+    /// An object of strings (`{"utm_source": "google"}`).
+    pub fn string_map(&self) -> Read<std::collections::BTreeMap<String, String>> {
+        self.any_object()?
+            .entries()
+            .map(|(key, value)| Ok((key.to_string(), value.string()?)))
+            .collect()
+    }
+
+    /// The value as it is.
+    pub fn json(&self) -> &'a Json {
+        self.value
+    }
+
     /// One of the `names` (a string), as its index.
-    pub(crate) fn one_of(&self, names: &[&str]) -> Read<usize> {
+    pub fn one_of(&self, names: &[&str]) -> Read<usize> {
         let name = self.string()?;
         names.iter().position(|n| *n == name).ok_or_else(|| {
             self.wrong(
@@ -460,7 +539,7 @@ impl<'a> Node<'a> {
 }
 
 /// An object at its place in the config.
-pub(crate) struct Obj<'a> {
+pub struct Obj<'a> {
     entries: &'a [(String, Json)],
     path: String,
 }
@@ -474,7 +553,7 @@ impl<'a> Obj<'a> {
 
     /// Fails on the first key that is not in `keys`; `context` follows the key in the message
     /// (e.g. `` for op `equals` ``).
-    pub(crate) fn only(&self, keys: &[&str], context: &str) -> Read<()> {
+    pub fn only(&self, keys: &[&str], context: &str) -> Read<()> {
         match self.entries.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
             None => Ok(()),
             Some((key, value)) => {
@@ -494,7 +573,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The value of `key`, unless it is missing or `null`.
-    pub(crate) fn get(&self, key: &str) -> Option<Node<'a>> {
+    pub fn get(&self, key: &str) -> Option<Node<'a>> {
         self.entries
             .iter()
             .find(|(k, v)| k == key && *v != Json::Null)
@@ -502,7 +581,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The value of `key`; missing is an error at this object.
-    pub(crate) fn need(&self, key: &str) -> Read<Node<'a>> {
+    pub fn need(&self, key: &str) -> Read<Node<'a>> {
         self.get(key).ok_or_else(|| ConfigError {
             path: self.path.clone(),
             kind: ConfigErrorKind::Syntax(String::from("missing field `") + key + "`"),
@@ -510,21 +589,17 @@ impl<'a> Obj<'a> {
     }
 
     /// `key` read by `read`, or `None` when it is missing or `null`.
-    pub(crate) fn opt<T>(
-        &self,
-        key: &str,
-        read: impl FnOnce(&Node<'a>) -> Read<T>,
-    ) -> Read<Option<T>> {
+    pub fn opt<T>(&self, key: &str, read: impl FnOnce(&Node<'a>) -> Read<T>) -> Read<Option<T>> {
         self.get(key).map(|node| read(&node)).transpose()
     }
 
     /// A string `key`, or `None`.
-    pub(crate) fn opt_string(&self, key: &str) -> Read<Option<String>> {
+    pub fn opt_string(&self, key: &str) -> Read<Option<String>> {
         self.opt(key, Node::string)
     }
 
     /// Every key with its value, in the document's order.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, Node<'a>)> + '_ {
         self.entries.iter().map(|(k, v)| (k.as_str(), self.at(k, v)))
     }
 }
@@ -621,17 +696,47 @@ mod tests {
         assert!(err(Node::root(&dup).any_object().map(drop)).contains("duplicate field `a`"));
     }
 
-    fn to_value(json: &Json) -> serde_json::Value {
-        use serde_json::Value;
-        match json {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => serde_json::from_str(n).unwrap(),
-            Json::String(s) => Value::String(s.clone()),
-            Json::Array(items) => Value::Array(items.iter().map(to_value).collect()),
-            Json::Object(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
-            }
+    #[test]
+    fn numbers_read_exactly() {
+        for text in [
+            "0",
+            "-0",
+            "1",
+            "12.5",
+            "-2.5e3",
+            "1E-7",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "9007199254740993",
+            "1e22",
+            "1e-22",
+            "00012",
+            ".5",
+            "2.",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let got = parse_number(text).unwrap_or_else(|| panic!("{text}"));
+            let ulps = (got.to_bits() as i64 - want.to_bits() as i64).abs();
+            assert!(ulps <= 1, "{text}: {got} vs {want}");
+        }
+        // Far from where people type numbers: close, not exact.
+        for text in ["1e300", "-4.2e-300", "123456789012345678901234567890"] {
+            let want: f64 = text.parse().unwrap();
+            let got = parse_number(text).unwrap_or_else(|| panic!("{text}"));
+            assert!(((got - want) / want).abs() < 1e-14, "{text}: {got} vs {want}");
+        }
+        for text in ["", "-", ".", "1.2.3", "1e", "e5", "1e999", "--1", "1x", "NaN", "inf"] {
+            assert_eq!(parse_number(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Correctly rounded where people type numbers.
+        #[test]
+        fn numbers_agree_with_the_standard_library(m in 0u64..(1 << 53), e in -22i32..=22) {
+            let text = m.to_string() + "e" + &e.to_string();
+            proptest::prop_assert_eq!(parse_number(&text), Some(text.parse::<f64>().unwrap()));
         }
     }
 
@@ -648,7 +753,7 @@ mod tests {
             proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: {:?}", text, ours);
             if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
                 // (A repeated key: the last one wins in both.)
-                proptest::prop_assert_eq!(to_value(&ours), theirs);
+                proptest::prop_assert_eq!(ours.to_value(), theirs);
             }
         }
     }

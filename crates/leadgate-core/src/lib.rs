@@ -14,7 +14,7 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod email;
-mod json;
+pub mod json;
 pub mod lead;
 pub mod locale;
 pub mod payload;

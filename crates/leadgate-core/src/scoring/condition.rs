@@ -286,9 +286,7 @@ impl<'a> Facts<'a> {
                 (path, fold(path, true), p.at)
             })
             .collect();
-        if !pages.is_sorted_by_key(|p| p.2) {
-            pages.sort_by_key(|p| p.2);
-        }
+        sort_short(&mut pages, |p| p.2);
         Facts {
             lead,
             context,
@@ -522,7 +520,7 @@ impl Condition {
                 for c in conditions {
                     any |= c.occurrences(f, since, out);
                 }
-                out[start..].sort_unstable();
+                sort_short(&mut out[start..], |t| *t);
                 return any;
             }
             Condition::Not { condition } => {
@@ -820,29 +818,22 @@ fn push_touch(
     best.is_some()
 }
 
-/// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`, `+5`. Parsed by
-/// serde_json, which the widget carries anyway: `str::parse::<f64>` would add its own
-/// ~17 KB of power-of-ten tables to the wasm.
+/// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`, `+5`.
 fn number(value: Option<&FieldValue>) -> Option<f64> {
-    let mut text: String =
-        value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    let unsigned = text.strip_prefix('+').unwrap_or(&text);
-    let negative = unsigned.starts_with('-');
-    let digits = unsigned.strip_prefix('-').unwrap_or(unsigned);
-    if digits.is_empty() {
-        return None;
+    let text: String = value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+    crate::json::parse_number(text.strip_prefix('+').unwrap_or(&text))
+}
+
+/// Sorts a short slice by `key`, stably (insertion sort). The slices here hold at most a
+/// hundred items, mostly in order already; the standard sorts cost several KB of wasm each.
+fn sort_short<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
     }
-    // JSON has no leading zeros ("007") nor bare fractions (".5"); people type both.
-    let trimmed = digits.trim_start_matches('0');
-    let zero = trimmed.is_empty() || trimmed.starts_with('.');
-    let prefix = match (negative, zero) {
-        (true, true) => "-0",
-        (true, false) => "-",
-        (false, true) => "0",
-        (false, false) => "",
-    };
-    text.replace_range(..text.len() - trimmed.len(), prefix);
-    serde_json::from_str::<f64>(&text).ok().filter(|n| n.is_finite())
 }
 
 /// A number in a reason, without `core::fmt`'s float machinery: `100`, `2.5`.
