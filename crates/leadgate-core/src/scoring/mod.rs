@@ -417,8 +417,9 @@ pub fn score(
             disqualifies: rule.disqualify,
         });
     }
-    let mut groups: BTreeMap<String, i64> =
-        sums.iter().map(|(name, _, sum)| (name.to_string(), *sum)).collect();
+    // (`extend`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
+    let mut groups = BTreeMap::new();
+    groups.extend(sums.iter().map(|(name, _, sum)| (name.to_string(), *sum)));
     for (name, group) in &config.groups {
         let Some(points) = groups.get_mut(name) else { continue };
         if let Some(line) = cap_line(name, *points, group.min, group.max) {
