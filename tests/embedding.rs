@@ -243,6 +243,43 @@ fn marketers_theme_the_widget_with_custom_properties() {
 }
 
 #[test]
+fn reduced_motion_stops_even_a_theme_s_transitions() {
+    // The widget itself never moves; a marketer's theme may add motion through `::part`.
+    let relay = Relay::start(&[
+        (
+            "index.html",
+            page(
+                "<link rel=\"stylesheet\" href=\"motion.css\">",
+                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
+            ),
+        ),
+        ("motion.css", "[data-leadgate]::part(submit) { transition: background-color 3s; }".into()),
+    ]);
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "[data-testid=submit]");
+    let durations = || {
+        browser.exec(
+            "const r = document.querySelector('[data-leadgate]').shadowRoot;
+             return Array.from(r.querySelectorAll('*'))
+               .map(e => getComputedStyle(e))
+               .flatMap(s => [s.transitionDuration, s.animationDuration])
+               .filter(d => d.split(',').some(x => parseFloat(x) > 0));",
+            json!([]),
+        )
+    };
+    assert_eq!(durations(), json!(["3s"]), "the theme's transition applies");
+    if !browser.prefer_reduced_motion() {
+        browser.skip_note(
+            "reduced_motion_stops_even_a_theme_s_transitions: WebDriver cannot emulate \
+             prefers-reduced-motion in this engine (Chromium's DevTools only)",
+        );
+        return;
+    }
+    assert_eq!(durations(), json!([]), "no motion with prefers-reduced-motion: reduce");
+}
+
+#[test]
 fn texts_follow_the_locale_and_right_to_left_is_honoured() {
     let mut german: Value = serde_json::from_str(&demo_config()).unwrap();
     german.as_object_mut().unwrap().remove("title");

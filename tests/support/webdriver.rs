@@ -453,6 +453,22 @@ impl Browser {
         true
     }
 
+    /// Makes the page report `prefers-reduced-motion: reduce`, through Chromium's DevTools.
+    /// Returns `false`, doing nothing, in engines without an equivalent.
+    #[must_use = "false means this engine cannot emulate it: skip what depends on it"]
+    pub fn prefer_reduced_motion(&self) -> bool {
+        if self.engine != Engine::Chromium {
+            return false;
+        }
+        let features = json!([{ "name": "prefers-reduced-motion", "value": "reduce" }]);
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } }),
+        );
+        true
+    }
+
     /// Double-clicks an element with real pointer actions. The element is scrolled to the
     /// middle of the viewport first: an action's target must be in view (WebKit enforces it).
     pub fn double_click(&self, element: &ElementRef) {
