@@ -18,10 +18,20 @@ use support::{
 
 /// A relay serving a landing page whose widget posts to a faulty receiver.
 fn setup() -> (Relay, Receiver) {
+    setup_with("")
+}
+
+/// A browser without Web Locks (Safari before 15.4, some embedded webviews): the outbox falls
+/// back to a lease in `localStorage`.
+const NO_WEB_LOCKS_JS: &str =
+    "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });";
+
+/// The landing page and receiver; `before_widget` goes before the widget's script.
+fn setup_with(before_widget: &str) -> (Relay, Receiver) {
     let receiver = Receiver::start();
     let page = landing_page(&format!(
         "<div data-leadgate data-config=\"#contact\" data-endpoint=\"{}\"></div>\
-         <script type=\"application/json\" id=\"contact\">{}</script>",
+         <script type=\"application/json\" id=\"contact\">{}</script>{before_widget}",
         receiver.endpoint(),
         demo_config()
     ));
@@ -29,6 +39,7 @@ fn setup() -> (Relay, Receiver) {
         &[
             ("index.html", page),
             ("events.js", EVENTS_JS.into()),
+            ("no-web-locks.js", NO_WEB_LOCKS_JS.into()),
             ("away.html", "<p>away</p>".into()),
         ],
         vec![receiver.origin()],
@@ -198,7 +209,16 @@ fn double_click_and_double_enter_store_one_lead() {
 
 #[test]
 fn two_tabs_with_a_pending_lead_send_it_once() {
-    let (relay, mut receiver) = setup();
+    two_tabs_send_once("two tabs", setup());
+}
+
+#[test]
+fn two_tabs_without_web_locks_send_it_once_too() {
+    let (relay, receiver) = setup_with("<script src=\"no-web-locks.js\"></script>");
+    two_tabs_send_once("two tabs, storage lease", (relay, receiver));
+}
+
+fn two_tabs_send_once(what: &str, (relay, mut receiver): (Relay, Receiver)) {
     receiver.down();
     let browser = Browser::from_env();
     browser.goto(&relay.url);
@@ -213,7 +233,13 @@ fn two_tabs_with_a_pending_lead_send_it_once() {
     let leads = wait_for_leads(&relay, 1, 30);
     std::thread::sleep(Duration::from_secs(4));
     let leads_after = relay.leads();
-    report("two tabs", &receiver, &leads_after, start);
+    let locks = browser.exec("return typeof navigator.locks;", json!([]));
+    report(
+        &(String::from(what) + " (navigator.locks: " + locks.as_str().unwrap_or("?") + ")"),
+        &receiver,
+        &leads_after,
+        start,
+    );
     assert_eq!(leads.len(), 1);
     assert_eq!(leads_after.len(), 1);
     assert_eq!(leads_after[0]["attempts"], 1, "the tabs took turns: one POST reached the relay");
