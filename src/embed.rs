@@ -68,6 +68,7 @@ fn observe_additions() {
 async fn load(host: Element) {
     let prepared = read_config(&host).await.and_then(|(config, endpoint)| {
         let container = shadow_container(&host)?;
+        crate::signals::record_page_view(&config.tracking);
         Ok((container, config, endpoint))
     });
     // The first render in a task of its own.
@@ -202,6 +203,7 @@ impl WidgetHandle {
 /// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`.
 pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<WidgetHandle, String> {
     let container = shadow_container(host)?;
+    crate::signals::record_page_view(&config.tracking);
     Ok(render(host, container, config, endpoint))
 }
 
@@ -212,12 +214,6 @@ fn render(
     config: FormConfig,
     endpoint: String,
 ) -> WidgetHandle {
-    let tracking = config.tracking.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        // After the first render, in a task of its own.
-        delivery::sleep(0).await;
-        crate::signals::record_page_view(&tracking);
-    });
     let form_id = config.form_id.clone();
     let owner = host.clone();
     let lang = config.locale.clone().or_else(|| inherited(host, "lang")).unwrap_or("en".into());

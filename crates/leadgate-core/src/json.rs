@@ -34,9 +34,11 @@ impl Json {
         match self {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => match n.parse::<i64>() {
-                Ok(i) => Value::from(i),
-                Err(_) => parse_number(n).map_or(Value::Null, Value::from),
+            // As serde_json reads them: integers as integers (`-0` is a float there).
+            Json::Number(n) => match (n.parse::<i64>(), n.parse::<u64>()) {
+                (Ok(i), _) if n != "-0" => Value::from(i),
+                (_, Ok(u)) => Value::from(u),
+                _ => parse_number(n).map_or(Value::Null, Value::from),
             },
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
@@ -69,10 +71,10 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
                 any = true;
                 if mantissa < 100_000_000_000_000_000 {
                     mantissa = mantissa * 10 + u64::from(b - b'0');
-                    exponent -= i32::from(dot);
+                    exponent = exponent.saturating_sub(i32::from(dot));
                 } else {
                     // Digits beyond the 18th only scale the value.
-                    exponent += i32::from(!dot);
+                    exponent = exponent.saturating_add(i32::from(!dot));
                 }
             }
             b'.' if !dot => dot = true,
@@ -82,15 +84,24 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
     if !any {
         return None;
     }
-    // Powers of ten up to 10^22 are exact, and so is one rounding step with them.
-    let scale = 10f64.powi(exponent.unsigned_abs().min(400) as i32);
-    let value = if exponent >= 0 { mantissa as f64 * scale } else { mantissa as f64 / scale };
-    let value = if negative { -value } else { value };
+    let sign = if negative { -1.0 } else { 1.0 };
+    if mantissa == 0 {
+        return Some(sign * 0.0);
+    }
+    // Powers of ten up to 10^22 are exact, and so is one rounding step with them. Very small
+    // values are scaled in two steps, so they do not round to zero on the way.
+    let power = |e: i32| 10f64.powi(e.min(400));
+    let value = match exponent {
+        e if e >= 0 => mantissa as f64 * power(e),
+        e if e >= -300 => mantissa as f64 / power(-e),
+        e => mantissa as f64 / 1e300 / power(-e.saturating_add(300)),
+    };
+    let value = sign * value;
     value.is_finite().then_some(value)
 }
 
 /// Deeper nesting than this is refused (no config needs it; it would exhaust the stack).
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: usize = 127;
 
 /// Parses `text`; a syntax error names the place and the line and column.
 pub fn parse(text: &str) -> Result<Json, ConfigError> {
@@ -285,7 +296,11 @@ impl Parser<'_> {
             }
             self.digits()?;
         }
-        Ok(Json::Number(self.text[start..self.pos].to_string()))
+        let text = &self.text[start..self.pos];
+        if parse_number(text).is_none() {
+            return Err(self.error("number out of range"));
+        }
+        Ok(Json::Number(text.to_string()))
     }
 
     fn string(&mut self) -> Result<String, ConfigError> {
@@ -480,8 +495,10 @@ impl<'a> Node<'a> {
 
     /// A whole number from 0 up.
     pub fn unsigned(&self) -> Read<u64> {
-        let n = self.int()?;
-        u64::try_from(n).map_err(|_| self.expected("a whole number from 0 up"))
+        match self.value {
+            Json::Number(n) => n.parse().map_err(|_| self.expected("a whole number from 0 up")),
+            _ => Err(self.expected("a whole number from 0 up")),
+        }
     }
 
     /// Any number (`2.5`, `1e3`).
@@ -585,11 +602,15 @@ impl<'a> Obj<'a> {
     }
 
     /// The value of `key`; missing is an error at this object.
+    /// (`null` is a value here: the read that follows says what was expected instead.)
     pub fn need(&self, key: &str) -> Read<Node<'a>> {
-        self.get(key).ok_or_else(|| ConfigError {
-            path: self.path.clone(),
-            kind: ConfigErrorKind::Syntax(String::from("missing field `") + key + "`"),
-        })
+        match self.entries.iter().find(|(k, _)| k == key) {
+            Some((_, value)) => Ok(self.at(key, value)),
+            None => Err(ConfigError {
+                path: self.path.clone(),
+                kind: ConfigErrorKind::Syntax(String::from("missing field `") + key + "`"),
+            }),
+        }
     }
 
     /// `key` read by `read`, or `None` when it is missing or `null`.
@@ -673,6 +694,10 @@ mod tests {
         }
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(parse(&deep).unwrap_err().message().contains("recursion limit"));
+        // As deep as serde_json goes, and no deeper.
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(parse(&nested(127)).is_ok() && parse(&nested(128)).is_err());
+        assert!(parse("[1e400]").unwrap_err().message().contains("number out of range"));
     }
 
     #[test]
@@ -730,6 +755,12 @@ mod tests {
             let got = parse_number(text).unwrap_or_else(|| panic!("{text}"));
             assert!(((got - want) / want).abs() < 1e-14, "{text}: {got} vs {want}");
         }
+        for text in ["0e400", "-0e999", "1e-310", "5e-324", "1.5e-2147483648"] {
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(parse_number(text), Some(want), "{text}");
+        }
+        // Exponents that overflow an i32 while reading: no panic.
+        assert_eq!(parse_number("10000000000000000000e2147483647"), None);
         for text in ["", "-", ".", "1.2.3", "1e", "e5", "1e999", "--1", "1x", "NaN", "inf"] {
             assert_eq!(parse_number(text), None, "{text}");
         }

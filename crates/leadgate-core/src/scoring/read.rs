@@ -164,6 +164,16 @@ fn touch(obj: &Obj) -> Read<TouchScope> {
 impl Condition {
     pub(crate) fn read(node: &Node) -> Read<Condition> {
         let obj = node.any_object()?;
+        if obj.get("op").is_none() {
+            // Say so about a misspelt `op` (`"Op"`, `"ops"`) rather than only that it is missing.
+            let mut keys = vec!["op"];
+            for key in OPS.iter().flat_map(|(_, takes)| takes.iter()) {
+                if !keys.contains(key) {
+                    keys.push(key);
+                }
+            }
+            obj.only(&keys, "")?;
+        }
         let names = OPS.map(|(name, _)| name);
         let op = obj.need("op")?.one_of(&names)?;
         let (name, takes) = OPS[op];
@@ -298,6 +308,8 @@ mod tests {
             ),
             (r#"{"op": "not"}"#, "", "missing field `condition`"),
             (r#"{"op": "nope"}"#, "op", "unknown variant `nope`, expected one of `equals`"),
+            (r#"{"Op": "present", "field": "a"}"#, "Op", "unknown field `Op`, expected one of `op`, `field`"),
+            (r#"{"field": "a"}"#, "", "missing field `op`"),
             (r#"{"op": "all", "conditions": [{"op": "present"}]}"#, "conditions[0]", "missing field `field`"),
         ];
         for (json, path, want) in cases {
