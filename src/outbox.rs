@@ -9,7 +9,6 @@
 //! leads are handed to `navigator.sendBeacon`; sends in flight use `keepalive`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::rc::Rc;
 
@@ -121,10 +120,11 @@ type Listener = Box<dyn Fn(Outcome)>;
 thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     static TIMER: Cell<Option<i32>> = const { Cell::new(None) };
-    static LISTENERS: RefCell<HashMap<String, (Element, Listener)>> = RefCell::new(HashMap::new());
-    static BEACONED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    // (Short lists by lead id rather than maps: each map type costs KBs of wasm.)
+    static LISTENERS: RefCell<Vec<(String, Element, Listener)>> = const { RefCell::new(Vec::new()) };
+    static BEACONED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
     /// Leads that could not be stored, kept for a manual retry while the page is open.
-    static IN_MEMORY: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static IN_MEMORY: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
     static TAB_ID: String = crate::signals::new_lead_id();
 }
 
@@ -179,7 +179,11 @@ pub fn start() {
 /// outcome (a retry that delivers it, a refusal) while the page is open; events go to `host`.
 pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener) -> Outcome {
     let id = entry.id.clone();
-    LISTENERS.with(|l| l.borrow_mut().insert(id.clone(), (host, on_later)));
+    LISTENERS.with(|l| {
+        let mut l = l.borrow_mut();
+        l.retain(|(lead, ..)| *lead != id);
+        l.push((id.clone(), host, on_later));
+    });
     let saved = match Store::local() {
         Some(store) => {
             let mut entries = load(&store);
@@ -198,7 +202,11 @@ pub async fn submit(entry: Entry, limit: u32, host: Element, on_later: Listener)
         None => false,
     };
     if !saved {
-        IN_MEMORY.with(|m| m.borrow_mut().insert(id.clone(), entry));
+        IN_MEMORY.with(|m| {
+            let mut m = m.borrow_mut();
+            m.retain(|e| e.id != id);
+            m.push(entry);
+        });
     }
     let outcome = locked(move || async move { attempt(&id).await }).await;
     schedule();
@@ -247,7 +255,7 @@ pub async fn flush() {
 /// delivered it), sends, and records the verdict.
 async fn attempt(id: &str) -> Outcome {
     let store = Store::local();
-    let memory = IN_MEMORY.with(|m| m.borrow().get(id).cloned());
+    let memory = IN_MEMORY.with(|m| m.borrow().iter().find(|e| e.id == id).cloned());
     let stored = store.as_ref().and_then(|s| load(s).into_iter().find(|e| e.id == id));
     let Some(mut entry) = stored.or(memory.clone()) else {
         // Gone from the outbox: delivered by another tab (or expired there).
@@ -268,7 +276,7 @@ async fn attempt(id: &str) -> Outcome {
     let problem = answer.problem.clone().unwrap_or_default();
     match verdict {
         Verdict::Delivered => {
-            IN_MEMORY.with(|m| m.borrow_mut().remove(id));
+            IN_MEMORY.with(|m| m.borrow_mut().retain(|e| e.id != id));
             update(store.as_ref(), id, |_| None);
         }
         Verdict::Retry => {
@@ -313,7 +321,7 @@ async fn attempt(id: &str) -> Outcome {
 /// Tells the form (if it is on this page) and the host page how a lead stands.
 fn report(id: &str, detail: &EventDetail, outcome: Outcome, problem: &str) {
     let host = LISTENERS.with(|l| {
-        l.borrow().get(id).map(|(host, listener)| {
+        l.borrow().iter().find(|(lead, ..)| lead == id).map(|(_, host, listener)| {
             listener(outcome);
             host.clone()
         })
@@ -325,7 +333,7 @@ fn report(id: &str, detail: &EventDetail, outcome: Outcome, problem: &str) {
     let mut detail = detail.clone();
     match outcome {
         Outcome::Delivered => {
-            LISTENERS.with(|l| l.borrow_mut().remove(id));
+            LISTENERS.with(|l| l.borrow_mut().retain(|(lead, ..)| lead != id));
             emit(&host, "leadgate:delivered", &detail);
         }
         Outcome::Refused | Outcome::NotSaved => {
@@ -403,9 +411,16 @@ fn schedule() {
 fn send_pending_by_beacon() {
     let Some(store) = Store::local() else { return };
     for entry in load(&store).iter().filter(|e| e.dead_until.is_none()) {
-        let first = BEACONED.with(|b| b.borrow_mut().insert(entry.id.clone()));
+        let first = BEACONED.with(|b| {
+            let mut sent = b.borrow_mut();
+            let first = !sent.contains(&entry.id);
+            if first {
+                sent.push(entry.id.clone());
+            }
+            first
+        });
         if first && !beacon_lead(&entry.endpoint, &entry.id, &entry.body) {
-            BEACONED.with(|b| b.borrow_mut().remove(&entry.id));
+            BEACONED.with(|b| b.borrow_mut().retain(|id| *id != entry.id));
         }
     }
 }

@@ -26,6 +26,10 @@ fn setup() -> (Relay, Receiver) {
 const NO_WEB_LOCKS_JS: &str =
     "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });";
 
+/// A browser whose storage refuses every write (quota full, some private modes).
+const NO_STORAGE_JS: &str = "Storage.prototype.setItem = function () { \
+    throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };";
+
 /// The landing page and receiver; `before_widget` goes before the widget's script.
 fn setup_with(before_widget: &str) -> (Relay, Receiver) {
     let receiver = Receiver::start();
@@ -40,6 +44,7 @@ fn setup_with(before_widget: &str) -> (Relay, Receiver) {
             ("index.html", page),
             ("events.js", EVENTS_JS.into()),
             ("no-web-locks.js", NO_WEB_LOCKS_JS.into()),
+            ("no-storage.js", NO_STORAGE_JS.into()),
             ("away.html", "<p>away</p>".into()),
         ],
         vec![receiver.origin()],
@@ -216,6 +221,32 @@ fn two_tabs_with_a_pending_lead_send_it_once() {
 fn two_tabs_without_web_locks_send_it_once_too() {
     let (relay, receiver) = setup_with("<script src=\"no-web-locks.js\"></script>");
     two_tabs_send_once("two tabs, storage lease", (relay, receiver));
+}
+
+#[test]
+fn storage_refused_keeps_the_lead_in_the_page_for_a_retry() {
+    let (relay, mut receiver) = setup_with("<script src=\"no-storage.js\"></script>");
+    receiver.down();
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    fill_as_ada(&browser, 0);
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+    // Neither sent nor saved: the visitor is told and offered a retry, and what they typed stays.
+    wait_phase(&browser, 0, "failed", 20);
+    let submit = browser.widget_element(0, "[data-testid=submit]");
+    assert_eq!(
+        browser.exec("return arguments[0].textContent.trim();", json!([submit.to_json()])),
+        "Try again"
+    );
+    let start = Instant::now();
+    receiver.up();
+    browser.click(&submit);
+    wait_phase(&browser, 0, "sent", 20);
+    let leads = wait_for_leads(&relay, 1, 5);
+    report("storage refused, retry", &receiver, &leads, start);
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["payload"]["fields"]["email"], "ada@analytical.example");
+    assert!(browser.exec("return localStorage.getItem('leadgate:outbox');", json!([])).is_null());
 }
 
 fn two_tabs_send_once(what: &str, (relay, mut receiver): (Relay, Receiver)) {

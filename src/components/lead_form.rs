@@ -51,9 +51,8 @@ pub fn LeadForm(
     /// The text direction, `ltr` or `rtl`.
     dir: &'static str,
 ) -> impl IntoView {
-    // (`extend`, not `collect`: collecting into a map sorts first, a few KB of wasm per type.)
-    let mut states = BTreeMap::new();
-    states.extend(config.fields.iter().map(|f| (f.name.clone(), FieldState::new(f))));
+    // One state per field, in the config's order (a list: each map type costs KBs of wasm).
+    let states: Vec<FieldState> = config.fields.iter().map(FieldState::new).collect();
     let texts = config.texts.clone();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let phase = RwSignal::new(Phase::Editing);
@@ -100,14 +99,11 @@ pub fn LeadForm(
             }
             let mut lead = Lead { fields: BTreeMap::new() };
             lead.fields.extend(
-                config
-                    .fields
-                    .iter()
-                    .filter_map(|f| states.get(&f.name).map(|s| (f.name.clone(), s.value(f)))),
+                config.fields.iter().zip(&states).map(|(f, s)| (f.name.clone(), s.value(f))),
             );
             let errors = lead.validate(&config);
-            for (name, state) in &states {
-                let error = errors.iter().find(|(n, _)| n == name);
+            for (field, state) in config.fields.iter().zip(&states) {
+                let error = errors.iter().find(|(n, _)| *n == field.name);
                 state.error.set(error.map(|(_, e)| error_text(*e, &config.texts)));
             }
             notice.set(!errors.is_empty());
@@ -165,9 +161,9 @@ pub fn LeadForm(
     let fields = config
         .fields
         .iter()
-        .filter_map(|f| {
-            let state = *states.get(&f.name)?;
-            Some(view! { <FieldInput field=f.clone() state=state texts=texts.clone() busy=busy /> })
+        .zip(states)
+        .map(|(f, state)| {
+            view! { <FieldInput field=f.clone() state=state texts=texts.clone() busy=busy /> }
         })
         .collect_view();
     let title = config.title.clone().map(|t| view! { <h2 class="lg-title" part="title">{t}</h2> });

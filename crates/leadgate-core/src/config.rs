@@ -1,6 +1,5 @@
 //! The marketer's JSON config: parsed and validated once, with errors that name the place.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -419,7 +418,6 @@ impl FormConfig {
         if self.fields.is_empty() {
             return Err(ConfigError::invalid("fields", "a form needs at least one field"));
         }
-        let mut seen = BTreeSet::new();
         for (i, field) in self.fields.iter().enumerate() {
             let at = |what: &str| {
                 let mut p = String::from("fields[");
@@ -432,7 +430,7 @@ impl FormConfig {
                 p
             };
             check_name(&at("name"), &field.name)?;
-            if !seen.insert(field.name.as_str()) {
+            if self.fields[..i].iter().any(|f| f.name == field.name) {
                 return Err(ConfigError::invalid(
                     at("name"),
                     "another field already has the name \"".to_string() + &field.name + "\"",

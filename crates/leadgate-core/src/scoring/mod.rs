@@ -592,11 +592,10 @@ impl ScoringConfig {
                 ));
             }
         }
-        let mut ids = std::collections::BTreeSet::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let at = |what: &str| "scoring.rules[".to_string() + &i.to_string() + "]." + what;
             check_name(&at("id"), &rule.id)?;
-            if !ids.insert(rule.id.as_str()) {
+            if self.rules[..i].iter().any(|r| r.id == rule.id) {
                 return Err(ConfigError::invalid(
                     at("id"),
                     "another rule already has the id \"".to_string() + &rule.id + "\"",
