@@ -29,7 +29,14 @@ pub fn start() {
     wasm_bindgen_futures::spawn_local(async {
         delivery::sleep(0).await;
         crate::outbox::start();
-        crate::signals::resume_tracking();
+        // A page without a widget still counts as a page seen (for a known visitor); a widget
+        // records it itself, with its form's tracking settings.
+        let widgets = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("[data-leadgate-state]").ok().flatten());
+        if widgets.is_none() {
+            crate::signals::resume_tracking();
+        }
     });
 }
 
@@ -75,7 +82,10 @@ async fn load(host: Element) {
     delivery::sleep(0).await;
     match prepared {
         Ok((container, config, endpoint)) => render(&host, container, config, endpoint).forget(),
-        Err(message) => show_config_error(&host, message),
+        Err(message) => {
+            show_config_error(&host, message);
+            crate::signals::resume_tracking();
+        }
     }
 }
 
