@@ -65,7 +65,16 @@ pub fn LeadForm(
     let honeypot = RwSignal::new(String::new());
     let rendered_at = js_sys::Date::now();
     let events_endpoint = config.delivery.events_endpoint_for(&endpoint);
-    funnel::record(events_endpoint.as_deref(), &config.form_id, "view", &config.tracking);
+    {
+        // Counted right after the first render, in a task of its own (it reads the visitor's
+        // memory: no need to make the form wait for that).
+        let (endpoint, form_id) = (events_endpoint.clone(), config.form_id.clone());
+        let tracking = config.tracking.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            crate::delivery::sleep(0).await;
+            funnel::record(endpoint.as_deref(), &form_id, "view", &tracking);
+        });
+    }
     let on_first_input = {
         let (form_id, tracking) = (config.form_id.clone(), config.tracking.clone());
         let started = StoredValue::new(false);
