@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile relay -p leadgate-relay --bin leadgate-relay --example loadgen
-exec target/relay/examples/loadgen load target/relay/leadgate-relay "${1:-20000}" "${2:-16}"
+target="${CARGO_TARGET_DIR:-target}"
+exec "$target/relay/examples/loadgen" load "$target/relay/leadgate-relay" "${1:-20000}" "${2:-16}"
