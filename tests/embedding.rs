@@ -21,6 +21,12 @@ fn page(head: &str, body: &str) -> String {
     )
 }
 
+/// A page with one widget (the demo config) and the script loaded `async`; `head` goes in
+/// `<head>`.
+fn widget_page(head: &str) -> String {
+    page(head, &(mount_point("") + "<script async src=\"leadgate.js\"></script>"))
+}
+
 fn mount_point(extra: &str) -> String {
     format!(
         "<div data-leadgate data-config=\"#contact\"{extra}></div>\
@@ -51,10 +57,7 @@ fn csp_violations(browser: &Browser) -> Vec<Value> {
 fn the_script_works_async_defer_as_a_module_and_before_the_mount_element() {
     let events = "<script src=\"events.js\"></script>";
     let pages = [
-        (
-            "async.html",
-            page(events, &(mount_point("") + "<script async src=\"leadgate.js\"></script>")),
-        ),
+        ("async.html", widget_page(events)),
         (
             "defer.html",
             page(
@@ -220,13 +223,7 @@ fn a_hostile_page_does_not_change_the_widget_and_the_widget_does_not_change_the_
 #[test]
 fn marketers_theme_the_widget_with_custom_properties() {
     let relay = Relay::start(&[
-        (
-            "index.html",
-            page(
-                "<link rel=\"stylesheet\" href=\"themed.css\">",
-                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
-            ),
-        ),
+        ("index.html", widget_page("<link rel=\"stylesheet\" href=\"themed.css\">")),
         ("themed.css", file("themed.css")),
     ]);
     let browser = Browser::from_env();
@@ -246,13 +243,7 @@ fn marketers_theme_the_widget_with_custom_properties() {
 fn reduced_motion_stops_even_a_theme_s_transitions() {
     // The widget itself never moves; a marketer's theme may add motion through `::part`.
     let relay = Relay::start(&[
-        (
-            "index.html",
-            page(
-                "<link rel=\"stylesheet\" href=\"motion.css\">",
-                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
-            ),
-        ),
+        ("index.html", widget_page("<link rel=\"stylesheet\" href=\"motion.css\">")),
         ("motion.css", "[data-leadgate]::part(submit) { transition: background-color 3s; }".into()),
     ]);
     let browser = Browser::from_env();
@@ -324,13 +315,7 @@ fn texts_follow_the_locale_and_right_to_left_is_honoured() {
 #[test]
 fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
     let relay = Relay::start(&[
-        (
-            "index.html",
-            page(
-                "<script src=\"events.js\"></script>",
-                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
-            ),
-        ),
+        ("index.html", widget_page("<script src=\"events.js\"></script>")),
         ("events.js", EVENTS_JS.into()),
     ]);
     let browser = Browser::from_env();
@@ -366,13 +351,7 @@ fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
 #[test]
 fn a_keyboard_alone_fills_in_and_submits_the_form() {
     let relay = Relay::start(&[
-        (
-            "index.html",
-            page(
-                "<script src=\"events.js\"></script>",
-                &(mount_point("") + "<script async src=\"leadgate.js\"></script>"),
-            ),
-        ),
+        ("index.html", widget_page("<script src=\"events.js\"></script>")),
         ("events.js", EVENTS_JS.into()),
     ]);
     // Real key presses and a focus ring: the window must keep the keyboard focus.

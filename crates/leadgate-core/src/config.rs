@@ -328,7 +328,8 @@ pub struct ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// The text is not JSON, or a value has the wrong type or name (serde's message).
+    /// The text is not JSON, or a value has the wrong type or name (the reader's message, e.g.
+    /// "expected a whole number, found \"high\"").
     Syntax(String),
     /// The value is well-formed but not usable (a sentence saying what was expected).
     Invalid(String),

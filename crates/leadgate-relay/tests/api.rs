@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use leadgate_core::payload::lead_id;
-use leadgate_core::{LeadPayload, RuleHit};
+use leadgate_core::LeadPayload;
 use leadgate_relay::routes::DEMO_CSP;
 use serde_json::Value;
 
@@ -220,14 +220,7 @@ fn the_relay_re_scores_and_flags_tampered_leads() {
     let dir = tempfile::tempdir().unwrap();
     // A tampered lead keeps its sum consistent, so only re-scoring can notice.
     let mut tampered = good_payload(40);
-    tampered.score.hits.push(RuleHit {
-        rule: "vip".into(),
-        group: "fit".into(),
-        points: 100,
-        reason: "Trust me".into(),
-        ..Default::default()
-    });
-    tampered.score.total += 100;
+    tamper(&mut tampered);
     let mut unqualified = payload(41, &[("email", "ada@example.com")]);
     unqualified.score.qualified = true;
     let honest = good_payload(42);

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::receiver::Receiver;
 use common::*;
-use leadgate_core::RuleHit;
 use leadgate_relay::{Forwarding, RelayOptions, Route, Webhook, WebhookSecret};
 use serde_json::{json, Value};
 
@@ -60,14 +59,7 @@ fn qualified_leads_are_forwarded_signed_and_the_rest_routed_by_the_relays_score(
     let unqualified = payload(2, &[("email", "bob@example.com")]);
     // Claims to qualify, but the relay's score says no: routed as unqualified.
     let mut tampered = payload(3, &[("email", "eve@example.com")]);
-    tampered.score.hits.push(RuleHit {
-        rule: "vip".into(),
-        group: "fit".into(),
-        points: 100,
-        reason: "Trust me".into(),
-        ..Default::default()
-    });
-    tampered.score.total += 100;
+    tamper(&mut tampered);
     tampered.score.qualified = true;
     let spam = good_payload(4);
 

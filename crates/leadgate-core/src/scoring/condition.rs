@@ -1,4 +1,4 @@
-//! Conditions: rules as data (a serde-tagged enum), evaluated with `match`, described in words.
+//! Conditions: rules as data (an enum tagged by `op`), evaluated with `match`, described in words.
 
 use serde::Serialize;
 
@@ -9,13 +9,13 @@ use crate::email::{classify, EmailClass, EmailClasses};
 use crate::lead::{FieldValue, Lead};
 use crate::time::Timestamp;
 
-#[allow(dead_code)] // the schema's defaults (reading goes through condition_de.rs)
-fn yes() -> bool {
+/// The default of `ignore_case` (for the reader and the schema).
+pub(super) fn yes() -> bool {
     true
 }
 
-#[allow(dead_code)] // the schema's defaults (reading goes through condition_de.rs)
-fn one() -> u32 {
+/// The default `count` of `pages_matching_at_least` (for the reader and the schema).
+pub(super) fn one() -> u32 {
     1
 }
 
@@ -673,7 +673,7 @@ impl Condition {
         }
     }
 
-    /// Checks what serde can't, naming the place under `path` (e.g. `scoring.rules[3].when`).
+    /// Checks what reading can't, naming the place under `path` (e.g. `scoring.rules[3].when`).
     pub(crate) fn validate(&self, path: &str, form: &FormConfig) -> Result<(), ConfigError> {
         let at = |what: &str| {
             let mut p = String::from(path);

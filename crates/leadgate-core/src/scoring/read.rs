@@ -182,7 +182,8 @@ impl Condition {
         obj.only(&keys, &(String::from(" for op `") + name + "`"))?;
         let field = || obj.need("field")?.string();
         let text = || obj.need("value")?.string();
-        let ignore_case = obj.opt("ignore_case", Node::boolean)?.unwrap_or(true);
+        let ignore_case =
+            obj.opt("ignore_case", Node::boolean)?.unwrap_or_else(super::condition::yes);
         let list = |key| obj.need(key)?.strings();
         let conditions = || obj.need("conditions")?.list(|n| Condition::read(&n));
         Ok(match name {
@@ -224,7 +225,7 @@ impl Condition {
             "visits_at_least" => Condition::VisitsAtLeast { count: obj.need("count")?.count()? },
             "pages_matching_at_least" => Condition::PagesMatchingAtLeast {
                 pattern: obj.need("pattern")?.string()?,
-                count: obj.opt("count", Node::count)?.unwrap_or(1),
+                count: obj.opt("count", Node::count)?.unwrap_or_else(super::condition::one),
                 ignore_case,
             },
             "seconds_on_site_at_least" => {

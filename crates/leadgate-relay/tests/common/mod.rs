@@ -38,6 +38,19 @@ pub fn config() -> FormConfig {
     FormConfig::from_json(CONFIG).unwrap()
 }
 
+/// Adds a forged 100-point hit to `payload`'s score, keeping its sum consistent, as a visitor
+/// tampering with the request would: only re-scoring on the relay can notice.
+pub fn tamper(payload: &mut LeadPayload) {
+    payload.score.hits.push(leadgate_core::RuleHit {
+        rule: "vip".into(),
+        group: "fit".into(),
+        points: 100,
+        reason: "Trust me".into(),
+        ..Default::default()
+    });
+    payload.score.total += 100;
+}
+
 /// A scored lead for the demo form; `seed` makes the id.
 pub fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
     let mut lead = Lead::default();
