@@ -26,7 +26,9 @@ pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Tex
 pub use context::{PageView, Touch, VisitorContext, MAX_PAGES};
 pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
-pub use payload::{ConsentRecord, LeadPayload, PayloadError, SCHEMA_VERSION};
+pub use payload::{
+    ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
+};
 pub use scoring::{
     score, Condition, Decay, GradeBand, GroupConfig, HitKind, LabelConfig, LevelBand, Rule,
     RuleHit, Score, ScoringConfig, Stage, StageBar, Stages, TouchScope, UtmParam,

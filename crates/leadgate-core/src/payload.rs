@@ -14,6 +14,19 @@ use crate::time::Timestamp;
 /// The payload format's version, sent as `schema_version`.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The largest score (total, or one hit's points) a payload may carry, either sign: 10^12.
+/// A config's rule is worth ±10^9 points at most, so no real score comes near it, and sums of
+/// a million leads' scores still fit an `i64`.
+pub const MAX_SCORE: i64 = 1_000_000_000_000;
+
+/// The longest URL a visitor context keeps (page, referrer, landing page, page views,
+/// touches), in characters; longer ones are cut by [`LeadPayload::sanitize`].
+pub const MAX_URL: usize = 4096;
+
+/// The longest other context text (UTM parameters, click ids, their names, times), in
+/// characters.
+pub const MAX_CONTEXT_TEXT: usize = 500;
+
 /// A scored lead as POSTed to the endpoint (with the header `Idempotency-Key: <id>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadPayload {
@@ -90,10 +103,12 @@ impl LeadPayload {
         }
     }
 
-    /// Parses a payload as an endpoint receives it, and checks it.
+    /// Parses a payload as an endpoint receives it, and checks it. The `id` is made
+    /// canonical (lower-case), so an upper-case copy of a lead is the same lead.
     pub fn from_json(text: &str) -> Result<LeadPayload, PayloadError> {
-        let payload: LeadPayload =
+        let mut payload: LeadPayload =
             serde_json::from_str(text).map_err(|e| PayloadError::Json(e.to_string()))?;
+        payload.id.make_ascii_lowercase();
         payload.check()?;
         Ok(payload)
     }
@@ -104,22 +119,104 @@ impl LeadPayload {
         Timestamp::parse_rfc3339(&self.submitted_at)
     }
 
-    /// Checks what serde can't: the version, the id's form, the score's sum.
+    /// Checks what serde can't: the version, the id's form (a lower-case UUID, not the nil
+    /// one), the score's range and sum (added with checked arithmetic: points beyond
+    /// ±[`MAX_SCORE`] are refused, never wrapped).
     pub fn check(&self) -> Result<(), PayloadError> {
         if self.schema_version != SCHEMA_VERSION {
             return Err(PayloadError::Version(self.schema_version));
         }
-        if !is_uuid(&self.id) {
+        if !is_uuid(&self.id) || self.id.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(PayloadError::Id(self.id.clone()));
+        }
+        if self.id.bytes().all(|b| b == b'0' || b == b'-') {
+            return Err(PayloadError::NilId);
         }
         if self.form_id.is_empty() {
             return Err(PayloadError::FormId);
         }
-        let sum: i64 = self.score.hits.iter().map(|h| h.points).sum();
+        let in_range = |points: i64| (-MAX_SCORE..=MAX_SCORE).contains(&points);
+        if !in_range(self.score.total) {
+            return Err(PayloadError::ScoreRange { at: "score.total".into() });
+        }
+        let mut sum: i64 = 0;
+        for (i, hit) in self.score.hits.iter().enumerate() {
+            if !in_range(hit.points) {
+                return Err(PayloadError::ScoreRange { at: format!("score.hits[{i}].points") });
+            }
+            // Cannot overflow with both sides within ±MAX_SCORE × hits; checked all the same.
+            sum = sum
+                .checked_add(hit.points)
+                .ok_or(PayloadError::ScoreRange { at: format!("score.hits[{i}].points") })?;
+        }
         if sum != self.score.total {
             return Err(PayloadError::ScoreSum { total: self.score.total, sum });
         }
         Ok(())
+    }
+
+    /// Makes the payload's free text safe to store and show: every NUL character (U+0000) is
+    /// removed from the answers and the visitor context, and each context string is cut to
+    /// its limit ([`MAX_URL`] for URLs, [`MAX_CONTEXT_TEXT`] for the rest; at a character
+    /// boundary). The lead is kept whatever a page's URL looked like: a context string is
+    /// evidence, not an answer, so cutting it loses nothing the visitor typed. Returns how
+    /// many strings were changed.
+    pub fn sanitize(&mut self) -> usize {
+        let mut changed = 0;
+        let mut fix = |text: &mut String, limit: usize| {
+            let before = text.len();
+            if text.contains('\0') {
+                text.retain(|c| c != '\0');
+            }
+            if let Some((cut, _)) = text.char_indices().nth(limit) {
+                text.truncate(cut);
+            }
+            changed += usize::from(text.len() != before);
+        };
+        let mut answers = BTreeMap::new();
+        for (mut name, mut value) in std::mem::take(&mut self.fields) {
+            fix(&mut name, usize::MAX);
+            if let FieldValue::Text(text) = &mut value {
+                fix(text, usize::MAX);
+            }
+            answers.insert(name, value);
+        }
+        self.fields = answers;
+        let c = &mut self.context;
+        fix(&mut c.page_url, MAX_URL);
+        for url in [&mut c.referrer, &mut c.landing_page].into_iter().flatten() {
+            fix(url, MAX_URL);
+        }
+        for page in &mut c.pages {
+            fix(&mut page.url, MAX_URL);
+        }
+        let touches = [&mut c.first_touch, &mut c.last_touch].into_iter().flatten();
+        let mut maps = vec![&mut c.utm, &mut c.click_ids];
+        for touch in touches {
+            fix(&mut touch.at, MAX_CONTEXT_TEXT);
+            fix(&mut touch.page_url, MAX_URL);
+            if let Some(referrer) = &mut touch.referrer {
+                fix(referrer, MAX_URL);
+            }
+            maps.push(&mut touch.utm);
+            maps.push(&mut touch.click_ids);
+        }
+        for map in maps {
+            let entries = std::mem::take(map);
+            for (mut key, mut value) in entries {
+                fix(&mut key, MAX_CONTEXT_TEXT);
+                fix(&mut value, MAX_CONTEXT_TEXT);
+                map.insert(key, value);
+            }
+        }
+        if let Some(consent) = &mut self.consent {
+            for text in
+                [&mut consent.field, &mut consent.text, &mut consent.version, &mut consent.at]
+            {
+                fix(text, usize::MAX);
+            }
+        }
+        changed
     }
 }
 
@@ -131,10 +228,17 @@ pub enum PayloadError {
     Json(String),
     /// An unknown `schema_version`.
     Version(u32),
-    /// The `id` is not a UUID.
+    /// The `id` is not a lower-case UUID.
     Id(String),
+    /// The `id` is the nil UUID (all zeros).
+    NilId,
     /// The `form_id` is empty.
     FormId,
+    /// A score's number is beyond ±[`MAX_SCORE`].
+    ScoreRange {
+        /// Where: `score.total` or `score.hits[3].points`.
+        at: String,
+    },
     /// The hits don't add up to the total.
     ScoreSum {
         /// The payload's total.
@@ -152,7 +256,13 @@ impl fmt::Display for PayloadError {
                 write!(f, "schema_version {v} is not supported (expected {SCHEMA_VERSION})")
             }
             PayloadError::Id(id) => write!(f, "id {id:?} is not a UUID"),
+            PayloadError::NilId => {
+                f.write_str("id is the nil UUID; each lead needs its own random id")
+            }
             PayloadError::FormId => f.write_str("form_id is empty"),
+            PayloadError::ScoreRange { at } => {
+                write!(f, "{at} is out of range (scores are between -{MAX_SCORE} and {MAX_SCORE})")
+            }
             PayloadError::ScoreSum { total, sum } => {
                 write!(f, "score.total is {total} but the hits add up to {sum}")
             }
@@ -237,5 +347,80 @@ mod tests {
         bad.schema_version = 2;
         assert_eq!(bad.check(), Err(PayloadError::Version(2)));
         assert!(matches!(LeadPayload::from_json("{}"), Err(PayloadError::Json(_))));
+    }
+
+    fn sample() -> LeadPayload {
+        let config = FormConfig::from_json(
+            r#"{"form_id": "demo", "fields": [{"name": "email", "type": "email", "label": "E"}]}"#,
+        )
+        .unwrap();
+        let mut lead = Lead::default();
+        lead.fields.insert("email".into(), FieldValue::Text("ada@example.com".into()));
+        LeadPayload::build(
+            &config,
+            lead_id([0xab; 16]),
+            lead,
+            VisitorContext::default(),
+            Timestamp(0),
+        )
+    }
+
+    fn hit(points: i64) -> crate::RuleHit {
+        crate::RuleHit { rule: "r".into(), group: "fit".into(), points, ..Default::default() }
+    }
+
+    #[test]
+    fn ids_are_canonical_and_scores_checked_without_wrapping() {
+        let good = sample();
+        let json = serde_json::to_string(&good).unwrap();
+        let upper = json.replace(&good.id, &good.id.to_uppercase());
+        assert_eq!(LeadPayload::from_json(&upper).unwrap().id, good.id, "upper case = same lead");
+        let nil = json.replace(&good.id, "00000000-0000-0000-0000-000000000000");
+        assert_eq!(LeadPayload::from_json(&nil), Err(PayloadError::NilId));
+        let mut bad = good.clone();
+        bad.id = good.id.to_uppercase();
+        assert_eq!(bad.check(), Err(PayloadError::Id(bad.id.clone())));
+
+        // (hits, total, expected)
+        let range = |at: &str| Err(PayloadError::ScoreRange { at: at.into() });
+        let cases: [(Vec<i64>, i64, Result<(), PayloadError>); 5] = [
+            (vec![i64::MAX, 2], i64::MIN + 1, range("score.total")),
+            (vec![i64::MAX, 2], 10, range("score.hits[0].points")),
+            (
+                vec![MAX_SCORE, 1],
+                MAX_SCORE,
+                Err(PayloadError::ScoreSum { total: MAX_SCORE, sum: MAX_SCORE + 1 }),
+            ),
+            (vec![MAX_SCORE, -MAX_SCORE], 0, Ok(())),
+            (vec![-MAX_SCORE - 1], -MAX_SCORE - 1, range("score.total")),
+        ];
+        for (points, total, want) in cases {
+            let mut p = good.clone();
+            p.score.hits = points.iter().copied().map(hit).collect();
+            p.score.total = total;
+            assert_eq!(p.check(), want, "{points:?} {total}");
+        }
+        let message = PayloadError::ScoreRange { at: "score.total".into() }.to_string();
+        assert!(message.contains("score.total is out of range"), "{message}");
+    }
+
+    #[test]
+    fn sanitize_removes_nul_and_cuts_context_strings_at_their_limits() {
+        let mut p = sample();
+        p.fields.insert("company".into(), FieldValue::Text("Ac\0me".into()));
+        p.context.page_url = format!("https://example.com/?q={}", "é".repeat(5000));
+        p.context.referrer = Some("https://ref.example/\0".into());
+        p.context.utm.insert("utm_source".into(), "x".repeat(600));
+        p.context.last_touch = Some(Touch { page_url: "u".repeat(5000), ..Default::default() });
+        p.context.push_page("/pricing\0".into(), Timestamp(1));
+        assert_eq!(p.sanitize(), 6);
+        assert_eq!(p.fields["company"], FieldValue::Text("Acme".into()));
+        assert_eq!(p.context.page_url.chars().count(), MAX_URL);
+        assert!(p.context.page_url.ends_with('é'));
+        assert_eq!(p.context.referrer.as_deref(), Some("https://ref.example/"));
+        assert_eq!(p.context.utm["utm_source"].len(), MAX_CONTEXT_TEXT);
+        assert_eq!(p.context.last_touch.as_ref().unwrap().page_url.len(), MAX_URL);
+        assert_eq!(p.context.pages[0].url, "/pricing");
+        assert_eq!(p.sanitize(), 0, "a clean payload is left alone");
     }
 }

@@ -10,6 +10,12 @@
 //! forms = ["forms/contact.json"]
 //! dashboard_token = "change-me"            # or LEADGATE_DASHBOARD_TOKEN
 //! trust_forwarded_for = false              # true behind one reverse proxy
+//! allowed_hosts = []                       # host names an open (token-less) dashboard answers
+//!
+//! [connections]                            # against slow and idle clients
+//! header_timeout_ms = 10000                # to send a request's headers; also the idle time
+//! body_timeout_ms = 10000                  # to send a request's body
+//! max_connections = 4096
 //!
 //! [rate_limit]                             # per client address; per_minute = 0 turns it off
 //! per_minute = 60
@@ -17,6 +23,7 @@
 //!
 //! [spam]
 //! min_fill_ms = 2000                       # faster submissions are stored as spam
+//! require_meta = true                      # a lead without the widget's meta is spam
 //!
 //! [forwarding]
 //! max_attempts = 10
@@ -38,6 +45,7 @@ use serde::Deserialize;
 
 use crate::forward::{Forwarding, Route, Webhook};
 use crate::ratelimit::RateLimit;
+use crate::server::ConnectionLimits;
 use crate::signature::WebhookSecret;
 use crate::RelayError;
 
@@ -64,8 +72,14 @@ pub struct ConfigFile {
     pub forms: Vec<PathBuf>,
     /// The dashboard's token (Bearer, or the password of basic auth).
     pub dashboard_token: Option<String>,
-    /// Whether the client address is the last `X-Forwarded-For` entry.
+    /// Whether the client address is the rightmost `X-Forwarded-For` entry.
     pub trust_forwarded_for: Option<bool>,
+    /// Host names an open (token-less) dashboard answers to.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Timeouts and the connection cap.
+    #[serde(default)]
+    pub connections: Option<ConnectionLimits>,
     /// The per-address limit.
     pub rate_limit: Option<RateLimit>,
     /// The spam checks.
@@ -85,6 +99,8 @@ pub struct ConfigFile {
 pub struct SpamFile {
     /// Submissions filled in faster than this are spam.
     pub min_fill_ms: Option<u64>,
+    /// Whether a lead without `meta` is spam.
+    pub require_meta: Option<bool>,
 }
 
 /// One `[[webhooks]]` entry.

@@ -8,15 +8,14 @@
 //! is `/leads.css`, bars are `<meter>` elements, and it is served under a CSP that allows
 //! nothing else. It works without JavaScript: the search is a plain GET form.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
 };
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use leadgate_core::{FieldValue, LeadPayload, RuleHit};
 
-use crate::routes::{authorize, unavailable, ListParams};
+use crate::routes::{unavailable, ListParams, Params, Reader};
 use crate::store::{Funnel, FunnelRow, LeadQuery, ScoreCheck, StoredLead};
 use crate::RelayState;
 
@@ -33,13 +32,10 @@ pub const PAGE_LEADS: u32 = 500;
 
 /// `GET /leads?q=`.
 pub(crate) async fn page(
+    _: Reader,
     State(state): State<RelayState>,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Response {
-    if let Some(response) = authorize(&state, &headers, false) {
-        return response;
-    }
     let limit = Some(params.limit.unwrap_or(PAGE_LEADS).min(PAGE_LEADS));
     let query = LeadQuery { search: params.q.clone(), limit };
     let (leads, funnel) = match (state.store.list(query).await, state.store.funnel().await) {
@@ -60,13 +56,10 @@ pub(crate) async fn page(
 
 /// `GET /leads.csv?q=`: every matching lead, newest first.
 pub(crate) async fn csv(
+    _: Reader,
     State(state): State<RelayState>,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Response {
-    if let Some(response) = authorize(&state, &headers, false) {
-        return response;
-    }
     match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
         Ok(leads) => (
             [

@@ -16,9 +16,11 @@
 pub mod config;
 pub mod dashboard;
 pub mod forward;
+pub mod guard;
 pub mod logline;
 pub mod ratelimit;
 pub mod routes;
+pub mod server;
 pub mod signature;
 pub mod store;
 
@@ -35,6 +37,7 @@ use tokio::sync::Notify;
 pub use forward::{Forwarding, Route, Webhook};
 pub use ratelimit::RateLimit;
 pub use routes::router;
+pub use server::ConnectionLimits;
 pub use signature::WebhookSecret;
 pub use store::{Database, ScoreCheck, Store, StoreError, StoredLead};
 
@@ -74,12 +77,23 @@ pub struct RelayOptions {
     /// The per-address limit on `POST /v1/leads` and `/v1/events` (429 + `Retry-After` above
     /// it). Defaults to 30 at once, then 60 a minute; `None` turns it off.
     pub rate_limit: Option<RateLimit>,
-    /// Whether the client address is the last entry of `X-Forwarded-For` (set it behind one
-    /// reverse proxy, never when the relay faces the internet). Defaults to false.
+    /// Whether the client address is the rightmost entry of `X-Forwarded-For` (set it behind
+    /// one reverse proxy, never when the relay faces the internet; see [`guard::client_ip`]).
+    /// Defaults to false.
     pub trust_forwarded_for: bool,
+    /// Host names (without port) a relay without `dashboard_token` answers its dashboard and
+    /// reading API to, besides `localhost` and IP addresses (DNS rebinding defence). Defaults
+    /// to none.
+    pub allowed_hosts: Vec<String>,
     /// Leads whose `meta.fill_ms` is below this are stored as spam, not forwarded. Defaults to
     /// [`DEFAULT_MIN_FILL_MS`]; 0 turns the check off.
     pub min_fill_ms: u64,
+    /// Whether a lead without `meta` (or with a `fill_ms` that is not a number) is stored as
+    /// spam: the widget always sends it, a scripted post usually doesn't. Defaults to true;
+    /// turn it off when your own servers post leads.
+    pub require_meta: bool,
+    /// Timeouts and the connection cap against slow and idle clients.
+    pub limits: ConnectionLimits,
     /// Where leads are forwarded. Defaults to none.
     pub webhooks: Vec<Webhook>,
     /// How forwarding retries.
@@ -114,7 +128,10 @@ impl RelayOptions {
             dashboard_token: None,
             rate_limit: Some(RateLimit::default()),
             trust_forwarded_for: false,
+            allowed_hosts: Vec::new(),
             min_fill_ms: DEFAULT_MIN_FILL_MS,
+            require_meta: true,
+            limits: ConnectionLimits::default(),
             webhooks: Vec::new(),
             forwarding: Forwarding::default(),
         }
@@ -176,6 +193,13 @@ pub enum RelayError {
         /// What is wrong, and where.
         message: String,
     },
+    /// The dashboard token is empty, which would open the dashboard to anyone.
+    #[error(
+        "the dashboard token is empty: set a real one (e.g. `openssl rand -hex 32`) with \
+         --dashboard-token or LEADGATE_DASHBOARD_TOKEN, or leave it unset to keep the dashboard \
+         on a loopback address"
+    )]
+    EmptyToken,
     /// The dashboard would be open to the network.
     #[error(
         "the dashboard holds personal data: set --dashboard-token (or LEADGATE_DASHBOARD_TOKEN) \
@@ -194,6 +218,7 @@ impl RelayError {
             | RelayError::DuplicateForm(_)
             | RelayError::Origin(_)
             | RelayError::Config { .. }
+            | RelayError::EmptyToken
             | RelayError::OpenDashboard(_) => 2,
             _ => 1,
         }
@@ -211,7 +236,10 @@ pub struct RelayState {
     pub(crate) dashboard_token: Option<Arc<str>>,
     pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) trust_forwarded_for: bool,
+    pub(crate) allowed_hosts: Vec<String>,
     pub(crate) min_fill_ms: u64,
+    pub(crate) require_meta: bool,
+    pub(crate) limits: ConnectionLimits,
     pub(crate) webhooks: Arc<Vec<Webhook>>,
     pub(crate) forwarding: Forwarding,
     /// Wakes the forwarder when a message was queued.
@@ -221,6 +249,9 @@ pub struct RelayState {
 impl RelayState {
     /// Opens (or creates) the database and checks the options.
     pub fn open(options: RelayOptions) -> Result<RelayState, RelayError> {
+        if options.dashboard_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(RelayError::EmptyToken);
+        }
         let database = options.database()?;
         let mut forms = BTreeMap::new();
         for form in options.forms {
@@ -250,10 +281,13 @@ impl RelayState {
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
             demo_connect_src: options.demo_connect_src,
-            dashboard_token: options.dashboard_token.filter(|t| !t.is_empty()).map(Arc::from),
+            dashboard_token: options.dashboard_token.map(Arc::from),
             limiter,
             trust_forwarded_for: options.trust_forwarded_for,
+            allowed_hosts: options.allowed_hosts,
             min_fill_ms: options.min_fill_ms,
+            require_meta: options.require_meta,
+            limits: options.limits,
             webhooks: Arc::new(options.webhooks),
             forwarding: options.forwarding,
             wake: Arc::new(Notify::new()),
@@ -296,16 +330,13 @@ pub async fn serve_state(
             Arc::clone(&state.wake),
         )
     });
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(RelayError::Serve);
+    let limits = state.limits;
+    server::serve(listener, router(state), limits, shutdown).await;
     // The messages in flight finish and are recorded: a graceful restart repeats none.
     if let Some(forwarder) = forwarder {
         forwarder.stop().await;
     }
-    served
+    Ok(())
 }
 
 /// The `leadgate-relay` command line. Every flag also reads an environment variable (shown in
@@ -370,9 +401,19 @@ pub struct Cli {
     /// Leads filled in faster than this are stored as spam; 0 turns it off [default: 2000].
     #[arg(long, env = "LEADGATE_MIN_FILL_MS", value_name = "MS")]
     pub min_fill_ms: Option<u64>,
-    /// Take the client address from X-Forwarded-For (behind one reverse proxy only).
+    /// Take the client address from the rightmost X-Forwarded-For entry (behind one reverse
+    /// proxy only).
     #[arg(long, env = "LEADGATE_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// A host name (e.g. leads.internal) a relay without a dashboard token answers to, besides
+    /// localhost and IP addresses; repeatable (comma-separated in the variable).
+    #[arg(
+        long = "allow-host",
+        value_name = "HOST",
+        env = "LEADGATE_ALLOW_HOST",
+        value_delimiter = ','
+    )]
+    pub allow_host: Vec<String>,
     /// What to do; serving is the default.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -449,7 +490,10 @@ impl Cli {
             rate_limit: (rate_limit.per_minute > 0).then_some(rate_limit),
             trust_forwarded_for: self.trust_forwarded_for
                 || file.trust_forwarded_for.unwrap_or(false),
+            allowed_hosts: pick(&self.allow_host, &file.allowed_hosts),
             min_fill_ms: self.min_fill_ms.or(file.spam.min_fill_ms).unwrap_or(DEFAULT_MIN_FILL_MS),
+            require_meta: file.spam.require_meta.unwrap_or(true),
+            limits: file.connections.unwrap_or_default(),
             webhooks: file.webhooks(&file_path)?,
             forwarding: file.forwarding.unwrap_or_default(),
         };
@@ -472,12 +516,13 @@ pub fn load_form(path: &Path) -> Result<FormConfig, RelayError> {
 /// `open_dashboard`.
 pub async fn run(settings: Settings) -> Result<(), RelayError> {
     let Settings { listen, options, open_dashboard } = settings;
-    if options.dashboard_token.is_none() && !listen.ip().is_loopback() && !open_dashboard {
-        return Err(RelayError::OpenDashboard(listen));
-    }
     let db = options.database()?;
     let webhooks = options.webhooks.len();
+    // Opened first: an empty token is refused there, before it could count as "no token".
     let state = RelayState::open(options)?;
+    if state.dashboard_token.is_none() && !listen.ip().is_loopback() && !open_dashboard {
+        return Err(RelayError::OpenDashboard(listen));
+    }
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| RelayError::Bind { addr: listen, source })?;

@@ -3,8 +3,8 @@
 //!
 //! | route | who | what |
 //! | --- | --- | --- |
-//! | `POST /v1/leads` | public | a [`LeadPayload`] (JSON, also `text/plain` from `sendBeacon`), with an optional `meta` object (honeypot, fill time) |
-//! | `POST /v1/events` | public | widget funnel events: `[{"form_id", "kind": "view"\|"start", "at", "id"?, "utm_source"?, "utm_campaign"?}]` |
+//! | `POST /v1/leads` | public | a [`LeadPayload`] as `application/json` (or `text/plain` with `?idempotency_key=`: `sendBeacon`), with the widget's `meta` object (honeypot, fill time) |
+//! | `POST /v1/events` | public | widget funnel events (`application/json` or `text/plain`): `[{"form_id", "kind": "view"\|"start", "at", "id"?, "utm_source"?, "utm_campaign"?}]` |
 //! | `GET /v1/leads` | token | stored leads, newest first ([`StoredLead`] as JSON); `?q=` e-mail/domain, `?limit=` |
 //! | `GET /v1/stats` | token | the dashboard's numbers ([`Funnel`] as JSON) |
 //! | `GET /v1/deliveries` | token | webhook messages; `?status=pending\|delivered\|dead` |
@@ -14,8 +14,11 @@
 //! | `GET /healthz` | public | `ok` when the database answers |
 //! | `GET /*` | public | demo mode only: the files of `demo_dir` under [`DEMO_CSP`] |
 //!
-//! "token": open when the relay has no `dashboard_token`; otherwise `Authorization: Bearer
-//! <token>` or basic auth with the token as password.
+//! "token": `Authorization: Bearer <token>` or basic auth with the token as password; when the
+//! relay has no `dashboard_token`, open to requests whose `Host` is localhost, an IP address or
+//! one of `allowed_hosts` ([`Reader`]). State-changing routes take the Bearer token only, or
+//! without a token refuse requests from other sites ([`Operator`]). Public routes refuse
+//! `Origin`s that are not allowed ([`crate::guard`] has every rule).
 //!
 //! [`StoredLead`]: crate::store::StoredLead
 //! [`Funnel`]: crate::store::Funnel
@@ -27,11 +30,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::StringRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER,
     WWW_AUTHENTICATE,
 };
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -40,13 +44,16 @@ use base64::Engine;
 use leadgate_core::{
     score, FieldKind, FieldValue, FormConfig, Lead, LeadPayload, Score, Timestamp,
 };
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::forward::message_body;
+use crate::guard::{check_host, check_origin, check_same_site, token_matches, Refusal};
 use crate::logline::{log, Level};
 use crate::store::{DeliveryStatus, Insert, LeadQuery, NewEvent, NewLead, ScoreCheck, StoreError};
 use crate::{dashboard, RelayState};
@@ -98,7 +105,8 @@ pub fn router(state: RelayState) -> Router {
     if let Some(dir) = &state.demo_dir {
         app = app.fallback_service(demo_files(dir, &state.demo_connect_src));
     }
-    app.with_state(state)
+    let body_timeout = std::time::Duration::from_millis(state.limits.body_timeout_ms.max(1));
+    app.layer(RequestBodyTimeoutLayer::new(body_timeout)).with_state(state)
 }
 
 /// CORS for posting leads: `origins` (or any, with `"*"`), `POST` with the two headers the
@@ -146,6 +154,7 @@ async fn receive(
     State(state): State<RelayState>,
     peer: Peer,
     headers: HeaderMap,
+    beacon: Result<Query<BeaconParams>, axum::extract::rejection::QueryRejection>,
     body: Result<String, StringRejection>,
 ) -> Response {
     let started = Instant::now();
@@ -153,22 +162,34 @@ async fn receive(
     if let Some(response) = rate_limit(&state, ip, "/v1/leads") {
         return response;
     }
-    // Read as text whatever the content type: `navigator.sendBeacon` sends `text/plain`.
+    if let Err(refusal) = check_origin(&headers, &state.allowed_origins) {
+        return refuse(StatusCode::FORBIDDEN, refusal.to_string(), ip);
+    }
+    let beacon_key = match beacon {
+        Ok(Query(params)) => params.idempotency_key,
+        Err(rejection) => return refuse(StatusCode::BAD_REQUEST, rejection.body_text(), ip),
+    };
+    // `navigator.sendBeacon` can't set headers: it sends `text/plain` with the key in the URL.
+    if let Err(message) = content_type(&headers, beacon_key.is_some(), "a lead") {
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, message, ip);
+    }
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return refuse(rejection.status(), rejection.body_text(), ip),
+        Err(rejection) => return body_refused(rejection, MAX_BODY, "a lead", ip),
     };
-    let payload = match LeadPayload::from_json(&body) {
+    let mut payload = match LeadPayload::from_json(&body) {
         Ok(payload) => payload,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string(), ip),
     };
-    if let Some(key) = headers.get(IDEMPOTENCY_KEY) {
-        if key.as_bytes() != payload.id.as_bytes() {
-            let key = String::from_utf8_lossy(key.as_bytes());
-            let message = format!(
-                "the Idempotency-Key header {key:?} does not match the lead id {:?}",
-                payload.id
-            );
+    // NUL characters out, context strings within their limits: the lead is kept.
+    payload.sanitize();
+    let header_key = headers.get(IDEMPOTENCY_KEY).map(|k| String::from_utf8_lossy(k.as_bytes()));
+    for (what, key) in [
+        ("Idempotency-Key header", header_key.as_deref()),
+        ("idempotency_key", beacon_key.as_deref()),
+    ] {
+        if let Some(key) = key.filter(|k| !k.eq_ignore_ascii_case(&payload.id)) {
+            let message = format!("the {what} {key:?} does not match the lead id {:?}", payload.id);
             return refuse(StatusCode::BAD_REQUEST, message, ip);
         }
     }
@@ -201,8 +222,8 @@ async fn receive(
             (if same { ScoreCheck::Match } else { ScoreCheck::Mismatch }, Some(relay))
         }
     };
-    let meta = read_meta(&body);
-    let spam = spam_reason(meta.as_ref(), state.min_fill_ms);
+    let meta = payload.meta.clone().filter(Value::is_object);
+    let spam = spam_reason(meta.as_ref(), state.min_fill_ms, state.require_meta);
     let received_at = now.to_rfc3339();
     let qualified = relay_score.as_ref().unwrap_or(&payload.score).qualified;
     let deliveries = match queue_for(&state, &payload, relay_score.as_ref(), check, &received_at) {
@@ -218,9 +239,7 @@ async fn receive(
         payload,
         received_at,
         check,
-        idempotency_key: headers
-            .get(IDEMPOTENCY_KEY)
-            .map(|k| String::from_utf8_lossy(k.as_bytes()).into_owned()),
+        idempotency_key: header_key.or(beacon_key.as_deref().map(Into::into)).map(Into::into),
         relay_score,
         spam: spam.map(str::to_string),
         meta,
@@ -343,20 +362,58 @@ fn lead_email(payload: &LeadPayload, form: Option<&FormConfig>) -> String {
         .unwrap_or_default()
 }
 
-/// The payload's optional `meta` object (it is not part of core's payload type).
-fn read_meta(body: &str) -> Option<Value> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        #[serde(default)]
-        meta: Option<Value>,
-    }
-    serde_json::from_str::<Envelope>(body).ok().and_then(|e| e.meta).filter(Value::is_object)
+/// `?idempotency_key=` of a beacon.
+#[derive(Debug, Deserialize)]
+struct BeaconParams {
+    #[serde(default)]
+    idempotency_key: Option<String>,
 }
 
-/// Why a lead is spam: `honeypot` (the hidden field was filled in) or `too_fast` (submitted
-/// less than `min_fill_ms` after the form appeared). No `meta`, no verdict.
-pub fn spam_reason(meta: Option<&Value>, min_fill_ms: u64) -> Option<&'static str> {
-    let meta = meta?;
+/// Whether the body's `Content-Type` is JSON, or `text/plain` where a beacon may send it.
+fn content_type(headers: &HeaderMap, text_ok: bool, what: &str) -> Result<(), String> {
+    let given = headers.get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    let essence = given.as_deref().and_then(|t| t.split(';').next()).map(str::trim);
+    let essence = essence.map(str::to_ascii_lowercase);
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some("text/plain") if text_ok => Ok(()),
+        _ => Err(format!(
+            "send {what} as Content-Type: application/json{} (got {})",
+            if text_ok { " or text/plain" } else { "" },
+            given.as_deref().map_or("none".to_string(), |t| format!("{t:?}"))
+        )),
+    }
+}
+
+/// A body that could not be read: too large (413 naming the limit), too slow, or not UTF-8.
+fn body_refused(
+    rejection: StringRejection,
+    limit: usize,
+    what: &str,
+    ip: Option<IpAddr>,
+) -> Response {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let message = format!(
+            "the body is larger than {limit} bytes ({} KiB), the most {what} may be",
+            limit / 1024
+        );
+        return refuse(status, message, ip);
+    }
+    refuse(status, rejection.body_text(), ip)
+}
+
+/// Why a lead is spam: `honeypot` (the hidden field was filled in), `too_fast` (submitted
+/// less than `min_fill_ms` after the form appeared), and with `require_meta`: `no_meta` (no
+/// `meta` object: not sent by the widget) or `no_fill_time` (`meta.fill_ms` is not a number).
+pub fn spam_reason(
+    meta: Option<&Value>,
+    min_fill_ms: u64,
+    require_meta: bool,
+) -> Option<&'static str> {
+    let Some(meta) = meta.filter(|m| m.is_object()) else {
+        return require_meta.then_some("no_meta");
+    };
     let honeypot = match meta.get("honeypot") {
         Some(Value::String(s)) => !s.trim().is_empty(),
         Some(Value::Null) | Some(Value::Bool(false)) | None => false,
@@ -365,10 +422,11 @@ pub fn spam_reason(meta: Option<&Value>, min_fill_ms: u64) -> Option<&'static st
     if honeypot {
         return Some("honeypot");
     }
-    let fill_ms = meta.get("fill_ms").and_then(Value::as_f64);
-    match fill_ms {
-        Some(ms) if ms < min_fill_ms as f64 => Some("too_fast"),
-        _ => None,
+    match meta.get("fill_ms").map(Value::as_f64) {
+        Some(Some(ms)) if ms < min_fill_ms as f64 => Some("too_fast"),
+        Some(Some(_)) => None,
+        // Missing, or a string, a list...: the widget always sends a number.
+        Some(None) | None => require_meta.then_some("no_fill_time"),
     }
 }
 
@@ -399,9 +457,15 @@ async fn receive_events(
     if let Some(response) = rate_limit(&state, ip, "/v1/events") {
         return response;
     }
+    if let Err(refusal) = check_origin(&headers, &state.allowed_origins) {
+        return refuse(StatusCode::FORBIDDEN, refusal.to_string(), ip);
+    }
+    if let Err(message) = content_type(&headers, true, "events") {
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, message, ip);
+    }
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return refuse(rejection.status(), rejection.body_text(), ip),
+        Err(rejection) => return body_refused(rejection, MAX_EVENTS_BODY, "a batch of events", ip),
     };
     let batch: Vec<EventIn> = match serde_json::from_str(&body) {
         Ok(batch) => batch,
@@ -436,9 +500,12 @@ async fn receive_events(
             e.utm_source.as_ref(),
             e.utm_campaign.as_ref(),
         ];
-        if e.form_id.is_empty() || texts.iter().flatten().any(|t| t.chars().count() > 200) {
-            let message =
-                format!("[{i}]: form_id is required and every value is 200 characters at most");
+        let bad = |t: &&String| t.chars().count() > 200 || t.contains('\0');
+        if e.form_id.is_empty() || texts.iter().flatten().any(bad) {
+            let message = format!(
+                "[{i}]: form_id is required and every value is 200 characters at most, \
+                 without NUL characters"
+            );
             return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
         }
         events.push(NewEvent {
@@ -470,13 +537,10 @@ pub(crate) struct ListParams {
 
 /// `GET /v1/leads`: stored leads, newest first.
 async fn list(
+    _: Reader,
     State(state): State<RelayState>,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Params(params): Params<ListParams>,
 ) -> Response {
-    if let Some(response) = authorize(&state, &headers, false) {
-        return response;
-    }
     match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
         Ok(leads) => Json(leads).into_response(),
         Err(e) => unavailable(&e),
@@ -484,10 +548,7 @@ async fn list(
 }
 
 /// `GET /v1/stats`: the dashboard's numbers.
-async fn stats(State(state): State<RelayState>, headers: HeaderMap) -> Response {
-    if let Some(response) = authorize(&state, &headers, false) {
-        return response;
-    }
+async fn stats(_: Reader, State(state): State<RelayState>) -> Response {
     match state.store.funnel().await {
         Ok(funnel) => Json(funnel).into_response(),
         Err(e) => unavailable(&e),
@@ -502,13 +563,10 @@ struct DeliveryParams {
 
 /// `GET /v1/deliveries`: the webhook messages.
 async fn deliveries(
+    _: Reader,
     State(state): State<RelayState>,
-    headers: HeaderMap,
-    Query(params): Query<DeliveryParams>,
+    Params(params): Params<DeliveryParams>,
 ) -> Response {
-    if let Some(response) = authorize(&state, &headers, false) {
-        return response;
-    }
     match state.store.deliveries(params.status).await {
         Ok(records) => Json(records).into_response(),
         Err(e) => unavailable(&e),
@@ -523,16 +581,12 @@ struct ReplayParams {
     webhook: Option<String>,
 }
 
-/// `POST /v1/deliveries/replay`: dead letters back in the queue; `{"replayed": n}`. Needs the
-/// Bearer token when one is set (a browser never sends that by itself: no CSRF).
+/// `POST /v1/deliveries/replay`: dead letters back in the queue; `{"replayed": n}`.
 async fn replay(
+    _: Operator,
     State(state): State<RelayState>,
-    headers: HeaderMap,
-    Query(params): Query<ReplayParams>,
+    Params(params): Params<ReplayParams>,
 ) -> Response {
-    if let Some(response) = authorize(&state, &headers, true) {
-        return response;
-    }
     match state.store.replay_dead(params.lead_id, params.webhook, now().0).await {
         Ok(n) => {
             state.wake.notify_one();
@@ -551,56 +605,119 @@ async fn health(State(state): State<RelayState>) -> Response {
     }
 }
 
-/// Checks the dashboard token: `Some` is the 401 to send. With `bearer_only`, basic auth (which
+/// Read access to leads: the token when the relay has one (Bearer, or basic auth with the
+/// token as password), else a `Host` an open dashboard answers to. As an extractor, a handler
+/// that takes it can't forget the check; its rejection is the 401 or 403 to send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader;
+
+/// Access to a state-changing route: the Bearer token when the relay has one (a browser never
+/// adds that by itself, so no CSRF), else an allowed `Host` and a request not from another
+/// site ([`check_same_site`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operator;
+
+impl FromRequestParts<RelayState> for Reader {
+    type Rejection = Denied;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RelayState) -> Result<Reader, Denied> {
+        authorize(state, &parts.headers, false).map(|()| Reader)
+    }
+}
+
+impl FromRequestParts<RelayState> for Operator {
+    type Rejection = Denied;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RelayState) -> Result<Operator, Denied> {
+        authorize(state, &parts.headers, true)?;
+        if state.dashboard_token.is_none() {
+            check_same_site(&parts.headers).map_err(Denied::Refused)?;
+        }
+        Ok(Operator)
+    }
+}
+
+/// Why [`Reader`] or [`Operator`] turned a request away.
+#[derive(Debug)]
+pub(crate) enum Denied {
+    /// No valid token: 401 (with `bearer_only`, only a Bearer token would do).
+    Token {
+        /// Whether basic auth was not enough.
+        bearer_only: bool,
+    },
+    /// A [`crate::guard`] rule: 403.
+    Refused(Refusal),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Token { bearer_only } => {
+                let message = if bearer_only {
+                    "this needs the relay's token as Authorization: Bearer <token>"
+                } else {
+                    "the dashboard needs the relay's token"
+                };
+                let mut response = error(StatusCode::UNAUTHORIZED, message);
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Basic realm=\"leadgate dashboard\", charset=\"UTF-8\"",
+                    ),
+                );
+                response
+            }
+            Denied::Refused(refusal) => {
+                log(Level::Warn, "request.refused", &[("status", &403), ("error", &refusal)]);
+                error(StatusCode::FORBIDDEN, refusal.to_string())
+            }
+        }
+    }
+}
+
+/// The token check behind [`Reader`] and [`Operator`]. With `bearer_only`, basic auth (which
 /// browsers resend by themselves) is not enough.
-pub(crate) fn authorize(
-    state: &RelayState,
-    headers: &HeaderMap,
-    bearer_only: bool,
-) -> Option<Response> {
-    let token = state.dashboard_token.as_deref()?;
+fn authorize(state: &RelayState, headers: &HeaderMap, bearer_only: bool) -> Result<(), Denied> {
+    let Some(token) = state.dashboard_token.as_deref() else {
+        return check_host(headers, &state.allowed_hosts).map_err(Denied::Refused);
+    };
     let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let ok = if let Some(bearer) = given.strip_prefix("Bearer ") {
-        same(bearer.trim().as_bytes(), token.as_bytes())
+        token_matches(bearer.trim().as_bytes(), token.as_bytes())
     } else if let Some(basic) = given.strip_prefix("Basic ").filter(|_| !bearer_only) {
         let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim());
         let decoded = decoded.ok().and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
         let password = decoded.split_once(':').map(|(_, p)| p).unwrap_or_default();
-        same(password.as_bytes(), token.as_bytes())
+        token_matches(password.as_bytes(), token.as_bytes())
     } else {
         false
     };
     if ok {
-        return None;
+        Ok(())
+    } else {
+        Err(Denied::Token { bearer_only })
     }
-    let mut response = error(StatusCode::UNAUTHORIZED, "the dashboard needs the relay's token");
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"leadgate dashboard\", charset=\"UTF-8\""),
-    );
-    Some(response)
 }
 
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// A query string read into `T`; a bad one is a JSON 400 like every other error.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub T);
 
-/// The client's address: the connection's, or the last `X-Forwarded-For` entry behind a
-/// trusted proxy.
-fn client_ip(state: &RelayState, headers: &HeaderMap, peer: Peer) -> Option<IpAddr> {
-    if state.trust_forwarded_for {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-            .next_back();
-        if forwarded.is_some() {
-            return forwarded;
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params<T>, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(params)) => Ok(Params(params)),
+            Err(rejection) => Err(error(StatusCode::BAD_REQUEST, rejection.body_text())),
         }
     }
-    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+/// The client's address (see [`crate::guard::client_ip`]).
+fn client_ip(state: &RelayState, headers: &HeaderMap, peer: Peer) -> Option<IpAddr> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    crate::guard::client_ip(headers, peer, state.trust_forwarded_for)
 }
 
 /// 429 with `Retry-After` when `ip` is over the limit.

@@ -71,6 +71,17 @@ fn bad_requests_are_refused_with_the_reason() {
     let huge = payload(3, &[("email", "ada@example.com"), ("company", &"x".repeat(70 * 1024))]);
     let other_key = lead_id([9; 16]);
     let to_json = |p: &LeadPayload| serde_json::to_string(p).unwrap();
+    let mut nil = lead.clone();
+    nil.id = "00000000-0000-0000-0000-000000000000".into();
+    // Hits of i64::MAX and 2: the sum used to wrap (and a histogram bucket with it).
+    let mut overflow = lead.clone();
+    overflow.score.hits[0].points = i64::MAX;
+    overflow.score.hits[1].points = 2;
+    overflow.score.total = i64::MIN + 1;
+    let mut huge_hit = lead.clone();
+    huge_hit.score.hits[0].points = 2_000_000_000_000;
+    huge_hit.score.hits[1].points = -2_000_000_000_000;
+    huge_hit.score.total = huge_hit.score.hits.iter().map(|h| h.points).sum();
 
     // (what, body, Idempotency-Key, status, words in the error)
     let cases: Vec<(&str, String, Option<&str>, u16, &str)> = vec![
@@ -79,8 +90,17 @@ fn bad_requests_are_refused_with_the_reason() {
         ("key mismatch", json.clone(), Some(&other_key), 400, "does not match the lead id"),
         ("hits don't add up", to_json(&tampered_sum), None, 400, "score.total is 1000"),
         ("id not a UUID", to_json(&bad_id), None, 400, "is not a UUID"),
+        ("nil id", to_json(&nil), None, 400, "id is the nil UUID"),
+        ("score overflow", to_json(&overflow), None, 400, "score.total is out of range"),
+        (
+            "points out of range",
+            to_json(&huge_hit),
+            None,
+            400,
+            "score.hits[0].points is out of range",
+        ),
         ("unknown form", to_json(&other_form), None, 422, "does not know the form \"pricing\""),
-        ("over 64 KiB", to_json(&huge), None, 413, "length limit"),
+        ("over 64 KiB", to_json(&huge), None, 413, "larger than 65536 bytes (64 KiB)"),
     ];
     for (what, body, key, status, words) in cases {
         let reply = relay.post(&body, "application/json", key);
@@ -93,24 +113,52 @@ fn bad_requests_are_refused_with_the_reason() {
 }
 
 #[test]
-fn text_plain_bodies_and_any_content_type_are_accepted() {
+fn json_is_required_and_text_plain_only_from_a_beacon() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(options(dir.path()));
-    // (content type, send the key?): sendBeacon sends text/plain and no custom header.
-    let cases = [
-        ("text/plain;charset=UTF-8", false),
-        ("text/plain", true),
-        ("application/json", true),
-        ("application/json; charset=utf-8", false),
+    // (content type, path suffix, expected status): sendBeacon sends text/plain with the key
+    // in the URL and no custom header.
+    let cases: [(Option<&str>, bool, u16); 8] = [
+        (Some("text/plain;charset=UTF-8"), true, 201),
+        (Some("application/json"), false, 201),
+        (Some("application/json; charset=utf-8"), false, 201),
+        (Some("Application/JSON"), false, 201),
+        (Some("text/plain;charset=UTF-8"), false, 415),
+        (Some("application/x-www-form-urlencoded"), false, 415),
+        (Some("multipart/form-data; boundary=x"), true, 415),
+        (None, false, 415),
     ];
-    for (i, (content_type, with_key)) in cases.into_iter().enumerate() {
+    let mut stored = 0;
+    for (i, (content_type, beacon, want)) in cases.into_iter().enumerate() {
         let lead = good_payload(10 + i as u8);
         let body = serde_json::to_string(&lead).unwrap();
-        let key = with_key.then_some(lead.id.as_str());
-        let reply = relay.post(&body, content_type, key);
-        assert_eq!(reply.status, 201, "{content_type}: {}", reply.body);
+        let path = if beacon {
+            format!("/v1/leads?idempotency_key={}", lead.id)
+        } else {
+            "/v1/leads".into()
+        };
+        let headers: Vec<(&str, &str)> =
+            content_type.map(|t| ("Content-Type", t)).into_iter().collect();
+        let reply = relay.raw("POST", &path, &headers, &body);
+        assert_eq!(reply.status, want, "{content_type:?} {beacon}: {}", reply.body);
+        if want == 415 {
+            assert!(reply.error().contains("Content-Type: application/json"), "{}", reply.body);
+        } else {
+            stored += 1;
+        }
     }
-    assert_eq!(relay.rows(), cases.len() as i64);
+    assert_eq!(relay.rows(), stored);
+    // The beacon's key must be the lead's, like the header.
+    let lead = good_payload(30);
+    let path = format!("/v1/leads?idempotency_key={}", lead_id([31; 16]));
+    let reply = relay.raw(
+        "POST",
+        &path,
+        &[("Content-Type", "text/plain")],
+        &serde_json::to_string(&lead).unwrap(),
+    );
+    assert_eq!(reply.status, 400);
+    assert!(reply.error().contains("idempotency_key"), "{}", reply.body);
 }
 
 #[test]

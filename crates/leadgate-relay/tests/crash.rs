@@ -39,8 +39,9 @@ fn lead(n: u32) -> (String, String) {
     lead.fields.insert("employees".into(), FieldValue::Text(employees.into()));
     let context = VisitorContext { page_url: "http://127.0.0.1/".into(), ..Default::default() };
     let config = common::config();
-    let payload =
+    let mut payload =
         LeadPayload::build(&config, lead_id(bytes), lead, context, Timestamp(1_795_735_496_123));
+    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}));
     (payload.id.clone(), serde_json::to_string(&payload).unwrap())
 }
 

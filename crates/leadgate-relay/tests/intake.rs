@@ -36,12 +36,15 @@ fn a_flood_from_one_address_gets_429_with_retry_after() {
     assert_eq!(relay.get("/healthz").status, 200);
     assert_eq!(relay.leads().len(), 2);
 
-    // Behind a proxy, each X-Forwarded-For client has its own bucket.
-    let post_from = |client: &str, seed: u8| {
+    // Behind a proxy, each client has its own bucket: the rightmost X-Forwarded-For entry
+    // (the one the proxy appended), `ip:port` read as the ip, anything else as the proxy's
+    // own address. Entries a client adds on the left change nothing.
+    let post_from = |forwarded: &str, seed: u8| {
         let lead = good_payload(seed);
         send(
             ureq::post(&behind_proxy.url("/v1/leads"))
-                .set("X-Forwarded-For", &format!("203.0.113.9, {client}"))
+                .set("Content-Type", "application/json")
+                .set("X-Forwarded-For", forwarded)
                 .set("Idempotency-Key", &lead.id),
             Some(&serde_json::to_string(&lead).unwrap()),
         )
@@ -49,43 +52,64 @@ fn a_flood_from_one_address_gets_429_with_retry_after() {
     };
     assert_eq!(
         [
-            post_from("198.51.100.1", 10),
-            post_from("198.51.100.1", 11),
-            post_from("198.51.100.2", 12)
+            post_from("203.0.113.9, 198.51.100.1", 10),
+            post_from("203.0.113.9, 198.51.100.1", 11),
+            post_from("203.0.113.9, 198.51.100.2", 12),
+            // The attack: a fresh left entry each time, the same client on the right.
+            post_from("10.2.1.1, 198.51.100.3:443", 13),
+            post_from("10.2.2.1, 198.51.100.3:443", 14),
+            post_from("10.2.3.1, [2001:db8::3]:443", 15),
+            post_from("10.2.4.1, 2001:db8::3", 16),
+            // Unparsable on the right: the peer's (the proxy's) bucket, shared by all such.
+            post_from("10.2.5.1, unknown", 17),
+            post_from("10.2.6.1, unknown", 18),
+            post_from("10.2.7.1, garbage", 19),
         ],
-        [201, 429, 201]
+        [201, 429, 201, 201, 429, 201, 429, 201, 429, 429]
     );
 }
 
 #[test]
-fn honeypots_and_fast_fills_are_stored_as_spam_with_the_same_answer() {
+fn honeypots_fast_fills_and_missing_meta_are_stored_as_spam_with_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(options(dir.path()));
-    // (meta, expected spam)
-    let cases: Vec<(Option<Value>, Value)> = vec![
-        (None, Value::Null),
-        (Some(json!({"honeypot": "", "fill_ms": 5400})), Value::Null),
-        (Some(json!({"honeypot": "http://buy.example", "fill_ms": 5400})), json!("honeypot")),
-        (Some(json!({"honeypot": "", "fill_ms": 800})), json!("too_fast")),
-        (Some(json!({"fill_ms": 2000})), Value::Null),
-        (Some(json!({"honeypot": true})), json!("honeypot")),
+    let mut lenient = options(dir.path());
+    lenient.db_path = dir.path().join("lenient.db");
+    lenient.require_meta = false;
+    let lenient = Relay::start(lenient);
+    // (meta, expected spam, expected spam with require_meta = false)
+    let cases: Vec<(Option<Value>, Value, Value)> = vec![
+        (None, json!("no_meta"), Value::Null),
+        (Some(json!("not an object")), json!("no_meta"), Value::Null),
+        (Some(json!({"honeypot": "", "fill_ms": 5400})), Value::Null, Value::Null),
+        (
+            Some(json!({"honeypot": "http://buy.example", "fill_ms": 5400})),
+            json!("honeypot"),
+            json!("honeypot"),
+        ),
+        (Some(json!({"honeypot": "", "fill_ms": 800})), json!("too_fast"), json!("too_fast")),
+        (Some(json!({"fill_ms": 2000})), Value::Null, Value::Null),
+        (Some(json!({"honeypot": true})), json!("honeypot"), json!("honeypot")),
+        (Some(json!({"honeypot": "", "fill_ms": "1"})), json!("no_fill_time"), Value::Null),
+        (Some(json!({"honeypot": ""})), json!("no_fill_time"), Value::Null),
     ];
-    for (i, (meta, want)) in cases.iter().enumerate() {
-        let lead = good_payload(100 + i as u8);
-        let reply = match meta {
-            Some(meta) => relay.post_lead_with_meta(&lead, meta.clone()),
-            None => relay.post_lead(&lead),
-        };
-        assert_eq!(reply.status, 201, "{meta:?}: {}", reply.body);
-        assert_eq!(reply.body, json!({"id": lead.id, "stored": true}).to_string());
-        let leads = relay.leads();
-        let stored = leads.iter().find(|l| l["id"] == lead.id.as_str()).unwrap();
-        assert_eq!(&stored["spam"], want, "{meta:?}");
+    for (i, (meta, want, want_lenient)) in cases.iter().enumerate() {
+        let mut lead = good_payload(100 + i as u8);
+        lead.meta = meta.clone();
+        for (relay, want) in [(&relay, want), (&lenient, want_lenient)] {
+            let reply = relay.post_lead(&lead);
+            assert_eq!(reply.status, 201, "{meta:?}: {}", reply.body);
+            assert_eq!(reply.body, json!({"id": lead.id, "stored": true}).to_string());
+            let leads = relay.leads();
+            let stored = leads.iter().find(|l| l["id"] == lead.id.as_str()).unwrap();
+            assert_eq!(&stored["spam"], want, "{meta:?}");
+        }
     }
     let page = relay.get("/leads");
     assert!(page.body.contains("spam (honeypot): stored, not forwarded"));
-    assert!(page.body.contains("<dt>Spam</dt><dd>3</dd>"), "spam KPI");
-    assert!(page.body.contains("<dt>Leads</dt><dd>3</dd>"), "spam is not a lead in the KPIs");
+    assert!(page.body.contains("spam (no_meta): stored, not forwarded"));
+    assert!(page.body.contains("<dt>Spam</dt><dd>7</dd>"), "spam KPI");
+    assert!(page.body.contains("<dt>Leads</dt><dd>2</dd>"), "spam is not a lead in the KPIs");
 }
 
 #[test]

@@ -61,7 +61,16 @@ pub fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
     let mut context =
         VisitorContext { page_url: "http://127.0.0.1/landing".into(), ..Default::default() };
     context.utm.insert("utm_source".into(), "newsletter".into());
-    LeadPayload::build(&config(), lead_id([seed; 16]), lead, context, Timestamp(1_795_735_496_123))
+    let mut payload = LeadPayload::build(
+        &config(),
+        lead_id([seed; 16]),
+        lead,
+        context,
+        Timestamp(1_795_735_496_123),
+    );
+    // What the widget sends with every lead: the relay counts a lead without it as spam.
+    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}));
+    payload
 }
 
 pub fn good_payload(seed: u8) -> LeadPayload {
@@ -131,6 +140,34 @@ impl Relay {
         let mut json = serde_json::to_value(payload).unwrap();
         json["meta"] = meta;
         self.post(&json.to_string(), "application/json", Some(&payload.id))
+    }
+
+    /// A request written by hand (any method, path and headers, `Host` included), over a new
+    /// connection; the answer read to its end (the request asks the relay to close).
+    pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            request += &format!("Host: {addr}\r\n");
+        }
+        for (name, value) in headers {
+            request += &format!("{name}: {value}\r\n");
+        }
+        request += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap_or_default().split(' ').nth(1).unwrap_or("0");
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        Reply { status: status.parse().unwrap(), body: body.to_string(), headers }
     }
 
     pub fn post_lead(&self, payload: &LeadPayload) -> Reply {
