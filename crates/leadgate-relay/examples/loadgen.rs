@@ -10,6 +10,11 @@
 //! after deduplication by `webhook-id`, with the repeats (messages in flight at the kill)
 //! counted.
 //!
+//! `loadgen hostile BIN LEADS CONCURRENCY`: `load` while 1,000 idle connections are open (half
+//! of them with headers begun and never finished, half connected and silent) and the relay
+//! forwards every lead to two webhooks, one fast and one that takes 10 s to answer; prints
+//! leads/s and latency, and how many messages each receiver got.
+//!
 //! With `LEADGATE_DATABASE_URL=postgres://…` set, `load` runs the relay against PostgreSQL
 //! instead (the file's `db` is then unused and the rows are not counted here).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -154,6 +159,25 @@ fn report(what: &str, o: &mut Outcome) {
 
 /// A webhook receiver answering 200 and counting each `webhook-id`.
 fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
+    receiver_after(Duration::ZERO)
+}
+
+/// `n` connections that hold a place and send nothing useful: half start a request's headers
+/// and never finish them (a slowloris), half say nothing at all.
+fn idle_connections(port: u16, n: usize) -> Vec<std::net::TcpStream> {
+    (0..n)
+        .filter_map(|i| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            if i % 2 == 0 {
+                s.write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nX-Slow: ").ok()?;
+            }
+            Some(s)
+        })
+        .collect()
+}
+
+/// A receiver that waits `delay` before answering 200.
+fn receiver_after(delay: Duration) -> (String, Arc<Mutex<HashMap<String, u32>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(HashMap::new()));
@@ -181,6 +205,7 @@ fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
                 }
                 let mut body = vec![0; len];
                 if reader.read_exact(&mut body).is_ok() {
+                    std::thread::sleep(delay);
                     *counts.lock().unwrap().entry(id).or_insert(0) += 1;
                     let _ = stream.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -194,7 +219,7 @@ fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: loadgen load|crash BIN LEADS CONCURRENCY";
+    let usage = "usage: loadgen load|crash|hostile BIN LEADS CONCURRENCY";
     let (mode, bin) = (args.get(1).expect(usage), args.get(2).expect(usage));
     let leads: u32 = args.get(3).map_or(20_000, |n| n.parse().expect(usage));
     let concurrency: usize = args.get(4).map_or(16, |n| n.parse().expect(usage));
@@ -204,7 +229,10 @@ fn main() {
     let bodies: Arc<Vec<(String, String)>> =
         Arc::new((0..leads).map(|n| lead(&config, n)).collect());
     let (hook_url, seen) = receiver();
-    let webhook = if mode == "crash" {
+    let (slow_url, slow_seen) = receiver_after(Duration::from_secs(10));
+    let webhook = if mode == "hostile" {
+        format!("[forwarding]\ntimeout_ms = 2000\n[[webhooks]]\nname = \"fast\"\nurl = \"{hook_url}\"\nroute = \"all\"\nallow_private_network = true\n[[webhooks]]\nname = \"slow\"\nurl = \"{slow_url}\"\nroute = \"all\"\nallow_private_network = true\n")
+    } else if mode == "crash" {
         format!("[[webhooks]]\nname = \"crm\"\nurl = \"{hook_url}\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n[forwarding]\nbase_delay_ms = 100\nmax_delay_ms = 1000\npoll_ms = 50\nconcurrency = 16\ntimeout_ms = 2000\n")
     } else {
         String::new()
@@ -218,15 +246,35 @@ fn main() {
     let mut relay = start_relay(bin, dir.path(), port);
     let stop = Arc::new(AtomicBool::new(false));
 
-    if mode == "load" {
+    if mode == "load" || mode == "hostile" {
         let mut warm =
             load(port, Arc::new(bodies[..200.min(bodies.len())].to_vec()), 4, Arc::clone(&stop));
         warm.acked.clear();
+        let idle = if mode == "hostile" { idle_connections(port, 1000) } else { Vec::new() };
         let mut outcome = load(port, Arc::clone(&bodies), concurrency, stop);
-        report(
-            &format!("load ({leads} leads, {concurrency} clients, synchronous=FULL)"),
-            &mut outcome,
-        );
+        let what = if mode == "hostile" {
+            format!(
+                "hostile load ({leads} leads, {concurrency} clients, {} idle connections open, a fast and a 10 s webhook)",
+                idle.len()
+            )
+        } else {
+            format!("load ({leads} leads, {concurrency} clients, synchronous=FULL)")
+        };
+        report(&what, &mut outcome);
+        if mode == "hostile" {
+            let total = outcome.acked.len() + 200.min(bodies.len());
+            let start = Instant::now();
+            while seen.lock().unwrap().len() < total && start.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            println!(
+                "fast webhook: {} of {total} messages {:.2} s after the load; slow webhook: {} answered (each takes 10 s, attempts time out after 2 s)",
+                seen.lock().unwrap().len(),
+                start.elapsed().as_secs_f64(),
+                slow_seen.lock().unwrap().len()
+            );
+            drop(idle);
+        }
         if std::env::var_os("LEADGATE_DATABASE_URL").is_some() {
             println!("database: LEADGATE_DATABASE_URL (PostgreSQL)");
         } else {
