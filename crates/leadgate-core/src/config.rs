@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::json::{Node, Obj};
+use crate::json::{JsonError, JsonErrorKind, Node, Obj, Read};
 use crate::scoring::ScoringConfig;
 
 /// A form as the marketer configured it. Build one with [`FormConfig::from_json`], which
@@ -96,7 +96,7 @@ pub struct Field {
 }
 
 impl Field {
-    fn read(node: &Node) -> Result<Field, ConfigError> {
+    fn read(node: &Node) -> Read<Field> {
         let obj = node.object(&[
             "name",
             "type",
@@ -190,7 +190,7 @@ pub struct SelectOption {
 }
 
 impl SelectOption {
-    fn read(node: &Node) -> Result<SelectOption, ConfigError> {
+    fn read(node: &Node) -> Read<SelectOption> {
         let obj = node.object(&["value", "label"])?;
         Ok(SelectOption { value: obj.need("value")?.string()?, label: obj.opt_string("label")? })
     }
@@ -266,7 +266,7 @@ impl Texts {
         "did_you_mean",
     ];
 
-    fn read(node: &Node) -> Result<Texts, ConfigError> {
+    fn read(node: &Node) -> Read<Texts> {
         let obj: Obj = node.object(&Texts::KEYS)?;
         let mut texts = Texts::unset();
         for (key, value) in obj.entries() {
@@ -324,27 +324,99 @@ pub struct ConfigError {
     pub kind: ConfigErrorKind,
 }
 
-/// What is wrong with a config.
+/// What is wrong with a config. `Display` writes the message a marketer reads.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// The text is not JSON, or a value has the wrong type or name (the reader's message, e.g.
-    /// "expected a whole number, found \"high\"").
-    Syntax(String),
+    /// The text is not JSON, or a value has the wrong shape: another type, an unknown or
+    /// missing key (with the key meant), a name that is not allowed.
+    Json(JsonErrorKind),
+    /// A number outside what the key takes.
+    OutOfRange {
+        /// What the key takes, e.g. "a number from -1000000000 to 1000000000".
+        expected: &'static str,
+        /// The value given.
+        found: String,
+    },
+    /// A name (form id, field name, rule id, group) that is not 1 to 64 letters, digits, `-`
+    /// or `_`.
+    BadName(String),
+    /// A condition reads a field the form does not have.
+    UnknownField(String),
+    /// A rule, label or grade bar names a group that is not defined.
+    UnknownGroup {
+        /// The name as written.
+        name: String,
+        /// The groups there are.
+        known: Vec<String>,
+    },
+    /// A stage bar names a grade that is not defined.
+    UnknownGrade {
+        /// The name as written.
+        name: String,
+        /// The grades there are.
+        known: Vec<String>,
+    },
     /// The value is well-formed but not usable (a sentence saying what was expected).
     Invalid(String),
 }
 
+impl fmt::Display for ConfigErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigErrorKind::Json(kind) => fmt::Display::fmt(kind, f),
+            ConfigErrorKind::OutOfRange { expected, found } => {
+                f.write_str("expected ")?;
+                f.write_str(expected)?;
+                f.write_str(", found ")?;
+                f.write_str(found)
+            }
+            ConfigErrorKind::BadName(name) => {
+                f.write_str("expected a name of 1 to 64 letters, digits, '-' or '_', found \"")?;
+                f.write_str(name)?;
+                f.write_str("\"")
+            }
+            ConfigErrorKind::UnknownField(name) => {
+                f.write_str("there is no field called \"")?;
+                f.write_str(name)?;
+                f.write_str("\" in `fields`")
+            }
+            ConfigErrorKind::UnknownGroup { name, known } => {
+                f.write_str("there is no group \"")?;
+                f.write_str(name)?;
+                f.write_str("\"; the groups are ")?;
+                f.write_str(&known.join(", "))?;
+                f.write_str(" (add a group under `scoring.groups`)")
+            }
+            ConfigErrorKind::UnknownGrade { name, known } => {
+                f.write_str("there is no grade \"")?;
+                f.write_str(name)?;
+                f.write_str("\"; the grades are ")?;
+                f.write_str(&known.join(", "))
+            }
+            ConfigErrorKind::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
 impl ConfigError {
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { path: path.into(), kind: ConfigErrorKind::Invalid(message.into()) }
+        ConfigError::at(path, ConfigErrorKind::Invalid(message.into()))
+    }
+
+    pub(crate) fn at(path: impl Into<String>, kind: ConfigErrorKind) -> Self {
+        ConfigError { path: path.into(), kind }
     }
 
     /// What is wrong, without the place.
-    pub fn message(&self) -> &str {
-        match &self.kind {
-            ConfigErrorKind::Syntax(m) | ConfigErrorKind::Invalid(m) => m,
-        }
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+impl From<JsonError> for ConfigError {
+    fn from(e: JsonError) -> ConfigError {
+        ConfigError { path: e.path, kind: ConfigErrorKind::Json(e.kind) }
     }
 }
 
@@ -357,7 +429,7 @@ impl fmt::Display for ConfigError {
             f.write_str("`")?;
         }
         f.write_str(": ")?;
-        f.write_str(self.message())
+        fmt::Display::fmt(&self.kind, f)
     }
 }
 
@@ -385,7 +457,7 @@ impl FormConfig {
         Ok(config)
     }
 
-    fn read(node: &Node) -> Result<FormConfig, ConfigError> {
+    fn read(node: &Node) -> Read<FormConfig> {
         let obj = node.object(&[
             "form_id", "endpoint", "title", "fields", "scoring", "texts", "locale", "dir",
             "delivery", "tracking", "$schema",
@@ -482,12 +554,7 @@ pub(crate) fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::invalid(
-            path,
-            "expected a name of 1 to 64 letters, digits, '-' or '_', found \"".to_string()
-                + name
-                + "\"",
-        ))
+        Err(ConfigError { path: path.into(), kind: ConfigErrorKind::BadName(name.into()) })
     }
 }
 
@@ -627,6 +694,93 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn each_failure_has_its_kind() {
+        use ConfigErrorKind as K;
+        use JsonErrorKind as J;
+        let field = r#""fields": [{"name": "a", "type": "text", "label": "A"}]"#;
+        let with = |rest: &str| String::from(r#"{"form_id": "x", "#) + field + ", " + rest + "}";
+        let rule = |when: &str, extra: &str| {
+            with(
+                &(String::from(r#""scoring": {"rules": [{"id": "r", "points": 1, "when": "#)
+                    + when
+                    + "}]"
+                    + extra
+                    + "}"),
+            )
+        };
+        // (config, path, kind)
+        let cases: Vec<(String, &str, ConfigErrorKind)> = vec![
+            (
+                r#"{"form_id": "x", "fileds": []}"#.into(),
+                "fileds",
+                K::Json(J::UnknownKey {
+                    key: "fileds".into(),
+                    context: String::new(),
+                    known: [
+                        "form_id", "endpoint", "title", "fields", "scoring", "texts", "locale",
+                        "dir", "delivery", "tracking", "$schema",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    suggestion: Some("fields".into()),
+                }),
+            ),
+            (r#"{"form_id": "x"}"#.into(), "", K::Json(J::MissingKey("fields".into()))),
+            (
+                with(r#""scoring": {"threshold": "high"}"#),
+                "scoring.threshold",
+                K::Json(J::WrongType { expected: "a whole number", found: "\"high\"".into() }),
+            ),
+            (
+                with(r#""scoring": {"max_total": 2000000000}"#),
+                "scoring.max_total",
+                K::OutOfRange {
+                    expected: "a number from -1000000000 to 1000000000",
+                    found: "2000000000".into(),
+                },
+            ),
+            (
+                String::from(r#"{"form_id": "my form", "#) + field + "}",
+                "form_id",
+                K::BadName("my form".into()),
+            ),
+            (
+                rule(r#"{"op": "present", "field": "b"}"#, ""),
+                "scoring.rules[0].when.field",
+                K::UnknownField("b".into()),
+            ),
+            (
+                with(r#""scoring": {"grade_group": "nope"}"#),
+                "scoring.grade_group",
+                K::UnknownGroup {
+                    name: "nope".into(),
+                    known: vec!["fit".into(), "engagement".into()],
+                },
+            ),
+            (
+                with(r#""scoring": {"stages": {"mql": {"min_grade": "Z"}}}"#),
+                "scoring.stages.mql.min_grade",
+                K::UnknownGrade {
+                    name: "Z".into(),
+                    known: ["A", "B", "C", "D"].map(String::from).to_vec(),
+                },
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (json, path, kind) in cases {
+            match FormConfig::from_json(&json) {
+                Err(e) if e.path == path && e.kind == kind => {}
+                other => {
+                    failures.push(format!("{json}\n  want {path:?} {kind:?}\n  got {other:?}"))
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let syntax = FormConfig::from_json("{").unwrap_err().kind;
+        assert!(matches!(syntax, K::Json(J::Syntax { line: 1, column: 2, .. })), "{syntax:?}");
     }
 
     #[test]

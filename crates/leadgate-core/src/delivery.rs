@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use crate::json::Node;
-use crate::ConfigError;
 
 /// How a form's leads are routed and kept. Every key is optional.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,7 +31,7 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
-    pub(crate) fn read(node: &Node) -> Result<DeliveryConfig, ConfigError> {
+    pub(crate) fn read(node: &Node) -> crate::json::Read<DeliveryConfig> {
         let obj = node.object(&[
             "nurture_endpoint",
             "keep_days",

@@ -6,8 +6,139 @@
 //! and per deserializer, and made up a fifth of the widget's wasm. Every config type reads
 //! itself through the few functions here (a `read` beside each type; the scoring model's in
 //! `scoring/read.rs`).
+//!
+//! A leaf module: its errors are its own ([`JsonError`]); the config wraps them in
+//! [`crate::ConfigError`], storage readers in theirs.
 
-use crate::config::{ConfigError, ConfigErrorKind};
+use std::fmt;
+
+/// Why a JSON text could not be read as what was expected, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonError {
+    /// Where, e.g. `fields[2].type`; empty for the whole document.
+    pub path: String,
+    /// What is wrong there.
+    pub kind: JsonErrorKind,
+}
+
+/// What is wrong with a JSON value. `Display` writes the message a marketer reads.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum JsonErrorKind {
+    /// Not JSON: what the parser met (`EOF while parsing a value`, ``expected `:` ``), and
+    /// where in the text.
+    Syntax {
+        /// What went wrong.
+        problem: String,
+        /// The line, from 1.
+        line: usize,
+        /// The column, in characters from 1.
+        column: usize,
+    },
+    /// A value of another type or form than the key takes.
+    WrongType {
+        /// What was expected, e.g. "a whole number".
+        expected: &'static str,
+        /// What was there, as written (`2.5`, `"high"`, `a list`).
+        found: String,
+    },
+    /// A key the object does not take.
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// Said after the key, e.g. `` for op `equals` ``; often empty.
+        context: String,
+        /// The keys the object takes.
+        known: Vec<String>,
+        /// The known key one typo away, if any.
+        suggestion: Option<String>,
+    },
+    /// A key the object needs is missing.
+    MissingKey(String),
+    /// A key is written twice in one object.
+    DuplicateKey(String),
+    /// A name that is not one of those allowed (an op, a field type...).
+    UnknownVariant {
+        /// The name as written.
+        name: String,
+        /// The names allowed.
+        expected: Vec<String>,
+    },
+}
+
+impl fmt::Display for JsonErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonErrorKind::Syntax { problem, line, column } => {
+                f.write_str(problem)?;
+                f.write_str(" at line ")?;
+                f.write_str(&line.to_string())?;
+                f.write_str(" column ")?;
+                f.write_str(&column.to_string())
+            }
+            JsonErrorKind::WrongType { expected, found } => {
+                f.write_str("expected ")?;
+                f.write_str(expected)?;
+                f.write_str(", found ")?;
+                f.write_str(found)
+            }
+            JsonErrorKind::UnknownKey { key, context, known, suggestion } => {
+                f.write_str("unknown field `")?;
+                f.write_str(key)?;
+                f.write_str("`")?;
+                f.write_str(context)?;
+                if known.is_empty() {
+                    f.write_str(", there are no fields")?;
+                } else {
+                    f.write_str(", expected one of ")?;
+                    f.write_str(&quoted_list(known.iter().map(String::as_str)))?;
+                }
+                if let Some(near) = suggestion {
+                    f.write_str(" (did you mean `")?;
+                    f.write_str(near)?;
+                    f.write_str("`?)")?;
+                }
+                Ok(())
+            }
+            JsonErrorKind::MissingKey(key) => {
+                f.write_str("missing field `")?;
+                f.write_str(key)?;
+                f.write_str("`")
+            }
+            JsonErrorKind::DuplicateKey(key) => {
+                f.write_str("duplicate field `")?;
+                f.write_str(key)?;
+                f.write_str("`")
+            }
+            JsonErrorKind::UnknownVariant { name, expected } => {
+                f.write_str("unknown variant `")?;
+                f.write_str(name)?;
+                f.write_str("`, expected one of ")?;
+                f.write_str(&quoted_list(expected.iter().map(String::as_str)))
+            }
+        }
+    }
+}
+
+impl JsonError {
+    /// What is wrong, without the place.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() {
+            f.write_str("at `")?;
+            f.write_str(&self.path)?;
+            f.write_str("`: ")?;
+        }
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 /// A parsed JSON value. Numbers keep their text, so that points read as exact integers and
 /// days as floats, each with its own error.
@@ -104,7 +235,7 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
 const MAX_DEPTH: usize = 127;
 
 /// Parses `text`; a syntax error names the place and the line and column.
-pub fn parse(text: &str) -> Result<Json, ConfigError> {
+pub fn parse(text: &str) -> Result<Json, JsonError> {
     let mut parser = Parser { text, bytes: text.as_bytes(), pos: 0, path: Vec::new() };
     parser.skip_space();
     let value = parser.value()?;
@@ -129,7 +260,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, message: &str) -> ConfigError {
+    fn error(&self, message: &str) -> JsonError {
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
@@ -142,12 +273,7 @@ impl Parser<'_> {
                 Step::Index(i) => index(&mut path, *i),
             }
         }
-        let message = String::from(message)
-            + " at line "
-            + &line.to_string()
-            + " column "
-            + &column.to_string();
-        ConfigError { path, kind: ConfigErrorKind::Syntax(message) }
+        JsonError { path, kind: JsonErrorKind::Syntax { problem: message.into(), line, column } }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -168,7 +294,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Json, ConfigError> {
+    fn value(&mut self) -> Result<Json, JsonError> {
         match self.peek() {
             None => Err(self.error("EOF while parsing a value")),
             Some(b'{') => self.object(),
@@ -182,7 +308,7 @@ impl Parser<'_> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), ConfigError> {
+    fn enter(&mut self) -> Result<(), JsonError> {
         if self.path.len() >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
@@ -192,7 +318,7 @@ impl Parser<'_> {
     }
 
     /// After a member: `,` (more follow) or the closing byte (done).
-    fn more(&mut self, close: u8, what: &str) -> Result<bool, ConfigError> {
+    fn more(&mut self, close: u8, what: &str) -> Result<bool, JsonError> {
         self.skip_space();
         match self.peek() {
             Some(b',') => {
@@ -213,7 +339,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self) -> Result<Json, ConfigError> {
+    fn object(&mut self) -> Result<Json, JsonError> {
         self.enter()?;
         let mut entries = Vec::new();
         if self.eat(b'}') {
@@ -245,7 +371,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self) -> Result<Json, ConfigError> {
+    fn array(&mut self) -> Result<Json, JsonError> {
         self.enter()?;
         let mut items = Vec::new();
         if self.eat(b']') {
@@ -261,7 +387,7 @@ impl Parser<'_> {
         }
     }
 
-    fn word(&mut self, word: &str, value: Json) -> Result<Json, ConfigError> {
+    fn word(&mut self, word: &str, value: Json) -> Result<Json, JsonError> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
@@ -270,7 +396,7 @@ impl Parser<'_> {
         }
     }
 
-    fn digits(&mut self) -> Result<(), ConfigError> {
+    fn digits(&mut self) -> Result<(), JsonError> {
         if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
             return Err(self.error("invalid number"));
         }
@@ -280,7 +406,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn number(&mut self) -> Result<Json, ConfigError> {
+    fn number(&mut self) -> Result<Json, JsonError> {
         let start = self.pos;
         self.eat(b'-');
         if !self.eat(b'0') {
@@ -303,7 +429,7 @@ impl Parser<'_> {
         Ok(Json::Number(text.to_string()))
     }
 
-    fn string(&mut self) -> Result<String, ConfigError> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.pos += 1;
         let mut out = String::new();
         loop {
@@ -332,7 +458,7 @@ impl Parser<'_> {
         }
     }
 
-    fn escape(&mut self) -> Result<char, ConfigError> {
+    fn escape(&mut self) -> Result<char, JsonError> {
         let Some(byte) = self.peek() else {
             return Err(self.error("EOF while parsing a string"));
         };
@@ -368,7 +494,7 @@ impl Parser<'_> {
         Ok(c)
     }
 
-    fn hex4(&mut self) -> Result<u32, ConfigError> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let digits = self
             .bytes
             .get(self.pos..self.pos + 4)
@@ -414,7 +540,7 @@ pub struct Node<'a> {
 }
 
 /// What a read gives: the value, or an error naming its place.
-pub type Read<T> = Result<T, ConfigError>;
+pub type Read<T> = Result<T, JsonError>;
 
 impl<'a> Node<'a> {
     /// The whole document.
@@ -422,12 +548,12 @@ impl<'a> Node<'a> {
         Node { value, path: String::new() }
     }
 
-    fn wrong(&self, message: String) -> ConfigError {
-        ConfigError { path: self.path.clone(), kind: ConfigErrorKind::Syntax(message) }
+    fn wrong(&self, kind: JsonErrorKind) -> JsonError {
+        JsonError { path: self.path.clone(), kind }
     }
 
     /// "expected `what`, found 3".
-    fn expected(&self, what: &str) -> ConfigError {
+    fn expected(&self, what: &'static str) -> JsonError {
         let found = match self.value {
             Json::Null => "null".into(),
             Json::Bool(b) => b.to_string(),
@@ -436,7 +562,7 @@ impl<'a> Node<'a> {
             Json::Array(_) => "a list".into(),
             Json::Object(_) => "an object".into(),
         };
-        self.wrong(String::from("expected ") + what + ", found " + &found)
+        self.wrong(JsonErrorKind::WrongType { expected: what, found })
     }
 
     /// This value as an object with only the `keys` given (an unknown key is an error that
@@ -457,7 +583,7 @@ impl<'a> Node<'a> {
                 let mut path = self.path.clone();
                 join(&mut path, key);
                 return Err(Node { value: self.value, path }
-                    .wrong(String::from("duplicate field `") + key + "`"));
+                    .wrong(JsonErrorKind::DuplicateKey(key.clone())));
             }
         }
         Ok(Obj { entries, path: self.path.clone() })
@@ -549,12 +675,8 @@ impl<'a> Node<'a> {
     pub fn one_of(&self, names: &[&str]) -> Read<usize> {
         let name = self.string()?;
         names.iter().position(|n| *n == name).ok_or_else(|| {
-            self.wrong(
-                String::from("unknown variant `")
-                    + &name
-                    + "`, expected one of "
-                    + &quoted_list(names.iter().copied()),
-            )
+            let expected = names.iter().map(|n| String::from(*n)).collect();
+            self.wrong(JsonErrorKind::UnknownVariant { name, expected })
         })
     }
 }
@@ -577,19 +699,12 @@ impl<'a> Obj<'a> {
     pub fn only(&self, keys: &[&str], context: &str) -> Read<()> {
         match self.entries.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
             None => Ok(()),
-            Some((key, value)) => {
-                let mut message = String::from("unknown field `") + key + "`" + context;
-                if keys.is_empty() {
-                    message.push_str(", there are no fields");
-                } else {
-                    message.push_str(", expected one of ");
-                    message.push_str(&quoted_list(keys.iter().copied()));
-                }
-                if let Some(near) = keys.iter().find(|k| close(k, key)) {
-                    message = message + " (did you mean `" + near + "`?)";
-                }
-                Err(self.at(key, value).wrong(message))
-            }
+            Some((key, value)) => Err(self.at(key, value).wrong(JsonErrorKind::UnknownKey {
+                key: key.clone(),
+                context: context.into(),
+                known: keys.iter().map(|k| String::from(*k)).collect(),
+                suggestion: keys.iter().find(|k| close(k, key)).map(|k| String::from(*k)),
+            })),
         }
     }
 
@@ -606,9 +721,9 @@ impl<'a> Obj<'a> {
     pub fn need(&self, key: &str) -> Read<Node<'a>> {
         match self.entries.iter().find(|(k, _)| k == key) {
             Some((_, value)) => Ok(self.at(key, value)),
-            None => Err(ConfigError {
+            None => Err(JsonError {
                 path: self.path.clone(),
-                kind: ConfigErrorKind::Syntax(String::from("missing field `") + key + "`"),
+                kind: JsonErrorKind::MissingKey(key.into()),
             }),
         }
     }
@@ -708,8 +823,23 @@ mod tests {
         let err = |r: Read<()>| r.unwrap_err().to_string();
         assert_eq!(
             err(obj.need("n").unwrap().int().map(drop)),
-            "leadgate config error at `n`: expected a whole number, found 2.5"
+            "at `n`: expected a whole number, found 2.5"
         );
+        // Tests compare kinds; the texts above are their `Display`.
+        let kind = |r: Read<()>| r.unwrap_err().kind;
+        assert_eq!(
+            kind(obj.need("n").unwrap().int().map(drop)),
+            JsonErrorKind::WrongType { expected: "a whole number", found: "2.5".into() }
+        );
+        assert_eq!(kind(obj.need("zz").map(drop)), JsonErrorKind::MissingKey("zz".into()));
+        assert!(matches!(
+            kind(obj.only(&["n", "from"], "").map(drop)),
+            JsonErrorKind::UnknownKey { key, suggestion: Some(near), .. } if key == "s" || (key == "form" && near == "from")
+        ));
+        assert!(matches!(
+            parse("{").unwrap_err().kind,
+            JsonErrorKind::Syntax { line: 1, column: 2, .. }
+        ));
         assert!(
             err(obj.need("s").unwrap().string().map(drop)).ends_with("expected a string, found 3")
         );

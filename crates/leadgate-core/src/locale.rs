@@ -16,7 +16,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    pub(crate) fn read(node: &crate::json::Node) -> Result<Direction, crate::ConfigError> {
+    pub(crate) fn read(node: &crate::json::Node) -> crate::json::Read<Direction> {
         Ok([Direction::Ltr, Direction::Rtl][node.one_of(&["ltr", "rtl"])?])
     }
 

@@ -3,7 +3,6 @@
 use serde::Serialize;
 
 use crate::json::Node;
-use crate::ConfigError;
 
 /// Privacy switches for the visitor context the widget keeps in the browser (visits, pages
 /// seen, first and last touch). Every key is optional.
@@ -22,7 +21,7 @@ pub struct TrackingConfig {
 }
 
 impl TrackingConfig {
-    pub(crate) fn read(node: &Node) -> Result<TrackingConfig, ConfigError> {
+    pub(crate) fn read(node: &Node) -> crate::json::Read<TrackingConfig> {
         let obj = node.object(&["require_consent", "honor_gpc", "visit_timeout_minutes"])?;
         let default = TrackingConfig::default();
         Ok(TrackingConfig {

@@ -155,8 +155,9 @@ pub enum RelayError {
     FormConfig {
         /// The file.
         path: PathBuf,
-        /// What is wrong, and where in the config.
-        source: ConfigError,
+        /// What is wrong, and where in the config (boxed: a config error carries the keys it
+        /// knows, and `RelayError` travels in every `Result` of start-up).
+        source: Box<ConfigError>,
     },
     /// Two form configs have the same `form_id`.
     #[error("two form configs have the form_id \"{0}\"; each form needs its own")]
@@ -508,7 +509,7 @@ pub fn load_form(path: &Path) -> Result<FormConfig, RelayError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| RelayError::ReadForm { path: path.to_path_buf(), source })?;
     FormConfig::from_json(&text)
-        .map_err(|source| RelayError::FormConfig { path: path.to_path_buf(), source })
+        .map_err(|e| RelayError::FormConfig { path: path.to_path_buf(), source: Box::new(e) })
 }
 
 /// What the binary does: opens the database, binds `listen`, prints one line, and serves until

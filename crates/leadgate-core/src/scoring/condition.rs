@@ -683,10 +683,8 @@ impl Condition {
         };
         let field_exists = |field: &str| {
             if form.field(field).is_none() {
-                return Err(ConfigError::invalid(
-                    at("field"),
-                    "there is no field called \"".to_string() + field + "\" in `fields`",
-                ));
+                let kind = crate::config::ConfigErrorKind::UnknownField(field.into());
+                return Err(ConfigError::at(at("field"), kind));
             }
             Ok(())
         };

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{check_name, ConfigError, FormConfig};
+use crate::config::{check_name, ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::VisitorContext;
 use crate::lead::Lead;
 use crate::time::Timestamp;
@@ -32,9 +32,12 @@ pub const MAX_POINTS: i64 = 1_000_000_000;
 
 fn in_range(path: String, value: Option<i64>) -> Result<(), ConfigError> {
     match value {
-        Some(v) if !(-MAX_POINTS..=MAX_POINTS).contains(&v) => Err(ConfigError::invalid(
+        Some(v) if !(-MAX_POINTS..=MAX_POINTS).contains(&v) => Err(ConfigError::at(
             path,
-            "expected a number from -1000000000 to 1000000000, found ".to_string() + &v.to_string(),
+            ConfigErrorKind::OutOfRange {
+                expected: "a number from -1000000000 to 1000000000",
+                found: v.to_string(),
+            },
         )),
         _ => Ok(()),
     }
@@ -543,15 +546,8 @@ impl ScoringConfig {
     pub(crate) fn validate(&self, form: &FormConfig) -> Result<(), ConfigError> {
         let known_group = |g: &str| self.group_names().any(|n| n == g);
         let group_error = |path: String, g: &str| {
-            let mut m = "there is no group \"".to_string() + g + "\"; the groups are ";
-            for (i, n) in self.group_names().enumerate() {
-                if i > 0 {
-                    m.push_str(", ");
-                }
-                m.push_str(n);
-            }
-            m.push_str(" (add a group under `scoring.groups`)");
-            ConfigError::invalid(path, m)
+            let known = self.group_names().map(String::from).collect();
+            ConfigError::at(path, ConfigErrorKind::UnknownGroup { name: g.into(), known })
         };
         in_range("scoring.max_total".into(), self.max_total)?;
         in_range("scoring.min_total".into(), self.min_total)?;
@@ -656,14 +652,9 @@ impl ScoringConfig {
             for (path, bar) in bars {
                 let Some(grade) = bar.and_then(|b| b.min_grade.as_ref()) else { continue };
                 if !self.grades.iter().any(|b| &b.grade == grade) {
-                    let mut m = "there is no grade \"".to_string() + grade + "\"; the grades are ";
-                    for (i, b) in self.grades.iter().enumerate() {
-                        if i > 0 {
-                            m.push_str(", ");
-                        }
-                        m.push_str(&b.grade);
-                    }
-                    return Err(ConfigError::invalid(path.to_string() + ".min_grade", m));
+                    let known = self.grades.iter().map(|b| b.grade.clone()).collect();
+                    let kind = ConfigErrorKind::UnknownGrade { name: grade.clone(), known };
+                    return Err(ConfigError::at(path.to_string() + ".min_grade", kind));
                 }
             }
         }
@@ -674,9 +665,12 @@ impl ScoringConfig {
 impl Decay {
     fn validate(&self, path: &str) -> Result<(), ConfigError> {
         let ok = |what: &str, v: Option<f64>| match v {
-            Some(d) if !(d.is_finite() && d > 0.0) => Err(ConfigError::invalid(
+            Some(d) if !(d.is_finite() && d > 0.0) => Err(ConfigError::at(
                 path.to_string() + "." + what,
-                "expected a number of days above 0, found ".to_string() + &number_text(d),
+                ConfigErrorKind::OutOfRange {
+                    expected: "a number of days above 0",
+                    found: number_text(d),
+                },
             )),
             _ => Ok(()),
         };

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::ConfigError;
 use crate::email::EmailClass;
 use crate::json::{Node, Obj};
 use crate::scoring::{
@@ -11,7 +10,7 @@ use crate::scoring::{
     StageBar, Stages, TouchScope, UtmParam,
 };
 
-type Read<T> = Result<T, ConfigError>;
+use crate::json::Read;
 
 impl ScoringConfig {
     pub(crate) fn read(node: &Node) -> Read<ScoringConfig> {
@@ -268,7 +267,7 @@ mod tests {
     use super::*;
     use crate::json::parse;
 
-    fn condition(text: &str) -> Result<Condition, ConfigError> {
+    fn condition(text: &str) -> Read<Condition> {
         Condition::read(&Node::root(&parse(text)?))
     }
 
