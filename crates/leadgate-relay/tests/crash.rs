@@ -130,7 +130,7 @@ fn stop_under_load(how: Stop) -> usize {
             "db = \"leads.db\"\nforms = [\"form.json\"]\n\
              [forwarding]\nbase_delay_ms = 50\nmax_delay_ms = 500\npoll_ms = 10\n\
              concurrency = {CONCURRENCY}\ntimeout_ms = 500\n\
-             [[webhooks]]\nname = \"crm\"\nurl = \"{}\"\n\
+             [[webhooks]]\nname = \"crm\"\nurl = \"{}\"\nallow_private_network = true\n\
              secrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n",
             crm.url
         ),
