@@ -6,7 +6,9 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::receiver::{Receiver, TestCa};
@@ -339,15 +341,30 @@ fn a_webhook_on_a_private_address_is_refused_at_start_up() {
     for (url, words) in cases {
         std::fs::write(&config, format!("[[webhooks]]\nname = \"crm\"\nurl = \"{url}\"\n"))
             .unwrap();
-        let out = std::process::Command::new(bin)
-            .arg("--config")
+        let mut relay = std::process::Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .arg("--db")
             .arg(dir.path().join("leads.db"))
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{url}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = relay.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                relay.kill().unwrap();
+                relay.wait().unwrap();
+                panic!("{url}: the relay started instead of refusing the webhook");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(2), "{url}");
+        let mut err = String::new();
+        relay.stderr.take().unwrap().read_to_string(&mut err).unwrap();
         for want in ["relay.toml", "webhook crm", words, "allow_private_network = true"] {
             assert!(err.contains(want), "{url}: {err:?} lacks {want:?}");
         }
