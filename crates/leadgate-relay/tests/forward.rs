@@ -350,18 +350,8 @@ fn a_webhook_on_a_private_address_is_refused_at_start_up() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = relay.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                relay.kill().unwrap();
-                relay.wait().unwrap();
-                panic!("{url}: the relay started instead of refusing the webhook");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exit_within(&mut relay, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{url}: the relay started instead of refusing the webhook"));
         assert_eq!(status.code(), Some(2), "{url}");
         let mut err = String::new();
         relay.stderr.take().unwrap().read_to_string(&mut err).unwrap();
