@@ -232,7 +232,7 @@ impl Webhook {
     /// Mozilla roots plus `ca_file`, and (unless `allow_private_network`) a resolver that
     /// drops non-public addresses. One per webhook: its connections are kept for the next
     /// message.
-    pub fn client(&self, options: &Forwarding) -> Result<reqwest::Client, WebhookError> {
+    pub(crate) fn client(&self, options: &Forwarding) -> Result<reqwest::Client, WebhookError> {
         let name_ok = !self.name.is_empty()
             && self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !name_ok {

@@ -382,3 +382,25 @@ fn a_host_name_that_resolves_to_loopback_is_refused_when_sending() {
     }
     assert_eq!(crm.seen().len(), 1, "only the allowed webhook's message arrived");
 }
+
+#[test]
+fn messages_of_a_webhook_no_longer_configured_become_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Receiver::start(&[503]);
+    let mut opts = forwarding_options(dir.path(), vec![hook("old", &old.url, Route::All, vec![])]);
+    opts.forwarding.max_attempts = 100;
+    {
+        let relay = Relay::start(opts.clone());
+        assert_eq!(relay.post_lead(&good_payload(1)).status, 201);
+        wait_until("a failed attempt", || !old.seen().is_empty());
+    }
+    let crm = Receiver::start(&[200]);
+    opts.webhooks = vec![hook("crm", &crm.url, Route::All, vec![])];
+    let relay = Relay::start(opts);
+    wait_until("a dead letter", || deliveries(&relay, "dead").len() == 1);
+    let dead = &deliveries(&relay, "dead")[0];
+    assert_eq!(dead["webhook"], "old");
+    assert_eq!(dead["last_error"], "the webhook \"old\" is no longer configured");
+    assert_eq!(relay.post_lead(&good_payload(2)).status, 201);
+    wait_until("the new webhook served", || deliveries(&relay, "delivered").len() == 1);
+}
