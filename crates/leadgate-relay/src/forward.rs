@@ -507,9 +507,6 @@ impl Queue {
                     log(Level::Error, "forward.queue_failed", &[("error", &e)]);
                     Vec::new()
                 });
-                if due.is_empty() && matches!(*self.destination, Destination::Gone) {
-                    break;
-                }
                 let more = due.len() == free;
                 for delivery in due {
                     let (store, destination) = (self.store.clone(), Arc::clone(&self.destination));

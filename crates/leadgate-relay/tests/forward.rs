@@ -404,3 +404,17 @@ fn messages_of_a_webhook_no_longer_configured_become_dead_letters() {
     assert_eq!(relay.post_lead(&good_payload(2)).status, 201);
     wait_until("the new webhook served", || deliveries(&relay, "delivered").len() == 1);
 }
+
+#[test]
+fn one_connection_carries_a_webhooks_messages_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Receiver::start(&[200]);
+    let mut opts = forwarding_options(dir.path(), vec![hook("crm", &crm.url, Route::All, vec![])]);
+    opts.forwarding.concurrency = 1;
+    let relay = Relay::start(opts);
+    for n in 1..=3 {
+        assert_eq!(relay.post_lead(&good_payload(n)).status, 201);
+        wait_until("delivered", || crm.seen().len() == usize::from(n));
+    }
+    assert_eq!(crm.connections(), 1, "the connection is kept for the next message");
+}

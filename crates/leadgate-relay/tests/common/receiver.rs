@@ -1,9 +1,11 @@
 //! A webhook receiver on 127.0.0.1, over HTTP or HTTPS: answers each request with the next
-//! scripted status (the last one repeats), after a delay if asked, records what came, and
-//! checks the Standard Webhooks headers. [`TestCa`] makes the certificates of the HTTPS one.
+//! scripted status (the last one repeats), after a delay if asked, keeps connections open
+//! (HTTP/1.1 keep-alive) and counts them, records what came, and checks the Standard Webhooks
+//! headers. [`TestCa`] makes the certificates of the HTTPS one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +49,7 @@ pub struct Receiver {
     statuses: Arc<Mutex<Vec<u16>>>,
     seen: Arc<Mutex<Vec<Received>>>,
     delay: Arc<Mutex<Duration>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -69,11 +72,13 @@ impl Receiver {
             statuses: Arc::new(Mutex::new(statuses.to_vec())),
             seen: Arc::new(Mutex::new(Vec::new())),
             delay: Arc::new(Mutex::new(Duration::ZERO)),
+            connections: Arc::new(AtomicUsize::new(0)),
         };
         let me = receiver.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                me.connections.fetch_add(1, Ordering::SeqCst);
                 let (me, tls) = (me.clone(), tls.clone());
                 std::thread::spawn(move || match tls {
                     None => me.handle(stream),
@@ -97,25 +102,36 @@ impl Receiver {
         *self.delay.lock().unwrap() = delay;
     }
 
+    /// How many connections were opened to it so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
     /// Everything received so far.
     pub fn seen(&self) -> Vec<Received> {
         self.seen.lock().unwrap().clone()
     }
 
-    /// Reads one request and answers it; gives up quietly on a connection that breaks (a
-    /// client that refused the certificate, or stopped waiting).
+    /// Answers the requests of one connection until the client closes it; gives up quietly
+    /// on a connection that breaks (a client that refused the certificate, or stopped
+    /// waiting).
     fn handle(&self, stream: impl Read + Write) {
         let mut reader = BufReader::new(stream);
+        while self.answer_one(&mut reader).is_some() {}
+    }
+
+    /// Reads one request and answers it; `None` when the connection ended or broke.
+    fn answer_one(&self, reader: &mut BufReader<impl Read + Write>) -> Option<()> {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
+            return None;
         }
         let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
+                return None;
             }
             let h = h.trim_end();
             if h.is_empty() {
@@ -130,9 +146,7 @@ impl Receiver {
             .find(|(n, _)| n == "content-length")
             .map_or(0, |(_, v)| v.parse().unwrap());
         let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+        reader.read_exact(&mut body).ok()?;
         let status = {
             let mut statuses = self.statuses.lock().unwrap();
             if statuses.len() > 1 {
@@ -155,11 +169,8 @@ impl Receiver {
             _ => "",
         };
         let stream = reader.get_mut();
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        let _ = stream.flush();
+        write!(stream, "HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\n\r\n").ok()?;
+        stream.flush().ok()
     }
 }
 
