@@ -36,6 +36,8 @@
 //! secrets = ["whsec_…"]                   # newest first; or secrets_env = "CRM_SECRETS"
 //! route = "qualified"                      # qualified | unqualified | all
 //! forms = []                               # all forms
+//! # ca_file = "crm-ca.pem"                 # trust a private CA too (PEM)
+//! # allow_private_network = true           # a CRM on a loopback/private address
 //! ```
 
 use std::net::SocketAddr;
@@ -123,6 +125,11 @@ pub struct WebhookFile {
     /// See [`Webhook::forms`].
     #[serde(default)]
     pub forms: Vec<String>,
+    /// See [`Webhook::ca_file`]; relative to the config file.
+    pub ca_file: Option<PathBuf>,
+    /// See [`Webhook::allow_private_network`].
+    #[serde(default)]
+    pub allow_private_network: bool,
 }
 
 impl ConfigFile {
@@ -140,6 +147,7 @@ impl ConfigFile {
         file.db.as_mut().map(rebase);
         file.demo_dir.as_mut().map(rebase);
         file.forms.iter_mut().for_each(rebase);
+        file.webhooks.iter_mut().filter_map(|w| w.ca_file.as_mut()).for_each(rebase);
         Ok(file)
     }
 
@@ -165,6 +173,8 @@ impl ConfigFile {
                 secrets,
                 route: w.route,
                 forms: w.forms.clone(),
+                ca_file: w.ca_file.clone(),
+                allow_private_network: w.allow_private_network,
             };
             hook.check().map_err(|e| fail(format!("webhooks[{i}]: {e}")))?;
             if hooks.iter().any(|h| h.name == hook.name) {
@@ -210,9 +220,14 @@ mod tests {
             secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
             secrets_env = "LEADGATE_TEST_SECRETS"
             route = "all"
+            allow_private_network = true
+            [[webhooks]]
+            name = "private-crm"
+            url = "https://crm.internal.example/hook"
+            ca_file = "crm-ca.pem"
             "#,
         );
-        let file = ConfigFile::load(&path).unwrap();
+        let mut file = ConfigFile::load(&path).unwrap();
         assert_eq!(file.listen, Some("0.0.0.0:9000".parse().unwrap()));
         assert_eq!(file.db, Some(dir.path().join("data/leads.db")));
         assert_eq!(
@@ -223,10 +238,13 @@ mod tests {
         assert_eq!(file.spam.min_fill_ms, Some(1500));
         let forwarding = file.forwarding.unwrap();
         assert_eq!((forwarding.max_attempts, forwarding.base_delay_ms), (3, 1000));
+        assert_eq!(file.webhooks[1].ca_file, Some(dir.path().join("crm-ca.pem")));
+        file.webhooks[1].ca_file = None;
         let hooks = file.webhooks(&path).unwrap();
-        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks.len(), 2);
         assert_eq!(hooks[0].secrets.len(), 2);
         assert_eq!(hooks[0].route, Route::All);
+        assert!(hooks[0].allow_private_network && !hooks[1].allow_private_network);
     }
 
     #[test]
@@ -240,6 +258,9 @@ mod tests {
             ("[[webhooks]]\nname = \"c r m\"\nurl = \"http://x\"", "webhooks[0]: webhook name"),
             ("[[webhooks]]\nname = \"a\"\nurl = \"http://x\"\n[[webhooks]]\nname = \"a\"\nurl = \"http://y\"", "webhooks[1]: the name \"a\" is used twice"),
             ("[[webhooks]]\nname = \"a\"\nurl = \"http://x\"\nsecrets_env = \"LEADGATE_TEST_UNSET\"", "LEADGATE_TEST_UNSET is not set"),
+            ("[[webhooks]]\nname = \"crm\"\nurl = \"http://127.0.0.1:9/\"", "webhooks[0]: webhook crm: 127.0.0.1 is not a public address: 127.0.0.1 (loopback); webhooks may only post to public addresses unless the webhook sets allow_private_network = true"),
+            ("[[webhooks]]\nname = \"crm\"\nurl = \"https://x\"\nca_file = \"missing.pem\"", "webhooks[0]: webhook crm: ca_file"),
+            ("[[webhooks]]\nname = \"crm\"\nurl = \"https://x\"\nca_file = \"relay.toml\"", "no PEM certificate in it"),
         ];
         for (text, words) in cases {
             let path = write(dir.path(), text);

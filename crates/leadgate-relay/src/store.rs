@@ -566,12 +566,14 @@ impl Store {
         .await
     }
 
-    /// Claims up to `limit` pending webhook messages due at `now_ms`: they are not due again
+    /// Claims up to `limit` pending messages to `webhook` due at `now_ms` (each webhook has its
+    /// own queue, so a slow one holds up no other): they are not due again
     /// before `now_ms + lease_ms`, so a message in flight is not sent twice (and one whose
     /// sender died is retried after the lease). In PostgreSQL the rows are picked with
     /// `FOR UPDATE SKIP LOCKED`: relays claiming at the same moment get different messages.
     pub async fn claim_due(
         &self,
+        webhook: String,
         now_ms: u64,
         lease_ms: u64,
         limit: usize,
@@ -581,10 +583,10 @@ impl Store {
                 "UPDATE deliveries SET next_at = $1
                  WHERE (lead_id, webhook) IN (
                     SELECT lead_id, webhook FROM deliveries
-                    WHERE status = 'pending' AND next_at <= $2
+                    WHERE webhook = $4 AND status = 'pending' AND next_at <= $2
                     ORDER BY next_at LIMIT $3 {skip_locked})
                  RETURNING lead_id, webhook, msg_id, body, attempts",
-                args![now_ms.saturating_add(lease_ms), now_ms, limit as u64],
+                args![now_ms.saturating_add(lease_ms), now_ms, limit as u64, webhook],
             )?;
             rows.iter()
                 .map(|row| {
@@ -632,6 +634,19 @@ impl Store {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// The webhooks that have messages waiting (the forwarder looks for ones no longer
+    /// configured).
+    pub async fn pending_webhooks(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT DISTINCT webhook FROM deliveries WHERE status = 'pending'",
+                args![],
+            )?;
+            rows.iter().map(|row| row.text(0)).collect()
         })
         .await
     }

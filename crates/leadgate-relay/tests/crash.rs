@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::exit_within;
 use common::receiver::Receiver;
 use leadgate_core::payload::lead_id;
 use leadgate_core::{FieldValue, Lead, LeadPayload, Timestamp, VisitorContext};
@@ -131,7 +132,7 @@ fn stop_under_load(how: Stop) -> usize {
             "db = \"leads.db\"\nforms = [\"form.json\"]\n\
              [forwarding]\nbase_delay_ms = 50\nmax_delay_ms = 500\npoll_ms = 10\n\
              concurrency = {CONCURRENCY}\ntimeout_ms = 500\n\
-             [[webhooks]]\nname = \"crm\"\nurl = \"{}\"\n\
+             [[webhooks]]\nname = \"crm\"\nurl = \"{}\"\nallow_private_network = true\n\
              secrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n",
             crm.url
         ),
@@ -156,17 +157,8 @@ fn stop_under_load(how: Stop) -> usize {
         }
     }
     // A graceful stop is bounded too: one attempt's timeout plus two seconds, then a failure.
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = relay.try_wait().unwrap() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(15) {
-            relay.kill().unwrap();
-            panic!("the relay did not stop within 15 s of {how:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut relay, Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("the relay did not stop within 15 s of {how:?}"));
     assert_eq!(status.success(), how == Stop::Term, "{how:?}: {status}");
     let killed_at = started.elapsed();
     stop.store(true, Ordering::Relaxed);

@@ -7,7 +7,7 @@ mod common;
 use base64::Engine;
 use common::receiver::Receiver;
 use common::*;
-use leadgate_relay::{Route, Webhook};
+use leadgate_relay::Webhook;
 use serde_json::{json, Value};
 
 fn basic(user: &str, password: &str) -> String {
@@ -69,13 +69,7 @@ fn the_numbers_equal_the_inserted_data() {
     let dir = tempfile::tempdir().unwrap();
     let crm = Receiver::start(&[200]);
     let mut opts = options(dir.path());
-    opts.webhooks = vec![Webhook {
-        name: "crm".into(),
-        url: crm.url.clone(),
-        secrets: vec![],
-        route: Route::Qualified,
-        forms: vec![],
-    }];
+    opts.webhooks = vec![Webhook { allow_private_network: true, ..Webhook::new("crm", &crm.url) }];
     opts.forwarding.poll_ms = 20;
     let relay = Relay::start(opts);
 

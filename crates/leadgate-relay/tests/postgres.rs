@@ -142,11 +142,10 @@ fn relay_on(url: &str, dir: &Path, name: &str, hook_url: &str) -> Relay {
     opts.database_url = Some(url.to_string());
     opts.rate_limit = None;
     opts.webhooks = vec![Webhook {
-        name: "crm".into(),
-        url: hook_url.into(),
         secrets: vec![WebhookSecret::from_bytes(&[7; 32]).unwrap()],
         route: Route::Qualified,
-        forms: vec![],
+        allow_private_network: true,
+        ..Webhook::new("crm", hook_url)
     }];
     opts.forwarding = Forwarding {
         max_attempts: 5,

@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (lead_id, webhook)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
+CREATE INDEX IF NOT EXISTS deliveries_webhook_due ON deliveries (webhook, status, next_at);
 ";
 
 /// A connection to PostgreSQL, with its prepared statements.

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (lead_id, webhook)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);
+CREATE INDEX IF NOT EXISTS deliveries_webhook_due ON deliveries (webhook, status, next_at);
 ";
 
 /// Columns added to `leads` after the first release (added to older files when opened).

@@ -6,6 +6,7 @@
 pub mod receiver;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -254,5 +255,21 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits up to `limit` for `child` to exit; kills it (and returns `None`) when it doesn't.
+pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
