@@ -180,7 +180,7 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
         if let Some(widget) = slot.borrow_mut().take() {
             widget.unmount();
             if let Some(root) = host.shadow_root() {
-                root.set_inner_html("");
+                clear(&root);
             }
             let _ = host.remove_attribute(STATE);
         }
@@ -281,7 +281,7 @@ fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
             String::from("leadgate: cannot attach a shadow root to <") + &host.tag_name() + ">"
         })?,
     };
-    root.set_inner_html("");
+    clear(&root);
     adopt_styles(&root);
     let document = host.owner_document().ok_or("leadgate: the element is not in a document")?;
     let container =
@@ -289,6 +289,13 @@ fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
     container.set_class_name("lg-root");
     root.append_child(&container).map_err(|_| "leadgate: cannot fill the shadow root")?;
     container.dyn_into().map_err(|_| "leadgate: not an HTML element".into())
+}
+
+/// Empties a shadow root. Not `innerHTML = ""`: a page under Trusted Types
+/// (`require-trusted-types-for 'script'`) refuses any string there, even an empty one, and the
+/// widget would never mount. Setting `textContent` to null removes the children, no HTML parsed.
+fn clear(root: &ShadowRoot) {
+    root.set_text_content(None);
 }
 
 thread_local! {

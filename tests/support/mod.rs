@@ -2,6 +2,7 @@
 //! pages next to the built widget, and a WebDriver client.
 
 pub mod receiver;
+pub mod site;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,15 @@ impl Relay {
 
     /// Like [`Relay::start`]; the pages may also send leads to `connect_src` origins.
     pub fn start_with(pages: &[(&str, String)], connect_src: Vec<String>) -> Relay {
+        Relay::launch(pages, connect_src, Vec::new())
+    }
+
+    /// Like [`Relay::start`]; pages on `origins` (besides its own) may post leads to it.
+    pub fn start_allowing(pages: &[(&str, String)], origins: Vec<String>) -> Relay {
+        Relay::launch(pages, Vec::new(), origins)
+    }
+
+    fn launch(pages: &[(&str, String)], connect_src: Vec<String>, origins: Vec<String>) -> Relay {
         let temp = tempfile::Builder::new().prefix("leadgate-e2e-").tempdir().unwrap();
         let dir = temp.path().to_path_buf();
         let site = dir.join("site");
@@ -54,7 +64,7 @@ impl Relay {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let options = leadgate_relay::RelayOptions {
             db_path: dir.join("leads.db"),
-            allowed_origins: vec![url.clone()],
+            allowed_origins: [vec![url.clone()], origins].concat(),
             demo_dir: Some(site),
             demo_connect_src: connect_src,
             forms: Vec::new(),

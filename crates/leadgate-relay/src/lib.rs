@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod signature;
 pub mod store;
+pub mod widget_files;
 
 use std::collections::BTreeMap;
 use std::future::Future;
