@@ -161,9 +161,7 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     }
     let text = match config.as_string() {
         Some(text) => text,
-        None => js_sys::JSON::stringify(&config)
-            .ok()
-            .and_then(|t| t.as_string())
+        None => config_json(&config)
             .ok_or_else(|| error("leadgate.mount: the config is not a JSON object".into()))?,
     };
     let page_lang = inherited(&host, "lang");
@@ -190,6 +188,22 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     let unmount: JsValue = unmount.into_js_value();
     js_sys::Reflect::set(&handle, &"unmount".into(), &unmount)?;
     Ok(handle.into())
+}
+
+/// `JSON.stringify(config)` as the standard defines it: the page's own
+/// `Array.prototype.toJSON`, if it has one, is set aside meanwhile. Prototype.js and its kin
+/// define one that turns every array into a string, and the config's lists would arrive as text.
+fn config_json(config: &JsValue) -> Option<String> {
+    let arrays = js_sys::Object::get_prototype_of(&js_sys::Array::new());
+    let key = JsValue::from_str("toJSON");
+    let own = js_sys::Object::get_own_property_descriptor(&arrays, &key);
+    let set_aside =
+        !own.is_undefined() && js_sys::Reflect::delete_property(&arrays, &key).unwrap_or(false);
+    let text = js_sys::JSON::stringify(config).ok().and_then(|t| t.as_string());
+    if set_aside {
+        js_sys::Object::define_property(&arrays, &key, own.unchecked_ref());
+    }
+    text
 }
 
 /// A mounted widget. Dropping it (or [`WidgetHandle::unmount`]) removes the widget and its

@@ -644,7 +644,8 @@ fn hostile_pages_still_get_a_working_widget() {
     let nonce = "r4nd0m-n0nce";
     let nonce_csp = format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
-         object-src 'none'; base-uri 'self'; style-src 'self'; connect-src 'self' {}",
+         object-src 'none'; base-uri 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' {}",
         relay.url
     );
     // (page, its CSP, the page, what to check once the lead is delivered)
