@@ -465,6 +465,29 @@ fn deliver(browser: &Browser, relay: &Relay, what: &str) {
     assert_eq!(relay.leads().len(), before + 1, "{what}: the relay stored the lead");
 }
 
+/// [`deliver`], with the form filled in and sent by script events instead of WebDriver input.
+fn deliver_filled_by_script(browser: &Browser, relay: &Relay, what: &str) {
+    let before = relay.leads().len();
+    browser.widget_element(0, "#lg-consent");
+    browser.exec(
+        "const r = document.querySelector('[data-leadgate]').shadowRoot;
+         const set = (id, value, type) => {
+           const e = r.getElementById(id);
+           e.value = value;
+           e.dispatchEvent(new Event(type, { bubbles: true }));
+         };
+         set('lg-name', 'Ada Lovelace', 'input');
+         set('lg-email', 'ada@analytical.example', 'input');
+         set('lg-role', 'founder', 'change');
+         set('lg-employees', '1000+', 'change');
+         r.getElementById('lg-consent').click();
+         r.querySelector('[data-testid=submit]').click();",
+        json!([]),
+    );
+    wait_phase(browser, 0, "sent", 20);
+    assert_eq!(relay.leads().len(), before + 1, "{what}: the relay stored the lead");
+}
+
 /// Whether the element with `id` takes up space on the page (is rendered).
 fn rendered(browser: &Browser, id: &str) -> bool {
     browser.exec(
@@ -730,9 +753,23 @@ fn hostile_pages_still_get_a_working_widget() {
     let browser = Browser::from_env();
     for (name, _, _, check) in &cases {
         browser.goto(&format!("{origin}/{name}"));
-        deliver(&browser, &relay, name);
+        if *name == "prototype.html" && browser.engine() == Engine::Webkit {
+            // WebKitWebDriver's own page scripts serialize with JSON.stringify and fail on
+            // this page ("cannot serialize cyclic structures"): the form is filled by script.
+            browser.skip_note("typing through WebDriver on prototype.html (filled by script)");
+            deliver_filled_by_script(&browser, &relay, name);
+        } else {
+            deliver(&browser, &relay, name);
+        }
         assert_eq!(browser.exec(check, json!([])), json!(true), "{name}");
-        assert_eq!(csp_violations(&browser), Vec::<Value>::new(), "{name}");
+        // As text: with the Prototype page's Array.prototype.toJSON, an array returned to
+        // geckodriver arrives as a string.
+        let violations = browser.exec(
+            "return window.seen.filter(e => e.type === 'csp-violation')
+                .map(e => e.detail.directive).join(' ');",
+            json!([]),
+        );
+        assert_eq!(violations, "", "{name}: CSP violations");
         println!("[hostile] {name}: mounted and delivered");
     }
 }
