@@ -531,7 +531,7 @@ fn a_page_under_trusted_types_mounts_the_widget_and_delivers() {
     let enforced = browser.exec(
         "if (!window.trustedTypes) return false;
          try { document.createElement('div').innerHTML = ''; return false; }
-         catch (e) { return e instanceof TypeError; }",
+         catch (e) { return e.name === 'TypeError'; }",
         json!([]),
     );
     if enforced != json!(true) {
