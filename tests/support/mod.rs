@@ -96,6 +96,20 @@ impl Relay {
     }
 }
 
+/// For the tests' own HTTP servers: makes an accepted connection blocking (10 s read timeout)
+/// and reads its request line; `None` when the client sent none.
+pub fn read_request_line(
+    stream: &std::net::TcpStream,
+) -> Option<(std::io::BufReader<std::net::TcpStream>, String)> {
+    use std::io::BufRead;
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut reader = std::io::BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    Some((reader, request_line))
+}
+
 /// The demo landing page's config (demo/contact.json).
 pub fn demo_config() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/contact.json"))

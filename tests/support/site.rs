@@ -4,7 +4,7 @@
 //! the relay's, so leads cross origins as on a real site (the relay must allow [`Site::origin`]).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,13 +91,7 @@ impl Drop for Site {
 }
 
 fn answer(stream: TcpStream, files: &Mutex<HashMap<String, File>>) {
-    stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
+    let Some((mut reader, request_line)) = super::read_request_line(&stream) else { return };
     // The headers are not needed; read them so the browser sees a complete exchange.
     loop {
         let mut line = String::new();
