@@ -13,14 +13,40 @@ const file = join(dir, "leadgate.js");
 const glue = readFileSync(file, "utf8");
 if (glue.startsWith("/*leadgate*/")) process.exit(0);
 
+// When the widget cannot start (no WebAssembly, the wasm not fetched, refused by a CSP without
+// 'wasm-unsafe-eval', or crashed while starting), every mount element that is not ready gets
+// data-leadgate-state="error" and a leadgate:error event (bubbling, composed; also pushed to
+// dataLayer) whose detail names the reason: "unsupported", "network" (offline, CORS, the page's
+// connect-src), "http" (an error status), "compile" (a CSP, a broken file) or "start". Nothing
+// is attached to the element, so the marketer's fallback content inside it stays visible;
+// elements added later get the same treatment.
 const wrapped = `/*leadgate*/(function(){"use strict";
 if(window.leadgate&&window.leadgate.loaded)return;
 window.leadgate=Object.assign(window.leadgate||{},{loaded:true});
 var s=document.currentScript;
 if(!s||!s.src){var all=document.querySelectorAll('script[src*="leadgate.js"]');s=all[all.length-1];}
 var wasm=new URL("leadgate_bg.wasm",s?s.src:location.href);
+function fail(reason,e){
+var error="leadgate: the widget could not start ("+reason+"): "+(e&&e.message||e);
+console.error(error);
+function mark(){
+var hosts=document.querySelectorAll("[data-leadgate]:not([data-leadgate-state=ready]):not([data-leadgate-state=error])");
+for(var i=0;i<hosts.length;i++){
+var host=hosts[i],form_id="",config=host.getAttribute("data-config")||"";
+if(config.charAt(0)==="#")try{form_id=JSON.parse(document.getElementById(config.slice(1)).textContent).form_id||"";}catch(_){}
+var detail={form_id:String(form_id),error:error,reason:reason};
+host.setAttribute("data-leadgate-state","error");
+host.dispatchEvent(new CustomEvent("leadgate:error",{bubbles:true,composed:true,detail:detail}));
+if(Array.isArray(window.dataLayer))window.dataLayer.push({event:"leadgate:error",leadgate:detail});
+}}
+mark();
+new MutationObserver(mark).observe(document.documentElement,{childList:true,subtree:true});
+}
+if(typeof WebAssembly!=="object"){fail("unsupported","this browser has no WebAssembly");return;}
 ${glue}
-window.leadgate.ready=wasm_bindgen({module_or_path:wasm}).then(function(){return window.leadgate;},function(e){console.error("leadgate: the widget could not start:",e);throw e;});
+var stage="network";
+var response=fetch(wasm).then(function(r){stage=r.ok?"compile":"http";if(!r.ok)throw new Error("HTTP "+r.status+" for "+wasm);return r;});
+window.leadgate.ready=wasm_bindgen({module_or_path:response}).then(function(){return window.leadgate;},function(e){fail(e instanceof WebAssembly.RuntimeError?"start":stage,e);throw e;});
 })();
 `;
 writeFileSync(file, wrapped);

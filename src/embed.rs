@@ -161,9 +161,7 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     }
     let text = match config.as_string() {
         Some(text) => text,
-        None => js_sys::JSON::stringify(&config)
-            .ok()
-            .and_then(|t| t.as_string())
+        None => config_json(&config)
             .ok_or_else(|| error("leadgate.mount: the config is not a JSON object".into()))?,
     };
     let page_lang = inherited(&host, "lang");
@@ -180,7 +178,7 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
         if let Some(widget) = slot.borrow_mut().take() {
             widget.unmount();
             if let Some(root) = host.shadow_root() {
-                root.set_inner_html("");
+                clear(&root);
             }
             let _ = host.remove_attribute(STATE);
         }
@@ -190,6 +188,22 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     let unmount: JsValue = unmount.into_js_value();
     js_sys::Reflect::set(&handle, &"unmount".into(), &unmount)?;
     Ok(handle.into())
+}
+
+/// `JSON.stringify(config)` as the standard defines it: the page's own
+/// `Array.prototype.toJSON`, if it has one, is set aside meanwhile. Prototype.js and its kin
+/// define one that turns every array into a string, and the config's lists would arrive as text.
+fn config_json(config: &JsValue) -> Option<String> {
+    let arrays = js_sys::Object::get_prototype_of(&js_sys::Array::new());
+    let key = JsValue::from_str("toJSON");
+    let own = js_sys::Object::get_own_property_descriptor(&arrays, &key);
+    let set_aside =
+        !own.is_undefined() && js_sys::Reflect::delete_property(&arrays, &key).unwrap_or(false);
+    let text = js_sys::JSON::stringify(config).ok().and_then(|t| t.as_string());
+    if set_aside {
+        js_sys::Object::define_property(&arrays, &key, own.unchecked_ref());
+    }
+    text
 }
 
 /// A mounted widget. Dropping it (or [`WidgetHandle::unmount`]) removes the widget and its
@@ -281,7 +295,7 @@ fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
             String::from("leadgate: cannot attach a shadow root to <") + &host.tag_name() + ">"
         })?,
     };
-    root.set_inner_html("");
+    clear(&root);
     adopt_styles(&root);
     let document = host.owner_document().ok_or("leadgate: the element is not in a document")?;
     let container =
@@ -289,6 +303,13 @@ fn shadow_container(host: &Element) -> Result<web_sys::HtmlElement, String> {
     container.set_class_name("lg-root");
     root.append_child(&container).map_err(|_| "leadgate: cannot fill the shadow root")?;
     container.dyn_into().map_err(|_| "leadgate: not an HTML element".into())
+}
+
+/// Empties a shadow root. Not `innerHTML = ""`: a page under Trusted Types
+/// (`require-trusted-types-for 'script'`) refuses any string there, even an empty one, and the
+/// widget would never mount. Setting `textContent` to null removes the children, no HTML parsed.
+fn clear(root: &ShadowRoot) {
+    root.set_text_content(None);
 }
 
 thread_local! {

@@ -9,7 +9,7 @@ pub fn ConfigErrorBox(
 ) -> impl IntoView {
     view! {
         <div class="lg-config-error" role="alert" part="config-error" data-testid="config-error">
-            <p class="lg-config-error-title">"This form could not be loaded."</p>
+            <p class="lg-config-error-title">{"This form could not be loaded."}</p>
             <p class="lg-config-error-detail"><code>{message}</code></p>
         </div>
     }

@@ -136,7 +136,7 @@ pub fn FieldInput(
                         aria-describedby=described_by />
                     <label for=id part="label">
                         {label}
-                        {required.then(|| view! { <span class="lg-required" aria-hidden="true">" *"</span> })}
+                        {required.then(|| view! { <span class="lg-required" aria-hidden="true">{" *"}</span> })}
                     </label>
                     {help}
                     {error}
@@ -204,7 +204,7 @@ pub fn FieldInput(
         <div class="lg-field" part="field">
             <label for=id part="label">
                 {label}
-                {required.then(|| view! { <span class="lg-required" aria-hidden="true">" *"</span> })}
+                {required.then(|| view! { <span class="lg-required" aria-hidden="true">{" *"}</span> })}
             </label>
             {input}
             {suggestion}

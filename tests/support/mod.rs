@@ -2,6 +2,7 @@
 //! pages next to the built widget, and a WebDriver client.
 
 pub mod receiver;
+pub mod site;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,15 @@ impl Relay {
 
     /// Like [`Relay::start`]; the pages may also send leads to `connect_src` origins.
     pub fn start_with(pages: &[(&str, String)], connect_src: Vec<String>) -> Relay {
+        Relay::launch(pages, connect_src, Vec::new())
+    }
+
+    /// Like [`Relay::start`]; pages on `origins` (besides its own) may post leads to it.
+    pub fn start_allowing(pages: &[(&str, String)], origins: Vec<String>) -> Relay {
+        Relay::launch(pages, Vec::new(), origins)
+    }
+
+    fn launch(pages: &[(&str, String)], connect_src: Vec<String>, origins: Vec<String>) -> Relay {
         let temp = tempfile::Builder::new().prefix("leadgate-e2e-").tempdir().unwrap();
         let dir = temp.path().to_path_buf();
         let site = dir.join("site");
@@ -54,7 +64,7 @@ impl Relay {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let options = leadgate_relay::RelayOptions {
             db_path: dir.join("leads.db"),
-            allowed_origins: vec![url.clone()],
+            allowed_origins: [vec![url.clone()], origins].concat(),
             demo_dir: Some(site),
             demo_connect_src: connect_src,
             forms: Vec::new(),
@@ -84,6 +94,20 @@ impl Relay {
         let text = ureq::get(&format!("{}/v1/leads", self.url)).call().unwrap().into_string();
         serde_json::from_str::<Value>(&text.unwrap()).unwrap().as_array().cloned().unwrap()
     }
+}
+
+/// For the tests' own HTTP servers: makes an accepted connection blocking (10 s read timeout)
+/// and reads its request line; `None` when the client sent none.
+pub fn read_request_line(
+    stream: &std::net::TcpStream,
+) -> Option<(std::io::BufReader<std::net::TcpStream>, String)> {
+    use std::io::BufRead;
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut reader = std::io::BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    Some((reader, request_line))
 }
 
 /// The demo landing page's config (demo/contact.json).

@@ -23,6 +23,7 @@ pub mod routes;
 pub mod server;
 pub mod signature;
 pub mod store;
+pub mod widget_files;
 
 use std::collections::BTreeMap;
 use std::future::Future;

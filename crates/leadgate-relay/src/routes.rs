@@ -32,8 +32,7 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::StringRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER,
-    WWW_AUTHENTICATE,
+    AUTHORIZATION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -48,7 +47,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
@@ -127,8 +125,8 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// The demo directory's files (`index.html` at `/`) under [`DEMO_CSP`], revalidated on every
-/// load so a rebuilt widget shows at once.
+/// The demo directory's files (`index.html` at `/`) under [`DEMO_CSP`], served as
+/// [`crate::widget_files`] says (CORS, revalidated on every load, content types).
 fn demo_files(dir: &Path, connect_src: &[String]) -> Router {
     let mut csp = DEMO_CSP.to_string();
     if !connect_src.is_empty() {
@@ -138,13 +136,8 @@ fn demo_files(dir: &Path, connect_src: &[String]) -> Router {
         );
     }
     let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(DEMO_CSP));
-    Router::new()
-        .fallback_service(ServeDir::new(dir))
+    crate::widget_files::router(dir)
         .layer(SetResponseHeaderLayer::overriding(CONTENT_SECURITY_POLICY, csp))
-        .layer(SetResponseHeaderLayer::overriding(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
 }
 
 /// `POST /v1/leads`: checks, re-scores and stores a lead, and queues it for the webhooks
