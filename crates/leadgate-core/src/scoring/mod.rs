@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use leadgate_derive::FromJson;
-
 use crate::config::{check_name, ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::VisitorContext;
 use crate::lead::Lead;
@@ -46,7 +44,7 @@ fn in_range(path: String, value: Option<i64>) -> Result<(), ConfigError> {
 }
 
 /// How leads are scored and qualified.
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
@@ -105,7 +103,7 @@ impl Default for ScoringConfig {
 }
 
 /// Caps and decay of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupConfig {
@@ -120,7 +118,7 @@ pub struct GroupConfig {
 }
 
 /// How evidence fades: by half-life, inside a window, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Decay {
@@ -132,7 +130,7 @@ pub struct Decay {
 }
 
 /// One grade: the letter and the lowest points that earn it.
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GradeBand {
@@ -143,7 +141,7 @@ pub struct GradeBand {
 }
 
 /// The combined label: grade × engagement level (`A1` … `C3`).
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelConfig {
@@ -160,7 +158,7 @@ fn engagement() -> String {
 }
 
 /// One engagement level of the label.
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LevelBand {
@@ -171,7 +169,7 @@ pub struct LevelBand {
 }
 
 /// The qualification bars.
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stages {
@@ -183,7 +181,7 @@ pub struct Stages {
 }
 
 /// A bar: a lowest total, a lowest grade, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct StageBar {
@@ -195,7 +193,7 @@ pub struct StageBar {
 }
 
 /// A scoring rule: when the condition holds, the lead gets the points.
-#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
