@@ -274,6 +274,16 @@ fn two_relays_share_one_postgres_database() {
     let csv = a.get("/leads.csv");
     assert_eq!(csv.status, 200);
     assert_eq!(csv.body.lines().count(), 51, "a header and 50 leads");
+    // Both relays ran the migrations under the lock: each step recorded once.
+    let mut client = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+    let steps: Vec<i64> = client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(steps, (1..=steps.len() as i64).collect::<Vec<_>>(), "each step once, in order");
+    assert!(!steps.is_empty());
     eprintln!(
         "postgres: 2 relays, 50 leads, {} forwarded once each, {retries} retried 503s, {:?}",
         qualified.len(),

@@ -16,9 +16,9 @@ use postgres::{Client, NoTls, Statement};
 use super::sql::{Arg, Db, Dialect, Row};
 use super::StoreError;
 
-/// The schema. Created under an advisory lock, so relays starting together don't race.
-const SCHEMA: &str = "
-SELECT pg_advisory_xact_lock(7146327);
+/// Migration 1 (see [`super::sql::MIGRATIONS`]). Every step runs under an advisory lock, so
+/// relays starting together don't race.
+pub(crate) const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS leads (
     seq BIGSERIAL NOT NULL,
     id TEXT PRIMARY KEY NOT NULL,
@@ -93,10 +93,23 @@ impl Postgres {
         Ok(Postgres { url: url.to_string(), client, statements: HashMap::new() })
     }
 
-    /// Creates the tables that are missing.
+    /// Applies the migrations the database lacks, under an advisory lock (relays starting
+    /// together take turns; the second finds nothing left to do), each step in the lock's
+    /// transaction with its row in `schema_migrations`.
     pub(crate) fn migrate(&mut self) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
-        tx.batch_execute(SCHEMA)?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7146327)")?;
+        tx.batch_execute(super::sql::MIGRATIONS_TABLE)?;
+        let have: i64 =
+            tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])?.get(0);
+        for step in super::sql::MIGRATIONS.iter().filter(|m| m.version > have) {
+            tx.batch_execute(step.postgres)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) \
+                 VALUES ($1, $2, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))",
+                &[&step.version, &step.name],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }

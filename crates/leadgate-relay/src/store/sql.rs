@@ -13,6 +13,41 @@ use std::borrow::Cow;
 
 use super::StoreError;
 
+/// One numbered step of the schema, in each backend's SQL. Steps are applied in order, once,
+/// each in its own transaction together with its row in `schema_migrations`; a database opened
+/// by a newer relay runs the steps it lacks. (A version table of our own rather than a
+/// migration crate: SQLite's step 1 must add the columns an early file lacks, which plain SQL
+/// can't do conditionally, and PostgreSQL's steps run under the advisory lock that keeps
+/// relays starting together apart; both are a few lines here.)
+pub(crate) struct Migration {
+    /// 1, 2, 3 ...: the order, and what `schema_migrations.version` records.
+    pub version: i64,
+    /// What the step does, for people reading `schema_migrations`.
+    pub name: &'static str,
+    /// The step for SQLite.
+    pub sqlite: &'static str,
+    /// The step for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// The table that records which steps a database has.
+pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// Every step, oldest first. Step 1 is the schema of the relay before versioning: written with
+/// `IF NOT EXISTS`, it creates a new database and leaves one made by an older relay as it is
+/// (SQLite files also get the `leads` columns added since the first release). Add a step at the
+/// end; never edit one that has shipped.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "leads, rule hits, funnel events, the forwarding queue",
+    sqlite: super::sqlite::SCHEMA_V1,
+    postgres: super::pg::SCHEMA_V1,
+}];
+
 /// A parameter or a column value. Booleans are kept apart from integers because PostgreSQL
 /// types them apart; SQLite stores them as 0 and 1.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,8 +10,8 @@ use rusqlite::Connection;
 use super::sql::{Arg, Db, Dialect, Row};
 use super::StoreError;
 
-/// The schema of a new file.
-const SCHEMA: &str = "
+/// Migration 1: the schema of a new file (see [`super::sql::MIGRATIONS`]).
+pub(crate) const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS leads (
     id TEXT PRIMARY KEY NOT NULL,
     form_id TEXT NOT NULL,
@@ -92,26 +92,49 @@ impl Sqlite {
         Ok(Sqlite(conn))
     }
 
-    /// Creates the tables, and adds what older files lack.
+    /// Applies the migrations the file lacks (all of them to a new file), each in a
+    /// transaction with its row in `schema_migrations`.
     pub(crate) fn migrate(&mut self) -> Result<(), StoreError> {
-        let conn = &self.0;
-        conn.execute_batch(SCHEMA)?;
-        let mut have = Vec::new();
-        {
-            let mut stmt = conn.prepare("PRAGMA table_info(leads)")?;
-            let names = stmt.query_map([], |row| row.get::<_, String>(1))?;
-            for name in names {
-                have.push(name?);
+        let conn = &mut self.0;
+        conn.execute_batch(super::sql::MIGRATIONS_TABLE)?;
+        let have: i64 =
+            conn.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| {
+                row.get(0)
+            })?;
+        for step in super::sql::MIGRATIONS.iter().filter(|m| m.version > have) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(step.sqlite)?;
+            if step.version == 1 {
+                add_lead_columns(&tx)?;
             }
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) \
+                 VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                rusqlite::params![step.version, step.name],
+            )?;
+            tx.commit()?;
         }
-        for (column, kind) in LEAD_COLUMNS {
-            if !have.iter().any(|h| h == column) {
-                conn.execute_batch(&format!("ALTER TABLE leads ADD COLUMN {column} {kind}"))?;
-            }
-        }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS leads_email ON leads (email);")?;
         Ok(())
     }
+}
+
+/// The `leads` columns added after the first release, added to a file that lacks them.
+fn add_lead_columns(conn: &Connection) -> Result<(), StoreError> {
+    let mut have = Vec::new();
+    {
+        let mut stmt = conn.prepare("PRAGMA table_info(leads)")?;
+        let names = stmt.query_map([], |row| row.get::<_, String>(1))?;
+        for name in names {
+            have.push(name?);
+        }
+    }
+    for (column, kind) in LEAD_COLUMNS {
+        if !have.iter().any(|h| h == column) {
+            conn.execute_batch(&format!("ALTER TABLE leads ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS leads_email ON leads (email);")?;
+    Ok(())
 }
 
 impl rusqlite::ToSql for Arg {

@@ -1,0 +1,158 @@
+//! Databases made by older relays open in this one: the numbered migrations run, and every
+//! lead stays (a real SQLite file written with the old schema, then served over real HTTP).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use rusqlite::Connection;
+
+/// The schema of the relay before migrations were numbered (commit 183db5a), as it created
+/// new files: no `schema_migrations`, no per-webhook queue index.
+const SCHEMA_183DB5A: &str = "
+CREATE TABLE IF NOT EXISTS leads (
+    id TEXT PRIMARY KEY NOT NULL,
+    form_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    grade TEXT NOT NULL,
+    qualified INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    score_checked TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS leads_received_at ON leads (received_at);
+CREATE TABLE IF NOT EXISTS lead_hits (
+    lead_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    points INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lead_hits_lead ON lead_hits (lead_id);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT UNIQUE,
+    form_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    utm_source TEXT NOT NULL DEFAULT '',
+    utm_campaign TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    lead_id TEXT NOT NULL,
+    webhook TEXT NOT NULL,
+    msg_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    PRIMARY KEY (lead_id, webhook)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_at);";
+
+/// The first release's `leads` table: none of the columns added since.
+const FIRST_RELEASE: &str = "
+CREATE TABLE leads (
+    id TEXT PRIMARY KEY NOT NULL,
+    form_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    grade TEXT NOT NULL,
+    qualified INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    score_checked TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT,
+    payload TEXT NOT NULL
+);";
+
+/// Writes `seeds`' leads as the old relay stored them.
+fn old_leads(conn: &Connection, seeds: &[u8]) {
+    for seed in seeds {
+        let lead = good_payload(*seed);
+        conn.execute(
+            "INSERT INTO leads (id, form_id, received_at, submitted_at, total, grade, qualified, \
+             stage, score_checked, payload) VALUES (?1, 'demo', ?2, ?3, ?4, ?5, 1, 'mql', 'match', ?6)",
+            rusqlite::params![
+                lead.id,
+                format!("2026-11-2{seed}T10:00:00.000Z"),
+                lead.submitted_at,
+                lead.score.total,
+                lead.score.grade,
+                serde_json::to_string(&lead).unwrap()
+            ],
+        )
+        .unwrap();
+    }
+}
+
+fn steps(db: &std::path::Path) -> Vec<i64> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT version FROM schema_migrations ORDER BY version").unwrap();
+    let rows = stmt.query_map([], |row| row.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
+    let dir = tempfile::tempdir().unwrap();
+    // (schema, file)
+    let cases = [(SCHEMA_183DB5A, "yesterday.db"), (FIRST_RELEASE, "first.db")];
+    for (schema, file) in cases {
+        let db = dir.path().join(file);
+        {
+            let conn = Connection::open(&db).unwrap();
+            conn.execute_batch(schema).unwrap();
+            old_leads(&conn, &[1, 2, 3]);
+            let has_table: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(has_table, 0, "{file}: the old schema has no version table");
+        }
+        let mut opts = options(dir.path());
+        opts.db_path = db.clone();
+        let relay = Relay::start(opts);
+        let leads = relay.leads();
+        assert_eq!(leads.len(), 3, "{file}: every old lead is kept");
+        for seed in [1u8, 2, 3] {
+            let id = good_payload(seed).id;
+            assert!(leads.iter().any(|l| l["id"] == id.as_str()), "{file}: {id} is missing");
+        }
+        // New leads go in beside them, with the columns the old file lacked.
+        assert_eq!(relay.post_lead(&good_payload(4)).status, 201);
+        assert_eq!(relay.rows(), 4);
+        drop(relay);
+        let all: Vec<i64> = (1..=steps(&db).len() as i64).collect();
+        assert_eq!(steps(&db), all, "{file}: every step recorded once, in order");
+        assert!(!all.is_empty());
+        let conn = Connection::open(&db).unwrap();
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_webhook_due'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1, "{file}: the per-webhook queue index was added");
+
+        // Opening again runs nothing twice.
+        let mut opts = options(dir.path());
+        opts.db_path = db.clone();
+        let relay = Relay::start(opts);
+        assert_eq!(relay.leads().len(), 4);
+        drop(relay);
+        assert_eq!(steps(&db), all, "{file}: a second start adds no step");
+    }
+}
