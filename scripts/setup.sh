@@ -62,6 +62,9 @@ if ! have_version geckodriver "geckodriver $GECKODRIVER_VERSION"; then
   cargo install --locked geckodriver --version "$GECKODRIVER_VERSION"
 fi
 
+# cargo-fuzz for scripts/fuzz.sh (pinned there; skipped when that version is installed).
+bash scripts/fuzz.sh install
+
 # wasm-opt from npm's binaryen 132 (Debian's binaryen 108 silently breaks the bundle), plus
 # the other node tools in package-lock.json.
 if ! have_version wasm-opt "version 132" || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -2,7 +2,7 @@
 # Sets up what is missing, then runs every check and test: format, lints (native and wasm32),
 # the release build with its size budget, native unit/integration/end-to-end tests (the
 # end-to-end suite in headless Chromium, then again in headless Firefox and in WebKitGTK under
-# Xvfb), and the widget's browser tests in headless Chromium.
+# Xvfb), the widget's browser tests in headless Chromium, and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -47,3 +47,5 @@ step "core with the relay's features; the committed JSON Schema matches the code
 cargo test -p leadgate-core --features schema,full-email-lists
 step "widget browser tests (wasm-bindgen-test, headless Chromium)"
 cargo test -p leadgate --target wasm32-unknown-unknown --test web
+step "fuzzing, short: 25 s per target (the long run: bash scripts/fuzz.sh)"
+bash scripts/fuzz.sh short

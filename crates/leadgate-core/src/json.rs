@@ -192,7 +192,7 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
         None => (false, text),
     };
     let (digits, exponent) = match rest.find(['e', 'E']) {
-        Some(at) => (&rest[..at], rest[at + 1..].parse::<i32>().ok()?),
+        Some(at) => (&rest[..at], exponent(&rest[at + 1..])?),
         None => (rest, 0),
     };
     let (mut mantissa, mut exponent, mut any, mut dot) = (0u64, exponent, false, false);
@@ -229,6 +229,22 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
     };
     let value = sign * value;
     value.is_finite().then_some(value)
+}
+
+/// An exponent (`5`, `+5`, `-12`); a longer one than an `i32` holds is held at its ends, where
+/// every value is zero or out of range anyway (as serde_json reads them).
+fn exponent(text: &str) -> Option<i32> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value =
+        digits.bytes().fold(0i32, |n, d| n.saturating_mul(10).saturating_add(i32::from(d - b'0')));
+    Some(if negative { -value } else { value })
 }
 
 /// Deeper nesting than this is refused (no config needs it; it would exhaust the stack).
@@ -921,6 +937,31 @@ mod tests {
                 proptest::prop_assert_eq!(ours.to_value(), theirs);
             }
         }
+    }
+
+    #[test]
+    fn exponents_beyond_i32_read_like_serde_json() {
+        // Found by `fuzz/fuzz_targets/json.rs`: an exponent too long for an `i32` refused
+        // the number, where serde_json (and JSON) take it: zero, or out of range.
+        let cases = [
+            ("66e-6688844444444444444444444444444", Some(0.0)),
+            ("1e-99999999999", Some(0.0)),
+            ("-1.5E-99999999999", Some(-0.0)),
+            ("0e99999999999", Some(0.0)),
+            ("0.000e+99999999999", Some(0.0)),
+            ("1e99999999999", None),
+            ("1e+99999999999", None),
+        ];
+        let mut failures = Vec::new();
+        for (text, want) in cases {
+            let got = parse_number(text);
+            let json = String::from("[") + text + "]";
+            let serde = serde_json::from_str::<serde_json::Value>(&json).is_ok();
+            if got.map(f64::to_bits) != want.map(f64::to_bits) || parse(&json).is_ok() != serde {
+                failures.push((text, got, want, serde));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:?}");
     }
 
     #[test]

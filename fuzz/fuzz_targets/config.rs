@@ -1,0 +1,38 @@
+//! The config reader (`FormConfig::from_json`, with and without a page locale): any text
+//! gives a config or an error that renders, never a panic. A config that loads validates a
+//! lead and scores leads and visitor contexts made of the config's own words (so the
+//! fuzzer's strings meet the conditions that compare them) at the epoch, now and the end of
+//! time: no panic, the hits add up to the total, within the caps. It also writes itself out
+//! with `Serialize`, and that text loads again to the same config (the reader and the types
+//! agree).
+#![no_main]
+
+use leadgate_core::json::parse;
+use leadgate_core::FormConfig;
+use leadgate_fuzz::{context_from, lead_from, score_all, words};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let config = match FormConfig::from_json(text) {
+        Ok(config) => config,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    let _ = FormConfig::from_json_in(text, Some("ar-EG")).map(|c| c.texts);
+    let _ = config.scoring.model_id();
+    let Ok(json) = parse(text) else { panic!("{text:?} loads as a config but not as JSON") };
+    let words = words(&json, 24);
+    let lead = lead_from(&config, &words);
+    let _ = lead.validate(&config);
+    score_all(&lead, &context_from(&words), &config);
+    score_all(&lead_from(&config, &[]), &context_from(&[]), &config);
+
+    let written = serde_json::to_string(&config).unwrap_or_else(|e| panic!("{e}"));
+    match FormConfig::from_json(&written) {
+        Ok(again) => assert_eq!(again, config, "{written}"),
+        Err(e) => panic!("the config as written does not load again: {e}\n{written}"),
+    }
+});
