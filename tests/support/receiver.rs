@@ -163,8 +163,10 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
         };
         let (status, retry_after, answer) = match scripted {
             Some((status, retry_after)) => (status, retry_after, "{\"error\":\"scripted\"}".into()),
+            // The path as sent: a beacon's `?idempotency_key=` goes on to the relay, which
+            // takes `text/plain` only with it.
             None => forward(
-                &format!("{relay}/v1/leads"),
+                &format!("{relay}{path}"),
                 &body,
                 key.as_deref(),
                 content_type.as_deref(),
