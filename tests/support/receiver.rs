@@ -165,12 +165,9 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
             Some((status, retry_after)) => (status, retry_after, "{\"error\":\"scripted\"}".into()),
             // The path as sent: a beacon's `?idempotency_key=` goes on to the relay, which
             // takes `text/plain` only with it.
-            None => forward(
-                &format!("{relay}{path}"),
-                &body,
-                key.as_deref(),
-                content_type.as_deref(),
-            ),
+            None => {
+                forward(&format!("{relay}{path}"), &body, key.as_deref(), content_type.as_deref())
+            }
         };
         shared.lock().unwrap().attempts.push(Attempt { at: born.elapsed(), key, path, status });
         (status, retry_after, answer)
