@@ -163,10 +163,13 @@ fn handle(stream: TcpStream, shared: &Mutex<Shared>, relay: &str, born: Instant)
         };
         let (status, retry_after, answer) = match scripted {
             Some((status, retry_after)) => (status, retry_after, "{\"error\":\"scripted\"}".into()),
-            // The path as sent: a beacon's `?idempotency_key=` goes on to the relay, which
-            // takes `text/plain` only with it.
+            // To the relay's intake whatever the path (`/v1/nurture` too), with the query as
+            // sent: a beacon's `?idempotency_key=` goes on, and the relay takes `text/plain`
+            // only with it.
             None => {
-                forward(&format!("{relay}{path}"), &body, key.as_deref(), content_type.as_deref())
+                let query = path.find('?').map_or("", |at| &path[at..]);
+                let url = format!("{relay}/v1/leads{query}");
+                forward(&url, &body, key.as_deref(), content_type.as_deref())
             }
         };
         shared.lock().unwrap().attempts.push(Attempt { at: born.elapsed(), key, path, status });
