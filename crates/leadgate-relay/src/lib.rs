@@ -72,8 +72,9 @@ pub struct RelayOptions {
     pub forms: Vec<FormConfig>,
     /// The token that opens the dashboard (`/leads`, `/leads.csv`) and the reading API
     /// (`GET /v1/leads`, `/v1/deliveries`): `Authorization: Bearer <token>`, or basic auth with
-    /// any user name and the token as password. Defaults to none: open to anyone who can
-    /// reach the relay (the binary allows that on a loopback address only).
+    /// any user name and the token as password. Defaults to none: open to requests whose
+    /// `Host` is localhost, an IP address or one of `allowed_hosts` (the binary allows that on
+    /// a loopback address only, unless `--open-dashboard`). An empty token is refused.
     pub dashboard_token: Option<String>,
     /// The per-address limit on `POST /v1/leads` and `/v1/events` (429 + `Retry-After` above
     /// it). Defaults to 30 at once, then 60 a minute; `None` turns it off.

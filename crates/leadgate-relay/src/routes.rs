@@ -232,7 +232,7 @@ async fn receive(
         payload,
         received_at,
         check,
-        idempotency_key: header_key.or(beacon_key.as_deref().map(Into::into)).map(Into::into),
+        idempotency_key: header_key.map(String::from).or(beacon_key),
         relay_score,
         spam: spam.map(str::to_string),
         meta,
