@@ -33,8 +33,8 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::http::now;
 use crate::logline::{log, Level};
-use crate::routes::now;
 use crate::signature::{signature_header, WebhookSecret};
 use crate::store::{Attempt, DueDelivery, ScoreCheck, Store};
 

@@ -1,6 +1,6 @@
 //! leadgate's relay: the server a self-hosting developer runs beside their landing pages.
 //!
-//! It receives the leads the widget posts ([`routes`]), re-scores each one with the same
+//! It receives the leads the widget posts ([`http`]), re-scores each one with the same
 //! [`leadgate_core::score`] on the same config when it knows the form, stores it exactly once in
 //! SQLite, or in PostgreSQL shared by several relays ([`store`]), forwards qualified leads to
 //! signed webhooks with a durable retry queue ([`forward`], [`signature`]), and shows the sales
@@ -17,9 +17,9 @@ pub mod config;
 pub mod dashboard;
 pub mod forward;
 pub mod guard;
+pub mod http;
 pub mod logline;
 pub mod ratelimit;
-pub mod routes;
 pub mod server;
 pub mod signature;
 pub mod store;
@@ -36,8 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use forward::{Forwarding, Route, Webhook};
+pub use http::router;
 pub use ratelimit::RateLimit;
-pub use routes::router;
 pub use server::ConnectionLimits;
 pub use signature::WebhookSecret;
 pub use store::{Database, ScoreCheck, Store, StoreError, StoredLead};
@@ -545,7 +545,7 @@ pub async fn replay(
 ) -> Result<usize, RelayError> {
     let fail = |source| RelayError::Database { database: database.clone(), source };
     let store = Store::open_database(database).map_err(fail)?;
-    store.replay_dead(lead, webhook, routes::now().0).await.map_err(fail)
+    store.replay_dead(lead, webhook, http::now().0).await.map_err(fail)
 }
 
 /// A new `whsec_` secret from the system's random source.

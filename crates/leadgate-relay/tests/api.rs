@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use leadgate_core::payload::lead_id;
 use leadgate_core::LeadPayload;
-use leadgate_relay::routes::DEMO_CSP;
+use leadgate_relay::http::DEMO_CSP;
 use serde_json::Value;
 
 #[test]

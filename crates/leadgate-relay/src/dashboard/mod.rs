@@ -15,7 +15,7 @@ use axum::http::header::{
 use axum::response::{IntoResponse, Response};
 use leadgate_core::{FieldValue, LeadPayload, RuleHit};
 
-use crate::routes::{unavailable, ListParams, Params, Reader};
+use crate::http::{unavailable, ListParams, Params, Reader};
 use crate::store::{Funnel, FunnelRow, LeadQuery, ScoreCheck, StoredLead};
 use crate::RelayState;
 
