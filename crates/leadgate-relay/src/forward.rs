@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::http::now;
+use crate::clock::now;
 use crate::logline::{log, Level};
 use crate::signature::{signature_header, WebhookSecret};
 use crate::store::{Attempt, DueDelivery, ScoreCheck, Store};

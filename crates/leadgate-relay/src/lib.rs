@@ -13,6 +13,7 @@
 //! `leadgate-relay` binary calls.
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod forward;
@@ -209,6 +210,9 @@ pub enum RelayError {
          to listen on {0}, or pass --open-dashboard to leave it open on purpose"
     )]
     OpenDashboard(SocketAddr),
+    /// The system's random source could not be read (for the dashboard forms' CSRF key).
+    #[error("cannot read the system's random source: {0}")]
+    Random(std::io::Error),
 }
 
 impl RelayError {
@@ -247,6 +251,9 @@ pub struct RelayState {
     pub(crate) forwarding: Forwarding,
     /// Wakes the forwarder when a message was queued.
     pub(crate) wake: Arc<Notify>,
+    /// The key of the dashboard forms' CSRF tokens: random on each start, so a page from
+    /// before a restart asks to be reloaded.
+    pub(crate) csrf: http::CsrfKey,
 }
 
 impl RelayState {
@@ -294,12 +301,19 @@ impl RelayState {
             webhooks: Arc::new(options.webhooks),
             forwarding: options.forwarding,
             wake: Arc::new(Notify::new()),
+            csrf: http::CsrfKey::random().map_err(RelayError::Random)?,
         })
     }
 
     /// The lead store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The key the dashboard's forms are signed with ([`http::CsrfKey::token`], checked by
+    /// [`http::CsrfKey::check`] when a form is posted).
+    pub fn csrf(&self) -> &http::CsrfKey {
+        &self.csrf
     }
 }
 
@@ -545,7 +559,7 @@ pub async fn replay(
 ) -> Result<usize, RelayError> {
     let fail = |source| RelayError::Database { database: database.clone(), source };
     let store = Store::open_database(database).map_err(fail)?;
-    store.replay_dead(lead, webhook, http::now().0).await.map_err(fail)
+    store.replay_dead(lead, webhook, clock::unix_ms()).await.map_err(fail)
 }
 
 /// A new `whsec_` secret from the system's random source.

@@ -4,7 +4,7 @@
 use std::fmt::Display;
 use std::io::Write;
 
-use crate::http::now;
+use crate::clock::now;
 
 /// How much an event matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,17 +7,12 @@
 //! would run as a formula are defused). The page has no script and no inline style: its CSS
 //! is `/leads.css`, bars are `<meter>` elements, and it is served under a CSP that allows
 //! nothing else. It works without JavaScript: the search is a plain GET form.
+//!
+//! This module knows nothing of HTTP: [`crate::http::dashboard`] serves what it renders.
 
-use axum::extract::State;
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-};
-use axum::response::{IntoResponse, Response};
 use leadgate_core::{FieldValue, LeadPayload, RuleHit};
 
-use crate::http::{unavailable, ListParams, Params, Reader};
-use crate::store::{Funnel, FunnelRow, LeadQuery, ScoreCheck, StoredLead};
-use crate::RelayState;
+use crate::store::{Funnel, FunnelRow, ScoreCheck, StoredLead};
 
 /// The page's CSP: its own stylesheet, nothing else (no script at all); the search form
 /// submits to the page itself.
@@ -29,56 +24,6 @@ pub const STYLESHEET: &str = include_str!("leads.css");
 
 /// The most leads the page lists (the CSV has them all).
 pub const PAGE_LEADS: u32 = 500;
-
-/// `GET /leads?q=`.
-pub(crate) async fn page(
-    _: Reader,
-    State(state): State<RelayState>,
-    Params(params): Params<ListParams>,
-) -> Response {
-    let limit = Some(params.limit.unwrap_or(PAGE_LEADS).min(PAGE_LEADS));
-    let query = LeadQuery { search: params.q.clone(), limit };
-    let (leads, funnel) = match (state.store.list(query).await, state.store.funnel().await) {
-        (Ok(leads), Ok(funnel)) => (leads, funnel),
-        (Err(e), _) | (_, Err(e)) => return unavailable(&e),
-    };
-    (
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CONTENT_SECURITY_POLICY, DASHBOARD_CSP),
-            // Leads are personal data: no copies in caches.
-            (CACHE_CONTROL, "no-store"),
-        ],
-        render_dashboard(&leads, &funnel, params.q.as_deref().unwrap_or_default()),
-    )
-        .into_response()
-}
-
-/// `GET /leads.csv?q=`: every matching lead, newest first.
-pub(crate) async fn csv(
-    _: Reader,
-    State(state): State<RelayState>,
-    Params(params): Params<ListParams>,
-) -> Response {
-    match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
-        Ok(leads) => (
-            [
-                (CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (CONTENT_DISPOSITION, "attachment; filename=\"leads.csv\""),
-                (CACHE_CONTROL, "no-store"),
-            ],
-            render_csv(&leads),
-        )
-            .into_response(),
-        Err(e) => unavailable(&e),
-    }
-}
-
-/// `GET /leads.css`.
-pub(crate) async fn stylesheet() -> Response {
-    ([(CONTENT_TYPE, "text/css; charset=utf-8"), (CACHE_CONTROL, "no-cache")], STYLESHEET)
-        .into_response()
-}
 
 /// The page for `leads` (newest first) alone, with numbers computed from them.
 pub fn render(leads: &[StoredLead]) -> String {
