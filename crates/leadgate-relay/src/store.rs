@@ -14,20 +14,17 @@
 mod pg;
 pub(crate) mod sql;
 mod sqlite;
+mod worker;
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use leadgate_core::{LeadPayload, Score};
 use serde::Serialize;
 
 use self::sql::{args, Db, Row};
-
-/// The most jobs committed in one transaction.
-const MAX_BATCH: usize = 512;
+use self::worker::{read_loop, run_on, write_loop, Jobs};
 
 /// Whether the relay's own score agrees with the one the browser sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -389,21 +386,13 @@ impl fmt::Debug for Database {
     }
 }
 
-type Output = Box<dyn Any + Send>;
-type Work = Box<dyn FnOnce(&mut dyn Db) -> Result<Output, StoreError> + Send>;
-
-struct Job {
-    work: Work,
-    reply: tokio::sync::oneshot::Sender<Result<Output, StoreError>>,
-}
-
 /// The lead database. Cheap to clone: clones share the writer thread and the reader thread.
 /// Each thread owns its connection from opening to closing (PostgreSQL's synchronous client
 /// must not be used or dropped on the async runtime's threads).
 #[derive(Clone)]
 pub struct Store {
-    writer: mpsc::Sender<Job>,
-    reader: mpsc::Sender<Job>,
+    writer: Jobs,
+    reader: Jobs,
 }
 
 impl std::fmt::Debug for Store {
@@ -443,8 +432,8 @@ impl Store {
             }
         };
         // The writer first: it creates the schema the reader reads.
-        let writer = spawn_worker("leadgate-db-writer", open(database.clone(), true), write_loop)?;
-        let reader = spawn_worker("leadgate-db-reader", open(database.clone(), false), read_loop)?;
+        let writer = worker::spawn("leadgate-db-writer", open(database.clone(), true), write_loop)?;
+        let reader = worker::spawn("leadgate-db-reader", open(database.clone(), false), read_loop)?;
         Ok(Store { writer, reader })
     }
 
@@ -815,58 +804,6 @@ impl Store {
     }
 }
 
-/// Sends `work` to a database thread and waits for its answer.
-async fn run_on<T, F>(thread: &mpsc::Sender<Job>, name: &str, work: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut dyn Db) -> Result<T, StoreError> + Send + 'static,
-{
-    let stopped = || StoreError::Task(format!("the database {name} thread has stopped"));
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let work: Work = Box::new(move |db| work(db).map(|t| Box::new(t) as Output));
-    thread.send(Job { work, reply }).map_err(|_| stopped())?;
-    let output = answer.await.map_err(|_| stopped())??;
-    output.downcast::<T>().map(|t| *t).map_err(|_| StoreError::Task("wrong output".into()))
-}
-
-/// Starts a thread that opens its connection with `open`, then serves jobs with `serve` until
-/// every [`Store`] clone is gone. Returns once the connection is open (or failed to open).
-fn spawn_worker<O>(
-    name: &str,
-    open: O,
-    serve: fn(Box<dyn Db>, &mpsc::Receiver<Job>),
-) -> Result<mpsc::Sender<Job>, StoreError>
-where
-    O: FnOnce() -> Result<Box<dyn Db>, StoreError> + Send + 'static,
-{
-    let (sender, jobs) = mpsc::channel::<Job>();
-    let (opened, open_result) = mpsc::channel();
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || match open() {
-            Ok(db) => {
-                if opened.send(Ok(())).is_ok() {
-                    serve(db, &jobs);
-                }
-            }
-            Err(e) => {
-                let _ = opened.send(Err(e));
-            }
-        })
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-    open_result.recv().map_err(|_| StoreError::Task(format!("{name} did not start")))??;
-    Ok(sender)
-}
-
-/// The reader thread: one job at a time, each on a connection that is known to be usable.
-fn read_loop(mut db: Box<dyn Db>, jobs: &mpsc::Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
-        let result = db.ready().and_then(|()| (job.work)(db.as_mut()));
-        // The asker may have gone (a closed connection): nothing to tell.
-        let _ = job.reply.send(result);
-    }
-}
-
 /// One row of [`Store::list`].
 fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
     let id = row.text(0)?;
@@ -901,55 +838,4 @@ pub fn msg_id(lead_id: &str, webhook: &str) -> String {
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-/// The writer thread: takes whatever jobs are waiting, runs each in a savepoint of one
-/// transaction, commits, then answers them all. Ends when every [`Store`] clone is gone.
-fn write_loop(mut db: Box<dyn Db>, jobs: &mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let (works, replies): (Vec<Work>, Vec<_>) =
-            batch.into_iter().map(|job| (job.work, job.reply)).unzip();
-        let results = run_batch(db.as_mut(), works);
-        for (reply, result) in replies.into_iter().zip(results) {
-            // The asker may have gone (a closed connection): its work is committed anyway.
-            let _ = reply.send(result);
-        }
-    }
-}
-
-fn run_batch(db: &mut dyn Db, works: Vec<Work>) -> Vec<Result<Output, StoreError>> {
-    let fail_all = |n: usize, e: &dyn std::fmt::Display| {
-        (0..n).map(|_| Err(StoreError::Commit(e.to_string()))).collect::<Vec<_>>()
-    };
-    let n = works.len();
-    let begin = db.dialect().begin();
-    if let Err(e) = db.ready().and_then(|()| db.batch(begin)) {
-        return fail_all(n, &e);
-    }
-    let mut results = Vec::with_capacity(n);
-    for work in works {
-        if let Err(e) = db.batch("SAVEPOINT job") {
-            results.push(Err(e));
-            continue;
-        }
-        let result = work(db);
-        let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        match db.batch(end) {
-            Ok(()) => results.push(result),
-            Err(e) => results.push(Err(e)),
-        }
-    }
-    if let Err(e) = db.batch("COMMIT") {
-        // Nothing of this batch is on disk: every asker gets the error (a 503 for a lead).
-        let _ = db.batch("ROLLBACK");
-        return fail_all(n, &e);
-    }
-    results
 }
