@@ -1,0 +1,362 @@
+//! The dashboard page as maud templates. maud escapes every `(value)` it is given (`& < > "`;
+//! attributes are always double-quoted), and nothing here opts out (`PreEscaped` is not used),
+//! so a visitor's text can't become markup. No script and no `style` attribute: classes only,
+//! styled by `/leads.css`; bars are `<meter>` elements.
+
+use leadgate_core::{FieldValue, RuleHit};
+use maud::{html, Markup, DOCTYPE};
+
+use crate::store::{Funnel, FunnelRow, ScoreCheck, StoredLead};
+
+/// The whole page: `funnel`'s numbers, then `leads` (newest first), found by `search`.
+pub fn dashboard(leads: &[StoredLead], funnel: &Funnel, search: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Leads · leadgate" }
+                link rel="stylesheet" href="/leads.css";
+            }
+            body {
+                header {
+                    h1 { "Leads" }
+                    (kpis(funnel))
+                }
+                main {
+                    (funnel_tables(funnel))
+                    (search_form(search))
+                    @if leads.is_empty() {
+                        p class="empty" { "No leads yet." }
+                    } @else {
+                        table class="leads" {
+                            thead {
+                                tr {
+                                    th scope="col" { "Received" }
+                                    th scope="col" { "Form" }
+                                    th scope="col" { "Lead" }
+                                    th scope="col" { "Score" }
+                                    th scope="col" { "Why" }
+                                    th scope="col" { "Source" }
+                                }
+                            }
+                            tbody {
+                                @for lead in leads {
+                                    (lead_row(lead))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The headline numbers.
+fn kpis(funnel: &Funnel) -> Markup {
+    let t = funnel.totals;
+    let rate = (t.mqls * 100 + t.submissions / 2).checked_div(t.submissions).unwrap_or(0);
+    let numbers = [
+        ("Widget views", t.views.to_string()),
+        ("Form starts", t.starts.to_string()),
+        ("Leads", t.submissions.to_string()),
+        ("Qualified (MQL)", t.mqls.to_string()),
+        ("MQL rate", format!("{rate}%")),
+        ("Forwarded", t.forwarded.to_string()),
+        ("Score mismatches", funnel.mismatches.to_string()),
+        ("Spam", funnel.spam.to_string()),
+        ("Dead letters", funnel.dead_letters.to_string()),
+    ];
+    html! {
+        dl class="kpis" {
+            @for (label, value) in numbers {
+                div { dt { (label) } dd { (value) } }
+            }
+        }
+    }
+}
+
+/// The column heads of a funnel row.
+fn funnel_head() -> Markup {
+    html! {
+        th scope="col" { "Views" }
+        th scope="col" { "Starts" }
+        th scope="col" { "Leads" }
+        th scope="col" { "MQL" }
+        th scope="col" { "Forwarded" }
+    }
+}
+
+/// The numbers of a funnel row.
+fn funnel_cells(row: &FunnelRow) -> Markup {
+    html! {
+        @for n in [row.views, row.starts, row.submissions, row.mqls, row.forwarded] {
+            td class="num" { (n) }
+        }
+    }
+}
+
+/// By day, by source/campaign, the histogram and the top rules (nothing before the first
+/// event or lead).
+fn funnel_tables(funnel: &Funnel) -> Markup {
+    let none = |text: &str| if text.is_empty() { "(none)".to_string() } else { text.to_string() };
+    let max = funnel.histogram.iter().map(|(_, n)| *n).max().unwrap_or(1);
+    html! {
+        @if !funnel.by_day.is_empty() {
+            section class="funnel" {
+                h2 { "By day" }
+                table class="by-day" {
+                    thead { tr { th scope="col" { "Day" } (funnel_head()) } }
+                    tbody {
+                        @for (day, row) in funnel.by_day.iter().take(31) {
+                            tr { th scope="row" { (day) } (funnel_cells(row)) }
+                        }
+                    }
+                }
+                h2 { "By source and campaign" }
+                table class="by-source" {
+                    thead {
+                        tr {
+                            th scope="col" { "Source" }
+                            th scope="col" { "Campaign" }
+                            (funnel_head())
+                        }
+                    }
+                    tbody {
+                        @for (source, campaign, row) in funnel.by_source.iter().take(50) {
+                            tr {
+                                th scope="row" { (none(source)) }
+                                td { (none(campaign)) }
+                                (funnel_cells(row))
+                            }
+                        }
+                    }
+                }
+                @if !funnel.histogram.is_empty() {
+                    h2 { "Score distribution" }
+                    table class="histogram" {
+                        thead {
+                            tr {
+                                th scope="col" { "Score" }
+                                th scope="col" { "Leads" }
+                                th scope="col" {}
+                            }
+                        }
+                        tbody {
+                            @for (low, n) in &funnel.histogram {
+                                tr {
+                                    th scope="row" { (low) " to " (low + 9) }
+                                    td class="num" { (n) }
+                                    td { meter min="0" max=(max) value=(n) { (n) } }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if !funnel.top_rules.is_empty() {
+                    h2 { "Top rules" }
+                    table class="top-rules" {
+                        thead {
+                            tr {
+                                th scope="col" { "Rule" }
+                                th scope="col" { "Reason" }
+                                th scope="col" { "Leads" }
+                                th scope="col" { "Points" }
+                            }
+                        }
+                        tbody {
+                            @for rule in &funnel.top_rules {
+                                tr {
+                                    th scope="row" { code class="rule" { (rule.rule) } }
+                                    td { (rule.reason) }
+                                    td class="num" { (rule.leads) }
+                                    td class="num" { (rule.points) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The search form (a plain GET: no script) and the CSV link, keeping the search.
+fn search_form(search: &str) -> Markup {
+    let csv = if search.is_empty() {
+        "/leads.csv".to_string()
+    } else {
+        format!("/leads.csv?q={}", percent_encode(search))
+    };
+    html! {
+        form class="search" method="get" action="/leads" role="search" {
+            label for="q" { "E-mail or domain" }
+            " "
+            input id="q" name="q" type="search" value=(search);
+            " "
+            button type="submit" { "Search" }
+            " "
+            a href=(csv) download { "Export CSV" }
+        }
+    }
+}
+
+/// `text` for a URL's query: unreserved characters (and `@`) as they are, the rest as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One lead: when, which form, the answers, the score and whether the relay agreed, why, and
+/// where the visitor came from.
+fn lead_row(lead: &StoredLead) -> Markup {
+    let p = &lead.payload;
+    let score = lead.score();
+    let class = match (&lead.spam, score.qualified) {
+        (Some(_), _) => Some("spam"),
+        (None, true) => Some("mql"),
+        (None, false) => None,
+    };
+    let referrer = p.context.referrer.as_deref().filter(|r| !r.is_empty());
+    html! {
+        tr class=[class] {
+            td class="when" {
+                time datetime=(lead.received_at) { (readable_time(&lead.received_at)) }
+                @if lead.attempts > 1 {
+                    div class="muted" { "delivered " (lead.attempts) "×, stored once" }
+                }
+                @if let Some(reason) = &lead.spam {
+                    div class="spam-flag" { "spam (" (reason) "): stored, not forwarded" }
+                } @else if lead.forwarded > 0 {
+                    div class="forwarded" { "forwarded" }
+                }
+            }
+            td class="form" { (lead.form_id) }
+            td {
+                dl class="fields" {
+                    @for (name, value) in &p.fields {
+                        dt { (name) }
+                        dd {
+                            @match value {
+                                FieldValue::Checked(true) => { "yes" }
+                                FieldValue::Checked(false) => { "no" }
+                                FieldValue::Text(text) => { (text) }
+                            }
+                        }
+                    }
+                }
+            }
+            // The relay's score when it has one, grade, stage, and whether the browser agreed.
+            td class="score" {
+                span class="total" { (score.total) }
+                @if !score.grade.is_empty() {
+                    " " span class="grade" { (score.grade) }
+                }
+                @if score.qualified {
+                    " " span class="stage stage-mql" { "MQL · qualified" }
+                } @else {
+                    " " span class="stage" { "Lead · not qualified" }
+                }
+                @match lead.score_checked {
+                    ScoreCheck::Match => {
+                        div class="check check-match" { "relay's score agrees" }
+                    }
+                    ScoreCheck::Mismatch => {
+                        div class="check check-mismatch" {
+                            "relay scored it differently: the payload was changed or the page's \
+                             config is not the relay's"
+                        }
+                    }
+                    ScoreCheck::Unchecked => {
+                        div class="check muted" { "score not re-checked" }
+                    }
+                }
+            }
+            // Every rule hit, and when they differ, what the browser claimed.
+            td class="why" {
+                (hits(&score.hits))
+                @if lead.score_checked == ScoreCheck::Mismatch {
+                    div class="muted" { "the browser claimed " (p.score.total) ":" }
+                    (hits(&p.score.hits))
+                }
+            }
+            td class="source" {
+                @for (key, value) in &p.context.utm {
+                    div { span class="muted" { (key.strip_prefix("utm_").unwrap_or(key)) } " " (value) }
+                }
+                @if let Some(referrer) = referrer {
+                    div { span class="muted" { "from" } " " (referrer) }
+                }
+                @if !p.context.page_url.is_empty() {
+                    div { span class="muted" { "on" } " " (p.context.page_url) }
+                }
+            }
+        }
+    }
+}
+
+/// The rule hits, each with its points, reason and rule id.
+fn hits(hits: &[RuleHit]) -> Markup {
+    html! {
+        @if hits.is_empty() {
+            span class="muted" { "no rule matched" }
+        } @else {
+            ul class="hits" {
+                @for hit in hits {
+                    li {
+                        @if hit.points < 0 {
+                            span class="points neg" { (hit.points) }
+                        } @else {
+                            span class="points" { "+" (hit.points) }
+                        }
+                        " "
+                        span class="reason" { (hit.reason) }
+                        " "
+                        code class="rule" { (hit.rule) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `2026-11-26T23:24:56.123Z` as `2026-11-26 23:24:56 UTC`; anything else as it is.
+fn readable_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..19)) {
+        (Some(date), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => rfc3339.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_times() {
+        let cases = [
+            ("2026-11-26T23:24:56.123Z", "2026-11-26 23:24:56 UTC"),
+            ("yesterday", "yesterday"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(readable_time(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn search_text_is_escaped_in_the_field_and_encoded_in_the_link() {
+        let html = search_form(r#"a"b<c>&d é"#).into_string();
+        assert!(html.contains(r#"value="a&quot;b&lt;c&gt;&amp;d é""#), "{html}");
+        assert!(html.contains(r#"href="/leads.csv?q=a%22b%3Cc%3E%26d%20%C3%A9""#), "{html}");
+    }
+}
