@@ -27,6 +27,10 @@ pub const STYLESHEET: &str = include_str!("leads.css");
 /// The most leads the page lists (the CSV has them all).
 pub const PAGE_LEADS: u32 = 500;
 
+/// The name of the hidden field that carries a form's CSRF token (made and checked by
+/// [`crate::http::CsrfKey`]): `input type="hidden" name=(CSRF_FIELD) value=(token);`.
+pub const CSRF_FIELD: &str = "csrf";
+
 /// The page for `leads` (newest first) alone, with numbers computed from them.
 pub fn render(leads: &[StoredLead]) -> String {
     let mut funnel = Funnel::default();

@@ -12,7 +12,9 @@
 //!   `{issued_ms}.{base64url(HMAC-SHA256(key, action, issued_ms, SHA-256(credential)))}`, where
 //!   the credential is the request's `Authorization` header (none on an open relay). A token is
 //!   good for one action, one credential and [`CSRF_MAX_AGE_MS`]; another site can't read the
-//!   page that holds it, and can't make one without the relay's key.
+//!   page that holds it, and can't make one without the relay's key. The page puts it in a
+//!   hidden field named [`CSRF_FIELD`] (the dashboard's: the templates know the name, and are
+//!   handed the token).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -28,6 +30,8 @@ use leadgate_core::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::error::{AppError, Refused};
+#[cfg(doc)]
+use crate::dashboard::CSRF_FIELD;
 use crate::guard::{check_host, check_same_site, token_matches};
 use crate::RelayState;
 
@@ -95,9 +99,6 @@ fn peer_ip(state: &RelayState, parts: &Parts) -> Option<IpAddr> {
     crate::guard::client_ip(&parts.headers, peer, state.trust_forwarded_for)
 }
 
-/// The name of the hidden form field that carries a CSRF token.
-pub const CSRF_FIELD: &str = "csrf";
-
 /// How long a CSRF token is good for: 12 hours (a dashboard left open over a working day).
 pub const CSRF_MAX_AGE_MS: u64 = 12 * 60 * 60 * 1000;
 
@@ -157,7 +158,7 @@ impl CsrfKey {
         format!("{}.{}", now.0, URL_SAFE_NO_PAD.encode(tag))
     }
 
-    /// Whether `given` (the form's [`CSRF_FIELD`]; `None` when absent) is a token of this key
+    /// Whether `given` (the form's [`CSRF_FIELD`] field; `None` when absent) is a token of this key
     /// for `action` and `credential` ([`credential`] of the posting request), made at most
     /// [`CSRF_MAX_AGE_MS`] before `now`. The tag is compared in constant time.
     pub fn check(

@@ -22,6 +22,7 @@
 //! without a token refuse requests from other sites ([`auth::Operator`]). Public routes refuse
 //! `Origin`s that are not allowed ([`crate::guard`] has every rule).
 //!
+//! [`LeadPayload`]: leadgate_core::LeadPayload
 //! [`StoredLead`]: crate::store::StoredLead
 //! [`Funnel`]: crate::store::Funnel
 
@@ -45,7 +46,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-pub use self::auth::{credential, CsrfError, CsrfKey, CSRF_FIELD, CSRF_MAX_AGE_MS};
+pub use self::auth::{credential, CsrfError, CsrfKey, CSRF_MAX_AGE_MS};
 pub use self::error::{AppError, Refused};
 use self::intake::IDEMPOTENCY_KEY;
 pub use self::intake::{spam_reason, MAX_BODY, MAX_EVENTS, MAX_EVENTS_BODY, MAX_FIELDS};
