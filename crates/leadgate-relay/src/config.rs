@@ -30,6 +30,11 @@
 //! base_delay_ms = 1000
 //! max_delay_ms = 3600000
 //!
+//! [outcomes]                               # what sales says became of each lead
+//! token = "…"                              # may post outcomes only (a CRM); or LEADGATE_OUTCOME_TOKEN
+//! reasons = ["no-budget", "not-decision-maker", "wrong-fit", "competitor", "spam", "unreachable", "no-need", "other"]
+//! currency = "EUR"
+//!
 //! [[webhooks]]
 //! name = "crm"
 //! url = "https://crm.example.com/hooks/leads"
@@ -93,6 +98,9 @@ pub struct ConfigFile {
     /// Where leads are forwarded.
     #[serde(default)]
     pub webhooks: Vec<WebhookFile>,
+    /// Who may post outcomes and what they may say.
+    #[serde(default)]
+    pub outcomes: crate::OutcomeSettings,
 }
 
 /// `[spam]`.

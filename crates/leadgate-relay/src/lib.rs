@@ -20,9 +20,12 @@ pub mod guard;
 pub mod logline;
 pub mod ratelimit;
 pub mod routes;
+pub mod sales;
+pub mod sales_api;
 pub mod server;
 pub mod signature;
 pub mod store;
+pub mod versions;
 pub mod widget_files;
 
 use std::collections::BTreeMap;
@@ -100,6 +103,37 @@ pub struct RelayOptions {
     pub webhooks: Vec<Webhook>,
     /// How forwarding retries.
     pub forwarding: Forwarding,
+    /// How sales' outcomes are taken (`[outcomes]`).
+    pub outcomes: OutcomeSettings,
+}
+
+/// `[outcomes]`: who may post outcomes and what they may say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSettings {
+    /// A token that may post outcomes and nothing else (what a CRM integration gets), as
+    /// `Authorization: Bearer <token>`. Defaults to none: only the dashboard token may.
+    pub token: Option<String>,
+    /// The reasons a rejection or a loss may give. Defaults to
+    /// [`sales::DEFAULT_REASONS`].
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The currency of amounts that name none. Defaults to `EUR`.
+    pub currency: Option<String>,
+}
+
+impl OutcomeSettings {
+    /// The rules outcomes are checked by.
+    pub fn rules(&self) -> sales::OutcomeRules {
+        let mut rules = sales::OutcomeRules::default();
+        if !self.reasons.is_empty() {
+            rules.reasons.clone_from(&self.reasons);
+        }
+        if let Some(currency) = &self.currency {
+            rules.currency = currency.to_ascii_uppercase();
+        }
+        rules
+    }
 }
 
 impl Default for RelayOptions {
@@ -136,6 +170,7 @@ impl RelayOptions {
             limits: ConnectionLimits::default(),
             webhooks: Vec::new(),
             forwarding: Forwarding::default(),
+            outcomes: OutcomeSettings::default(),
         }
     }
 }
@@ -209,6 +244,18 @@ pub enum RelayError {
          to listen on {0}, or pass --open-dashboard to leave it open on purpose"
     )]
     OpenDashboard(SocketAddr),
+    /// The outcome token is empty, which would let anyone post outcomes.
+    #[error(
+        "the outcome token is empty: set a real one (e.g. `openssl rand -hex 32`) with \
+         --outcome-token, LEADGATE_OUTCOME_TOKEN or [outcomes] token, or leave it unset"
+    )]
+    EmptyOutcomeToken,
+    /// The config versions could not be read or stored.
+    #[error("cannot read or store the form config versions: {0}")]
+    Versions(StoreError),
+    /// A stored config version no longer reads.
+    #[error(transparent)]
+    BadVersion(versions::BadVersion),
 }
 
 impl RelayError {
@@ -222,6 +269,7 @@ impl RelayError {
             | RelayError::Origin(_)
             | RelayError::Config { .. }
             | RelayError::EmptyToken
+            | RelayError::EmptyOutcomeToken
             | RelayError::OpenDashboard(_) => 2,
             _ => 1,
         }
@@ -232,7 +280,14 @@ impl RelayError {
 #[derive(Debug, Clone)]
 pub struct RelayState {
     pub(crate) store: Store,
-    pub(crate) forms: Arc<BTreeMap<String, FormConfig>>,
+    /// The forms given at start (`--form`): each becomes a version when it is new.
+    pub(crate) seed_forms: Arc<Vec<FormConfig>>,
+    /// Every form's versions (see [`versions`]).
+    pub(crate) catalog: versions::SharedCatalog,
+    /// The outcome-only token.
+    pub(crate) outcome_token: Option<Arc<str>>,
+    /// How outcomes are checked.
+    pub(crate) outcome_rules: Arc<sales::OutcomeRules>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) demo_dir: Option<PathBuf>,
     pub(crate) demo_connect_src: Vec<String>,
@@ -254,6 +309,9 @@ impl RelayState {
     pub fn open(options: RelayOptions) -> Result<RelayState, RelayError> {
         if options.dashboard_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(RelayError::EmptyToken);
+        }
+        if options.outcomes.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(RelayError::EmptyOutcomeToken);
         }
         let database = options.database()?;
         let mut forms = BTreeMap::new();
@@ -280,7 +338,10 @@ impl RelayState {
             options.rate_limit.filter(|l| l.per_minute > 0).map(|l| Arc::new(RateLimiter::new(l)));
         Ok(RelayState {
             store,
-            forms: Arc::new(forms),
+            seed_forms: Arc::new(forms.into_values().collect()),
+            catalog: Arc::default(),
+            outcome_token: options.outcomes.token.clone().map(Arc::from),
+            outcome_rules: Arc::new(options.outcomes.rules()),
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
             demo_connect_src: options.demo_connect_src,
@@ -300,6 +361,46 @@ impl RelayState {
     /// The lead store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Stores each form given at start as a version when its model is new (and makes it
+    /// current: the operator changed the file), then reads every version into the catalog.
+    pub async fn load_versions(&self) -> Result<(), RelayError> {
+        let fail = |source| RelayError::Versions(source);
+        for form in self.seed_forms.iter() {
+            let json = serde_json::to_string(form).map_err(|e| fail(StoreError::Encode(e)))?;
+            let (version, added) = self
+                .store
+                .add_config_version(
+                    form.form_id.clone(),
+                    form.scoring.model_id(),
+                    json,
+                    Some("from the relay's --form file".into()),
+                    false,
+                    routes::now().to_rfc3339(),
+                )
+                .await
+                .map_err(fail)?;
+            if added && !version.current {
+                self.store
+                    .set_current_version(
+                        form.form_id.clone(),
+                        version.version,
+                        routes::now().to_rfc3339(),
+                    )
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        self.reload_versions().await
+    }
+
+    /// Reads every stored version into the catalog.
+    pub async fn reload_versions(&self) -> Result<(), RelayError> {
+        let all = self.store.all_config_versions().await.map_err(RelayError::Versions)?;
+        let catalog = versions::Catalog::load(&all).map_err(RelayError::BadVersion)?;
+        versions::replace(&self.catalog, catalog);
+        Ok(())
     }
 }
 
@@ -325,6 +426,7 @@ pub async fn serve_state(
     state: RelayState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    state.load_versions().await?;
     let forwarder = (!state.webhooks.is_empty()).then(|| {
         forward::spawn(
             state.store.clone(),
@@ -391,6 +493,9 @@ pub struct Cli {
     /// password). Required unless listening on a loopback address or --open-dashboard.
     #[arg(long, env = "LEADGATE_DASHBOARD_TOKEN", hide_env_values = true)]
     pub dashboard_token: Option<String>,
+    /// A token that may post outcomes and nothing else (for a CRM integration).
+    #[arg(long, env = "LEADGATE_OUTCOME_TOKEN", hide_env_values = true)]
+    pub outcome_token: Option<String>,
     /// Leave the dashboard without a token on a non-loopback address.
     #[arg(long)]
     pub open_dashboard: bool,
@@ -499,6 +604,13 @@ impl Cli {
             limits: file.connections.unwrap_or_default(),
             webhooks: file.webhooks(&file_path)?,
             forwarding: file.forwarding.unwrap_or_default(),
+            outcomes: {
+                let mut outcomes = file.outcomes.clone();
+                if self.outcome_token.is_some() {
+                    outcomes.token.clone_from(&self.outcome_token);
+                }
+                outcomes
+            },
         };
         let listen =
             self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));

@@ -99,7 +99,8 @@ pub fn router(state: RelayState) -> Router {
         .route("/leads", get(dashboard::page))
         .route("/leads.csv", get(dashboard::csv))
         .route("/leads.css", get(dashboard::stylesheet))
-        .route("/healthz", get(health));
+        .route("/healthz", get(health))
+        .merge(crate::sales_api::routes());
     if let Some(dir) = &state.demo_dir {
         app = app.fallback_service(demo_files(dir, &state.demo_connect_src));
     }
@@ -187,19 +188,31 @@ async fn receive(
         }
     }
     let now = now();
-    let form = if state.forms.is_empty() {
-        None
-    } else if let Some(form) = state.forms.get(&payload.form_id) {
-        Some(form)
-    } else {
-        let known: Vec<&str> = state.forms.keys().map(String::as_str).collect();
-        let message = format!(
-            "this relay does not know the form {:?} (it knows: {})",
-            payload.form_id,
-            known.join(", ")
-        );
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+    // Scored by the version that scored it in the browser (its `score.model`), else the
+    // current one; the catalog's lock is let go before anything waits.
+    let known = {
+        let catalog = crate::versions::read(&state.catalog);
+        if catalog.is_empty() {
+            Ok(None)
+        } else {
+            catalog
+                .for_lead(&payload.form_id, &payload.score.model)
+                .map(Some)
+                .ok_or_else(|| catalog.form_ids())
+        }
     };
+    let form_arc = match known {
+        Ok(form) => form,
+        Err(known) => {
+            let message = format!(
+                "this relay does not know the form {:?} (it knows: {})",
+                payload.form_id,
+                known.join(", ")
+            );
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
+        }
+    };
+    let form = form_arc.as_deref();
     if let Err(message) = check_fields(&payload, form) {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
     }
@@ -477,11 +490,16 @@ async fn receive_events(
     let day = now.to_rfc3339().get(..10).unwrap_or_default().to_string();
     let mut events = Vec::with_capacity(batch.len());
     for (i, e) in batch.into_iter().enumerate() {
-        if e.kind != "view" && e.kind != "start" {
-            let message = format!("[{i}].kind {:?} is not \"view\" or \"start\"", e.kind);
+        if !["view", "start", "submit"].contains(&e.kind.as_str()) {
+            let message =
+                format!("[{i}].kind {:?} is not \"view\", \"start\" or \"submit\"", e.kind);
             return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
         }
-        if !state.forms.is_empty() && !state.forms.contains_key(&e.form_id) {
+        let unknown = {
+            let catalog = crate::versions::read(&state.catalog);
+            !catalog.is_empty() && !catalog.knows(&e.form_id)
+        };
+        if unknown {
             let message =
                 format!("[{i}].form_id: this relay does not know the form {:?}", e.form_id);
             return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, ip);
