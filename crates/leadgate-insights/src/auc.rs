@@ -333,10 +333,12 @@ mod tests {
         let (auc, low, high) = (a.auc.unwrap(), a.low.unwrap(), a.high.unwrap());
         assert!(low < auc && auc < high, "{a:?}");
         assert!(high - low > 0.05 && high - low < 0.25, "{a:?}");
-        let other = auc_with_interval(&scores, &outcomes, Target::Won, BootstrapOptions {
-            seed: 8,
-            ..options
-        })
+        let other = auc_with_interval(
+            &scores,
+            &outcomes,
+            Target::Won,
+            BootstrapOptions { seed: 8, ..options },
+        )
         .unwrap();
         assert_ne!(other.low, a.low, "the seed is used");
         assert!((other.low.unwrap() - low).abs() < 0.03);
@@ -346,9 +348,13 @@ mod tests {
         let one = auc_with_interval(&[1.0, 2.0], &[won(true), won(true)], Target::Won, options);
         assert_eq!(one.unwrap().auc, None);
         // A perfect score stays perfect in every replicate.
-        let perfect =
-            auc_with_interval(&[1.0, 2.0, 3.0], &[won(false), won(true), won(true)], Target::Won, options)
-                .unwrap();
+        let perfect = auc_with_interval(
+            &[1.0, 2.0, 3.0],
+            &[won(false), won(true), won(true)],
+            Target::Won,
+            options,
+        )
+        .unwrap();
         assert_eq!((perfect.low, perfect.high), (Some(1.0), Some(1.0)));
         assert!(perfect.thin);
     }

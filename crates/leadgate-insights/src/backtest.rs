@@ -128,9 +128,8 @@ fn group(
     let outcome = |target: Target| -> Result<OutcomeBacktest, InsightError> {
         let positive: Vec<bool> = picked().map(|l| l.outcome.reached(target)).collect();
         let reached = positive.iter().filter(|&&p| p).count() as u64;
-        let hits = |q: &dyn Fn(&BacktestLead<'_>) -> bool| {
-            count(&|l| q(l) && l.outcome.reached(target))
-        };
+        let hits =
+            |q: &dyn Fn(&BacktestLead<'_>) -> bool| count(&|l| q(l) && l.outcome.reached(target));
         let (hit_before, hit_after) = (hits(&|l| l.before.qualified), hits(&|l| l.after.qualified));
         Ok(OutcomeBacktest {
             reached,
@@ -186,7 +185,10 @@ mod tests {
         let all = &b.all;
         assert_eq!(all.leads, 6);
         assert_eq!((all.qualified.before, all.qualified.after), (4, 3));
-        assert_eq!((all.newly_qualified, all.no_longer_qualified, all.unjudged_qualified), (1, 2, 0));
+        assert_eq!(
+            (all.newly_qualified, all.no_longer_qualified, all.unjudged_qualified),
+            (1, 2, 0)
+        );
         // Accepted: 1, 2, 5. Precision before 2/4, after 3/3; recall before 2/3, after 3/3.
         let a = &all.accepted;
         assert_eq!(a.reached, 3);

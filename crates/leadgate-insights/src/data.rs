@@ -79,7 +79,11 @@ impl OutcomeCounts {
     }
 
     /// `self − part`, or an error naming `what` when `part` has more of anything.
-    pub(crate) fn minus(&self, part: &OutcomeCounts, what: &str) -> Result<OutcomeCounts, InsightError> {
+    pub(crate) fn minus(
+        &self,
+        part: &OutcomeCounts,
+        what: &str,
+    ) -> Result<OutcomeCounts, InsightError> {
         let sub = |a: u64, b: u64, field: &'static str| {
             a.checked_sub(b).ok_or_else(|| InsightError::PartExceedsWhole {
                 part: what.to_string(),
@@ -177,7 +181,10 @@ impl HitMatrix {
 
     /// Adds a lead that hit the rules with these ids; ids that are not columns (caps, rules
     /// left out of the analysis) are skipped.
-    pub fn push_ids<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Result<(), InsightError> {
+    pub fn push_ids<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), InsightError> {
         let indexes: Vec<usize> =
             ids.into_iter().filter_map(|id| self.rules.iter().position(|r| r == id)).collect();
         self.push(indexes)
@@ -298,7 +305,11 @@ mod tests {
     #[test]
     fn counts_add_up_and_check() {
         let o = |accepted, rejected, won| LeadOutcome { accepted, rejected, won };
-        let c = OutcomeCounts::of(&[o(true, false, false), o(false, true, false), o(false, false, true)]);
+        let c = OutcomeCounts::of(&[
+            o(true, false, false),
+            o(false, true, false),
+            o(false, false, true),
+        ]);
         assert_eq!(c, OutcomeCounts { leads: 3, accepted: 2, rejected: 1, won: 1 });
         assert!(c.check("all").is_ok());
         let bad = OutcomeCounts { leads: 1, accepted: 2, rejected: 0, won: 0 };

@@ -53,15 +53,13 @@ pub use backtest::{
     backtest, Backtest, BacktestGroup, BacktestLead, BeforeAfter, OutcomeBacktest, Scored,
 };
 pub use data::{HitMatrix, InsightError, LeadOutcome, OutcomeCounts, Target};
-pub use rate::{
-    katz_ratio, newcombe_difference, wilson, Comparison, Rate, Ratio, THIN_N, Z95,
-};
+pub use rate::{katz_ratio, newcombe_difference, wilson, Comparison, Rate, Ratio, THIN_N, Z95};
 pub use rules::{
     compare_rules, rejection_reasons, rule_counts, ReasonInsight, RuleComparison, RuleCounts,
     SegmentKind, SegmentReasons, WithAndWithout,
 };
 pub use suggest::{
-    suggest_points, PointsChange, Refusal, SuggestError, SuggestOptions, Suggestion,
-    TargetChoice, DEFAULT_POINTS_PER_LOG_ODDS,
+    suggest_points, PointsChange, Refusal, SuggestError, SuggestOptions, Suggestion, TargetChoice,
+    DEFAULT_POINTS_PER_LOG_ODDS,
 };
 pub use velocity::{lead_velocity, quantile_sorted, speed_to_lead, LeadVelocity, SpeedToLead};

@@ -175,14 +175,13 @@ pub fn rejection_reasons(
     let mut out = Vec::new();
     for s in segments {
         let what = |field: &str| "segment \"".to_string() + &s.segment + "\"" + field;
-        let rest_leads = all_leads.checked_sub(s.leads).ok_or_else(|| {
-            InsightError::PartExceedsWhole {
+        let rest_leads =
+            all_leads.checked_sub(s.leads).ok_or_else(|| InsightError::PartExceedsWhole {
                 part: what(""),
                 field: "leads",
                 part_count: s.leads,
                 whole_count: all_leads,
-            }
-        })?;
+            })?;
         for (reason, &count) in &s.rejected {
             let total = all_rejected.get(reason).copied().unwrap_or(0);
             let exceeds = |field, part_count, whole_count| InsightError::PartExceedsWhole {

@@ -231,9 +231,11 @@ pub fn suggest_points(
 ) -> Result<Suggestion, SuggestError> {
     matrix.check_len("outcome", outcomes.len())?;
     if today.len() != matrix.rules().len() {
-        return Err(
-            InsightError::PointsPerRule { rules: matrix.rules().len(), found: today.len() }.into()
-        );
+        return Err(InsightError::PointsPerRule {
+            rules: matrix.rules().len(),
+            found: today.len(),
+        }
+        .into());
     }
     if !(options.ridge.is_finite() && options.ridge >= 0.0) {
         return Err(InsightError::InvalidOption { name: "ridge", expected: "a number ≥ 0" }.into());
@@ -330,8 +332,7 @@ fn check_data(
     if events < needed {
         return Err(Refusal::TooFewOutcomes { target, events, rules, needed });
     }
-    let per_rule: Vec<u64> =
-        hit.iter().zip(&hit_positive).map(|(&n, &p)| p.min(n - p)).collect();
+    let per_rule: Vec<u64> = hit.iter().zip(&hit_positive).map(|(&n, &p)| p.min(n - p)).collect();
     let thinnest = per_rule.iter().enumerate().min_by_key(|(_, &e)| e);
     if let Some((j, &events)) = thinnest {
         if events < options.min_events_per_rule {
@@ -431,8 +432,7 @@ fn fit_logistic(
         let (candidate, next) = loop {
             let candidate: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + scale * s).collect();
             let next = pass(matrix, y, &candidate, ridge);
-            if next.objective >= current.objective - 1e-12 * current.objective.abs()
-                || scale < 1e-6
+            if next.objective >= current.objective - 1e-12 * current.objective.abs() || scale < 1e-6
             {
                 break (candidate, next);
             }
@@ -515,7 +515,8 @@ mod tests {
             outcomes.push(won(if hit { i < 30 } else { i < 70 }));
         }
         let m = HitMatrix::from_rows(vec!["a".into()], &rows).unwrap();
-        let options = SuggestOptions { target: Some(Target::Won), ridge: 0.0, ..Default::default() };
+        let options =
+            SuggestOptions { target: Some(Target::Won), ridge: 0.0, ..Default::default() };
         let s = suggest_points(&m, &outcomes, &[25], &options).unwrap();
         let r = &s.rules[0];
         // ln((30/20) / (20/80)) = ln 6.
@@ -599,7 +600,8 @@ mod tests {
     #[test]
     fn falls_back_to_accepted_when_wins_are_few() {
         // 300 leads, half hit the rule; 120 accepted, 6 won.
-        let rows: Vec<Vec<usize>> = (0..300).map(|i| if i % 2 == 0 { vec![0] } else { vec![] }).collect();
+        let rows: Vec<Vec<usize>> =
+            (0..300).map(|i| if i % 2 == 0 { vec![0] } else { vec![] }).collect();
         let outcomes: Vec<LeadOutcome> = (0..300)
             .map(|i| LeadOutcome {
                 accepted: (i % 2 == 0 && i % 3 != 0) || i % 7 == 0,
