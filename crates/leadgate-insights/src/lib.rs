@@ -47,7 +47,7 @@ pub mod velocity;
 
 pub use auc::{
     auc, auc_with_interval, calibrate, count_bands, AucInterval, BandCounts, BootstrapOptions,
-    Calibration, CalibrationRow, Inversion, ScoreBand,
+    Calibration, CalibrationRow, IntervalMethod, Inversion, ScoreBand,
 };
 pub use backtest::{
     backtest, Backtest, BacktestGroup, BacktestLead, BeforeAfter, OutcomeBacktest, Scored,

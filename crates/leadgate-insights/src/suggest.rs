@@ -369,11 +369,12 @@ fn pass(matrix: &HitMatrix, y: &[bool], beta: &[f64], ridge: f64) -> Pass {
     let mut log_likelihood = 0.0;
     for (row, &yi) in matrix.rows().zip(y) {
         let eta = beta[0] + row.iter().map(|&j| beta[usize::from(j) + 1]).sum::<f64>();
-        // log σ(η) and log(1 − σ(η)) without overflow.
-        let log_p = -softplus(-eta);
-        let log_q = -softplus(eta);
-        let p = log_p.exp();
-        log_likelihood += if yi { log_p } else { log_q };
+        // σ(η) and the log-likelihood with one `exp` and one `ln_1p`, without overflow:
+        // with e = exp(−|η|), log σ(η) = −(max(−η, 0) + ln(1 + e)).
+        let e = (-eta.abs()).exp();
+        let log_1p_e = e.ln_1p();
+        let p = if eta >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        log_likelihood -= log_1p_e + if yi { (-eta).max(0.0) } else { eta.max(0.0) };
         let residual = f64::from(u8::from(yi)) - p;
         let w = p * (1.0 - p);
         gradient[0] += residual;
@@ -400,15 +401,6 @@ fn pass(matrix: &HitMatrix, y: &[bool], beta: &[f64], ridge: f64) -> Pass {
         information[j * k + j] += ridge;
     }
     Pass { objective: log_likelihood - 0.5 * ridge * penalty, gradient, information }
-}
-
-/// `ln(1 + e^x)`, stable for large |x|.
-fn softplus(x: f64) -> f64 {
-    if x > 0.0 {
-        x + (-x).exp().ln_1p()
-    } else {
-        x.exp().ln_1p()
-    }
 }
 
 fn fit_logistic(

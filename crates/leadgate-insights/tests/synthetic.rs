@@ -63,7 +63,7 @@ fn generate(n: usize, seed: u64) -> (HitMatrix, Vec<LeadOutcome>) {
         }
         let eta = INTERCEPT + hits.iter().map(|&j| RULES[j].2).sum::<f64>();
         let won = uniform(&mut rng) < 1.0 / (1.0 + (-eta).exp());
-        matrix.push(hits).unwrap();
+        matrix.push(hits).expect("rule indexes are in range");
         outcomes.push(LeadOutcome { accepted: won, rejected: !won, won });
     }
     (matrix, outcomes)
@@ -76,14 +76,14 @@ fn totals(matrix: &HitMatrix, points: &[i64]) -> Vec<f64> {
 fn held_out_auc(points: &[i64]) -> f64 {
     let (test, outcomes) = generate(5_000, 99);
     let won: Vec<bool> = outcomes.iter().map(|o| o.won).collect();
-    auc(&totals(&test, points), &won).unwrap().unwrap()
+    auc(&totals(&test, points), &won).expect("one score per lead").expect("won and lost leads")
 }
 
 fn suggestion() -> Suggestion {
     let (train, outcomes) = generate(5_000, 1);
     let today: Vec<i64> = RULES.iter().map(|r| r.3).collect();
     let options = SuggestOptions { target: Some(Target::Won), ..SuggestOptions::default() };
-    suggest_points(&train, &outcomes, &today, &options).unwrap()
+    suggest_points(&train, &outcomes, &today, &options).expect("5,000 leads are enough")
 }
 
 /// Spearman's rank correlation (no ties in these inputs).
