@@ -53,7 +53,9 @@ pub use backtest::{
     backtest, Backtest, BacktestGroup, BacktestLead, BeforeAfter, OutcomeBacktest, Scored,
 };
 pub use data::{HitMatrix, InsightError, LeadOutcome, OutcomeCounts, Target};
-pub use rate::{katz_ratio, newcombe_difference, wilson, Comparison, Rate, Ratio, THIN_N, Z95};
+pub use rate::{
+    katz_ratio, newcombe_difference, normal_quantile, wilson, Comparison, Rate, Ratio, THIN_N, Z95,
+};
 pub use rules::{
     compare_rules, rejection_reasons, rule_counts, ReasonInsight, RuleComparison, RuleCounts,
     SegmentKind, SegmentReasons, WithAndWithout,

@@ -10,6 +10,58 @@ use serde::Serialize;
 /// The normal quantile of a two-sided 95% interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
 
+/// The standard normal quantile: the `z` with `P(Z ≤ z) = p`, for `0 < p < 1` (Acklam's
+/// rational approximation, relative error below 1.2e-9). `None` outside `0 < p < 1`.
+pub fn normal_quantile(p: f64) -> Option<f64> {
+    if !(p > 0.0 && p < 1.0) {
+        return None;
+    }
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    const LOW: f64 = 0.024_25;
+    Some(if p < LOW {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - LOW {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    })
+}
+
 /// Below this many leads a rate is *thin*: shown, but as such ("3 of 7"), never as a bare
 /// percentage.
 pub const THIN_N: u64 = 10;
@@ -162,6 +214,27 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn normal_quantiles() {
+        let cases = [
+            (0.975, Z95),
+            (0.5, 0.0),
+            (0.025, -Z95),
+            (0.995, 2.575_829_303_548_901),
+            (0.999, 3.090_232_306_167_813),
+            // Bonferroni for 20 rules: 1 − 0.05/40.
+            (0.99875, 3.023_341_439_739_831),
+            (0.01, -2.326_347_874_040_841),
+        ];
+        for (p, z) in cases {
+            let got = normal_quantile(p).unwrap();
+            assert!((got - z).abs() < 1e-8 * z.abs().max(1.0), "{p}: {got} vs {z}");
+        }
+        assert_eq!(normal_quantile(0.0), None);
+        assert_eq!(normal_quantile(1.0), None);
+        assert_eq!(normal_quantile(f64::NAN), None);
     }
 
     #[test]
