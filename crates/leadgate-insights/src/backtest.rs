@@ -29,7 +29,7 @@ pub struct Scored {
 }
 
 /// A lead as both configs score it, with what became of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BacktestLead<'a> {
     /// Where it came from (e.g. its UTM source; `""` for none).
     pub source: &'a str,

@@ -120,7 +120,9 @@ impl OutcomeCounts {
 
 /// Which rules hit which leads: a sparse 0/1 matrix, one row per lead, stored as each row's
 /// rule indexes (a lead hits a handful of a config's rules, so this is small and fast).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Built only through [`HitMatrix::push`] and friends, which keep it consistent (so it is not
+/// `Deserialize`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HitMatrix {
     rules: Vec<String>,
     /// Where each row starts in `hits`; one more entry than there are rows.
@@ -180,7 +182,8 @@ impl HitMatrix {
     }
 
     /// Adds a lead that hit the rules with these ids; ids that are not columns (caps, rules
-    /// left out of the analysis) are skipped.
+    /// left out of the analysis) are skipped. Looks each id up among the columns (linear in
+    /// the rules): for a large scan, map ids to indexes once and use [`HitMatrix::push`].
     pub fn push_ids<'a>(
         &mut self,
         ids: impl IntoIterator<Item = &'a str>,

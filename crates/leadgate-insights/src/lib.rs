@@ -20,7 +20,7 @@
 //!   rejection rates against the leads it did not hit, flagged `no_separation` /
 //!   `pushes_rejections` by the Newcombe interval; rejection reasons per source, campaign or
 //!   rule against the rest.
-//! - **AUC** ([`auc`], [`auc_with_interval`]): the Mann–Whitney statistic with ties counted
+//! - **AUC** ([`auc()`], [`auc_with_interval`]): the Mann–Whitney statistic with ties counted
 //!   half (Hanley & McNeil 1982, Radiology 143:29), with a stratified percentile bootstrap
 //!   interval (as in pROC, Robin et al. 2011, BMC Bioinformatics 12:77) drawn from a seeded
 //!   PCG generator (O'Neill 2014).
@@ -33,7 +33,7 @@
 //!   hits (le Cessie & van Houwelingen 1992, Appl Stat 41:191), Newton–Raphson, standard errors
 //!   from the inverse penalised Hessian; refused below 10 events per rule (Peduzzi et al.
 //!   1996, J Clin Epidemiol 49:1373). See [`suggest`] for the scaling to points.
-//! - **Backtest** ([`backtest`]): qualified counts, precision, recall and AUC of today's
+//! - **Backtest** ([`backtest()`]): qualified counts, precision, recall and AUC of today's
 //!   config and a draft on the same leads, overall and per source.
 #![deny(missing_docs)]
 

@@ -534,6 +534,32 @@ mod tests {
         assert!((r.low - 25.0 * (6f64.ln() - Z95 * woolf) / 6f64.ln()).abs() < 1e-9);
         assert_eq!((r.leads_hit, r.events), (50, 20));
 
+        // The JSON the relay answers with.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["target"], "won");
+        assert_eq!(json["target_choice"]["why"], "asked");
+        let keys: Vec<&str> =
+            json["rules"][0].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut want = vec![
+            "rule",
+            "today",
+            "suggested",
+            "change",
+            "low",
+            "high",
+            "uncertain",
+            "uncertain_jointly",
+            "coefficient",
+            "standard_error",
+            "odds_ratio",
+            "leads_hit",
+            "events",
+        ];
+        want.sort_unstable();
+        let mut keys = keys;
+        keys.sort_unstable();
+        assert_eq!(keys, want);
+
         // The ridge pulls the coefficient towards 0: about by the share of the penalty in the
         // information, ln 6 · I / (I + 1) with I = 1/woolf² = 6.857 → 1.565.
         let ridged = SuggestOptions { ridge: 1.0, ..options };
