@@ -89,8 +89,8 @@ pub enum Refusal {
     NoRules,
     /// Too few outcome events overall for this many rules.
     #[error(
-        "too few outcomes to learn from: {events} leads {} (or not), and {rules} rules need at \
-         least {needed}",
+        "too few outcomes to learn from: the rarer of {} has {events} leads, and {rules} rules \
+         need at least {needed}",
         target_words(*target)
     )]
     TooFewOutcomes {
@@ -105,8 +105,8 @@ pub enum Refusal {
     },
     /// One rule's leads have too few outcome events to weigh it.
     #[error(
-        "rule \"{rule}\": only {events} of its leads {} (or not); at least {needed} are needed \
-         to weigh it (wait for more outcomes, or leave the rule out of the model)",
+        "rule \"{rule}\": the rarer of {} has only {events} of its leads; at least {needed} \
+         are needed to weigh it (wait for more outcomes, or leave the rule out of the model)",
         target_words(*target)
     )]
     TooFewEvents {
@@ -133,8 +133,8 @@ pub enum Refusal {
 
 fn target_words(target: Target) -> &'static str {
     match target {
-        Target::Accepted => "were accepted",
-        Target::Won => "were won",
+        Target::Accepted => "accepted / not accepted",
+        Target::Won => "won / not won",
     }
 }
 
@@ -592,7 +592,10 @@ mod tests {
         };
         assert_eq!((rule.as_str(), *needed), ("rare", 10));
         assert!(*events < 10);
-        assert!(err.to_string().starts_with("rule \"rare\": only"), "{err}");
+        assert!(
+            err.to_string().starts_with("rule \"rare\": the rarer of won / not won has only"),
+            "{err}"
+        );
         let json = serde_json::to_value(&err).unwrap();
         assert_eq!(json["refusal"], "too_few_events");
         assert_eq!(json["rule"], "rare");

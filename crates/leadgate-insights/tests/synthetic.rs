@@ -244,8 +244,8 @@ fn fifty_outcomes_are_refused() {
     );
     assert_eq!(
         err.to_string(),
-        "too few outcomes to learn from: 50 leads were accepted (or not), and 20 rules need at \
-         least 200"
+        "too few outcomes to learn from: the rarer of accepted / not accepted has 50 leads, and \
+         20 rules need at least 200"
     );
 }
 
