@@ -115,9 +115,6 @@ fn insights(d: &Data) -> (Duration, [(&'static str, Duration); 6]) {
     let t_rest = split();
 
     std::hint::black_box((compared, a, cal, &suggestion, reasons, speed, lvr));
-    if let Ok(s) = &suggestion {
-        eprintln!("fit: {} iterations, target {:?}", s.iterations, s.target);
-    }
     if let Err(e) = &suggestion {
         eprintln!("suggestion refused: {e}");
     }
