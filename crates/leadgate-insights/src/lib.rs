@@ -64,4 +64,7 @@ pub use suggest::{
     suggest_points, PointsChange, Refusal, SuggestError, SuggestOptions, Suggestion, TargetChoice,
     DEFAULT_POINTS_PER_LOG_ODDS,
 };
-pub use velocity::{lead_velocity, quantile_sorted, speed_to_lead, LeadVelocity, SpeedToLead};
+pub use velocity::{
+    lead_velocity, quantile_sorted, speed_from_buckets, speed_to_lead, BucketedSpeed, LeadVelocity,
+    SpeedToLead,
+};

@@ -118,7 +118,7 @@ pub fn compare_rules(
 }
 
 /// What a segment of leads is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentKind {
     /// Leads with one UTM source (or first/last-touch source: the label says which).

@@ -67,6 +67,66 @@ pub fn speed_to_lead(durations_ms: &[u64]) -> SpeedToLead {
     }
 }
 
+/// Speed to lead read from a histogram (the relay keeps counts per time bucket, not each
+/// lead's time, so a dashboard over a million leads reads a few rows): the median and 90th
+/// percentile fall in a bucket, and are estimated by linear interpolation inside it; the
+/// bucket's bounds are given beside each estimate, so nobody reads more precision into it than
+/// the buckets have.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BucketedSpeed {
+    /// Leads with a first touch.
+    pub leads: u64,
+    /// The median's estimate, in milliseconds; `None` without leads.
+    pub median_ms: Option<f64>,
+    /// The bucket the median falls in: from, to (ms; `None` for the open last bucket).
+    pub median_bucket: Option<(u64, Option<u64>)>,
+    /// The 90th percentile's estimate, in milliseconds.
+    pub p90_ms: Option<f64>,
+    /// The bucket the 90th percentile falls in.
+    pub p90_bucket: Option<(u64, Option<u64>)>,
+    /// Fewer than 10 leads.
+    pub thin: bool,
+}
+
+/// [`BucketedSpeed`] from counts per bucket: `uppers_ms[i]` is bucket i's upper bound
+/// (exclusive; `u64::MAX` for the open last one), `counts[i]` its leads. Buckets run from 0.
+pub fn speed_from_buckets(uppers_ms: &[u64], counts: &[u64]) -> BucketedSpeed {
+    let leads: u64 = counts.iter().sum();
+    let at = |q: f64| -> Option<(f64, (u64, Option<u64>))> {
+        if leads == 0 {
+            return None;
+        }
+        // The rank of the quantile among the leads, 0-based, as `quantile_sorted` places it.
+        let rank = q * (leads - 1) as f64;
+        let mut before = 0u64;
+        let mut low = 0u64;
+        for (upper, n) in uppers_ms.iter().zip(counts) {
+            if *n > 0 && rank < (before + n) as f64 {
+                let open = *upper == u64::MAX;
+                let high = (!open).then_some(*upper);
+                // Leads spread evenly over the bucket; an open bucket has no width to spread.
+                let share = (rank - before as f64 + 0.5) / *n as f64;
+                let estimate =
+                    if open { low as f64 } else { low as f64 + share * (*upper - low) as f64 };
+                return Some((estimate, (low, high)));
+            }
+            before += n;
+            low = *upper;
+        }
+        None
+    };
+    let median = at(0.5);
+    let p90 = at(0.9);
+    BucketedSpeed {
+        leads,
+        median_ms: median.map(|m| m.0),
+        median_bucket: median.map(|m| m.1),
+        p90_ms: p90.map(|m| m.0),
+        p90_bucket: p90.map(|m| m.1),
+        thin: leads < 10,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +172,28 @@ mod tests {
         }
         assert!(speed_to_lead(&[1; 9]).thin);
         assert!(!speed_to_lead(&[1; 10]).thin);
+    }
+
+    #[test]
+    fn speed_from_buckets_falls_in_the_right_bucket() {
+        const MIN: u64 = 60_000;
+        let uppers = [MIN, 5 * MIN, 60 * MIN, u64::MAX];
+        // 10 leads: 2 under a minute, 6 in 1–5 min, 1 in 5–60 min, 1 later.
+        let s = speed_from_buckets(&uppers, &[2, 6, 1, 1]);
+        assert_eq!(s.leads, 10);
+        assert!(!s.thin);
+        // Rank 4.5 of 0..9: the 3rd lead of the 1–5 min bucket ((4.5 - 2 + 0.5) / 6 = 0.5).
+        assert_eq!(s.median_bucket, Some((MIN, Some(5 * MIN))));
+        assert_eq!(s.median_ms, Some(MIN as f64 + 0.5 * (4 * MIN) as f64));
+        // Rank 8.1: the bucket 5–60 min.
+        assert_eq!(s.p90_bucket, Some((5 * MIN, Some(60 * MIN))));
+        let empty = speed_from_buckets(&uppers, &[0, 0, 0, 0]);
+        assert_eq!((empty.leads, empty.median_ms, empty.thin), (0, None, true));
+        // All in the open bucket: its lower bound, and no upper.
+        let late = speed_from_buckets(&uppers, &[0, 0, 0, 3]);
+        assert_eq!(
+            (late.median_ms, late.median_bucket),
+            (Some((60 * MIN) as f64), Some((60 * MIN, None)))
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dashboard;
 pub mod forward;
 pub mod guard;
+pub mod insights;
 pub mod logline;
 pub mod ratelimit;
 pub mod routes;

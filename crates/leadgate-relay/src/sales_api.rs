@@ -49,6 +49,10 @@ pub fn routes() -> Router<RelayState> {
         .route("/v1/forms/{form_id}/config", get(current_config))
         .route("/v1/forms/{form_id}/versions", get(list_versions).post(publish))
         .route("/v1/forms/{form_id}/versions/{version}/publish", post(make_current))
+        .route("/v1/forms/{form_id}/suggestion", get(crate::insights::suggestion))
+        .route("/v1/forms/{form_id}/backtest", post(crate::insights::backtest_draft))
+        .route("/v1/insights", get(crate::insights::insights))
+        .route("/v1/insights.csv", get(crate::insights::insights_csv))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_OUTCOME_BODY))
 }
 

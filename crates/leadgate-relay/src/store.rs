@@ -793,12 +793,16 @@ impl Store {
         for (dim, day, k1, k2, c) in &rows.counts {
             match dim.as_str() {
                 crate::sales::dim::SOURCE => {
+                    funnel.spam += count(c.spam);
+                    funnel.mismatches += count(c.mismatches);
                     let row = FunnelRow::from(c);
+                    if row == FunnelRow::default() {
+                        // Spam only: not part of the funnel.
+                        continue;
+                    }
                     funnel.totals.add(&row);
                     days.entry(day.clone()).or_default().add(&row);
                     sources.entry((k1.clone(), k2.clone())).or_default().add(&row);
-                    funnel.spam += count(c.spam);
-                    funnel.mismatches += count(c.mismatches);
                 }
                 crate::sales::dim::SCORE if c.leads != 0 => {
                     let total: i64 = k2.parse().unwrap_or(0);

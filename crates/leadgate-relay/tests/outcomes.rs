@@ -161,7 +161,7 @@ fn outcome_api(relay: &Relay, database: &Database) {
     let reply = post(
         relay,
         "/v1/outcomes",
-        &json!({"outcomes": [{"lead_id": leads[1].id, "status": "rejected", "reason": "no-budget"}, {"status": "bad"}]}),
+        &json!({"outcomes": [{"lead_id": leads[1].id, "status": "rejected", "reason": "no-budget"}, {"lead_id": leads[1].id, "status": "bad"}]}),
         &[("Authorization", &bearer(DASH))],
     );
     assert_eq!(reply.status, 400, "{}", reply.body);

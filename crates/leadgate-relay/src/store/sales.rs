@@ -68,6 +68,23 @@ pub struct JudgedLead {
     pub flags: u8,
 }
 
+/// A stored lead as a backtest reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedLead {
+    /// Its id (the scan's position).
+    pub id: String,
+    /// The payload as received.
+    pub payload: String,
+    /// The score that counts today.
+    pub total: i64,
+    /// Whether it qualified.
+    pub qualified: bool,
+    /// `utm_source` of the submit.
+    pub source: String,
+    /// The sales flags.
+    pub flags: u8,
+}
+
 /// A published config of a form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigVersion {
@@ -724,6 +741,39 @@ impl Store {
                             .unwrap_or_default(),
                         source: row.text(5)?,
                         flags: u8::try_from(row.int(6)?).unwrap_or(0),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Up to `limit` non-spam leads of `form_id` after the id `after`, in id order: a scan in
+    /// pages that holds no more than a page in memory.
+    pub async fn scan_leads(
+        &self,
+        form_id: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<ScannedLead>, StoreError> {
+        self.read(move |db| {
+            let rows = db.query(
+                "SELECT id, payload, COALESCE(relay_total, total),
+                    COALESCE(relay_qualified, qualified), utm_source, sales_flags
+                 FROM leads
+                 WHERE form_id = $1 AND spam IS NULL AND (CAST($2 AS TEXT) IS NULL OR id > $2)
+                 ORDER BY id LIMIT $3",
+                args![form_id, after, limit],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ScannedLead {
+                        id: row.text(0)?,
+                        payload: row.text(1)?,
+                        total: row.int(2)?,
+                        qualified: row.bool(3)?,
+                        source: row.text(4)?,
+                        flags: u8::try_from(row.int(5)?).unwrap_or(0),
                     })
                 })
                 .collect()
