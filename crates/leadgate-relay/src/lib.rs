@@ -25,6 +25,7 @@ pub mod sales;
 pub mod sales_api;
 pub mod server;
 pub mod signature;
+pub mod sla;
 pub mod store;
 pub mod versions;
 pub mod widget_files;
@@ -106,6 +107,8 @@ pub struct RelayOptions {
     pub forwarding: Forwarding,
     /// How sales' outcomes are taken (`[outcomes]`).
     pub outcomes: OutcomeSettings,
+    /// How soon sales must first touch a lead (`[sla]`). Defaults to none.
+    pub sla: sla::Sla,
 }
 
 /// `[outcomes]`: who may post outcomes and what they may say.
@@ -172,6 +175,7 @@ impl RelayOptions {
             webhooks: Vec::new(),
             forwarding: Forwarding::default(),
             outcomes: OutcomeSettings::default(),
+            sla: sla::Sla::default(),
         }
     }
 }
@@ -289,6 +293,8 @@ pub struct RelayState {
     pub(crate) outcome_token: Option<Arc<str>>,
     /// How outcomes are checked.
     pub(crate) outcome_rules: Arc<sales::OutcomeRules>,
+    /// How soon sales must first touch a lead.
+    pub(crate) sla: Arc<sla::Sla>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) demo_dir: Option<PathBuf>,
     pub(crate) demo_connect_src: Vec<String>,
@@ -327,6 +333,14 @@ impl RelayState {
                 return Err(RelayError::Origin(origin.clone()));
             }
         }
+        if let Some(name) = &options.sla.notify_webhook {
+            if !options.webhooks.iter().any(|w| &w.name == name) {
+                return Err(RelayError::Config {
+                    path: PathBuf::from("sla.notify_webhook"),
+                    message: format!("there is no [[webhooks]] entry named {name:?}"),
+                });
+            }
+        }
         for hook in &options.webhooks {
             hook.check().map_err(|message| RelayError::Config {
                 path: PathBuf::from("webhooks"),
@@ -343,6 +357,7 @@ impl RelayState {
             catalog: Arc::default(),
             outcome_token: options.outcomes.token.clone().map(Arc::from),
             outcome_rules: Arc::new(options.outcomes.rules()),
+            sla: Arc::new(options.sla),
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
             demo_connect_src: options.demo_connect_src,
@@ -428,6 +443,7 @@ pub async fn serve_state(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
     state.load_versions().await?;
+    let sla_watch = sla::spawn_watch(state.clone());
     let forwarder = (!state.webhooks.is_empty()).then(|| {
         forward::spawn(
             state.store.clone(),
@@ -438,6 +454,9 @@ pub async fn serve_state(
     });
     let limits = state.limits;
     server::serve(listener, router(state), limits, shutdown).await;
+    if let Some(watch) = sla_watch {
+        watch.abort();
+    }
     // The messages in flight finish and are recorded: a graceful restart repeats none.
     if let Some(forwarder) = forwarder {
         forwarder.stop().await;
@@ -605,6 +624,10 @@ impl Cli {
             limits: file.connections.unwrap_or_default(),
             webhooks: file.webhooks(&file_path)?,
             forwarding: file.forwarding.unwrap_or_default(),
+            sla: file
+                .sla
+                .sla()
+                .map_err(|message| RelayError::Config { path: file_path.clone(), message })?,
             outcomes: {
                 let mut outcomes = file.outcomes.clone();
                 if self.outcome_token.is_some() {

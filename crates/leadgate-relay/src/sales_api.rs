@@ -52,6 +52,7 @@ pub fn routes() -> Router<RelayState> {
         .route("/v1/forms/{form_id}/suggestion", get(crate::insights::suggestion))
         .route("/v1/forms/{form_id}/backtest", post(crate::insights::backtest_draft))
         .route("/v1/insights", get(crate::insights::insights))
+        .route("/v1/sla", get(crate::sla::list))
         .route("/v1/insights.csv", get(crate::insights::insights_csv))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_OUTCOME_BODY))
 }

@@ -85,6 +85,21 @@ pub struct ScannedLead {
     pub flags: u8,
 }
 
+/// A lead nobody in sales has touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untouched {
+    /// Its id.
+    pub id: String,
+    /// Its form.
+    pub form_id: String,
+    /// When it arrived, Unix ms.
+    pub received_ms: i64,
+    /// Its grade.
+    pub grade: String,
+    /// Whether its SLA alert was queued.
+    pub notified: bool,
+}
+
 /// A published config of a form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigVersion {
@@ -862,30 +877,67 @@ impl Store {
         .await
     }
 
-    /// Leads nobody in sales has touched, received before `cutoff_ms`, of `grades` (all
-    /// grades when empty is given as `None`), oldest first.
+    /// Leads nobody in sales has touched (not spam), received before `before_ms`, oldest
+    /// first: of `grades`, or with `exclude`, of every other grade; with `unnotified`, only
+    /// those whose SLA alert was not queued.
     pub async fn untouched(
         &self,
-        before_ms: i64,
         grades: Option<Vec<String>>,
+        exclude: bool,
+        before_ms: i64,
         limit: u32,
-    ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        unnotified: bool,
+    ) -> Result<Vec<Untouched>, StoreError> {
         self.read(move |db| {
+            let grades = grades.unwrap_or_default();
             let rows = db.query(
-                "SELECT id, form_id, received_ms, COALESCE(relay_grade, grade) FROM leads
+                "SELECT id, form_id, received_ms, COALESCE(relay_grade, grade), sla_notified FROM leads
                  WHERE first_touch_ms IS NULL AND spam IS NULL AND received_ms < $1
-                 ORDER BY received_ms LIMIT $2",
-                args![before_ms, i64::from(limit) * 4],
+                    AND ($2 = 0 OR sla_notified = 0)
+                 ORDER BY received_ms LIMIT $3",
+                args![before_ms, i64::from(unnotified), i64::from(limit) * 20],
             )?;
             let mut out = Vec::new();
             for row in &rows {
                 let grade = row.text(3)?;
-                if grades.as_ref().is_none_or(|g| g.contains(&grade)) {
-                    out.push((row.text(0)?, row.text(1)?, row.int(2)?, grade));
+                if grades.contains(&grade) != exclude {
+                    out.push(Untouched {
+                        id: row.text(0)?,
+                        form_id: row.text(1)?,
+                        received_ms: row.int(2)?,
+                        grade,
+                        notified: row.bool(4)?,
+                    });
+                }
+                if out.len() >= limit as usize {
+                    break;
                 }
             }
-            out.truncate(limit as usize);
             Ok(out)
+        })
+        .await
+    }
+
+    /// Queues one alert per lead to `webhook` (never twice: the queue's key is the lead and
+    /// the webhook) and marks the leads notified, in one transaction.
+    pub async fn queue_alerts(
+        &self,
+        webhook: String,
+        alerts: Vec<(String, String)>,
+        at: String,
+    ) -> Result<(), StoreError> {
+        self.write(move |db| {
+            for (lead_id, body) in &alerts {
+                db.execute(
+                    "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts,
+                        next_at, created_at)
+                     VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5)
+                     ON CONFLICT DO NOTHING",
+                    args![lead_id, &webhook, super::msg_id(lead_id, &webhook), body, &at],
+                )?;
+                db.execute("UPDATE leads SET sla_notified = 1 WHERE id = $1", args![lead_id])?;
+            }
+            Ok(())
         })
         .await
     }
