@@ -37,7 +37,7 @@ pub(crate) async fn page(
     Params(params): Params<ListParams>,
 ) -> Response {
     let limit = Some(params.limit.unwrap_or(PAGE_LEADS).min(PAGE_LEADS));
-    let query = LeadQuery { search: params.q.clone(), limit };
+    let query = LeadQuery { search: params.q.clone(), limit, before: params.before.clone() };
     let (leads, funnel) = match (state.store.list(query).await, state.store.funnel().await) {
         (Ok(leads), Ok(funnel)) => (leads, funnel),
         (Err(e), _) | (_, Err(e)) => return unavailable(&e),
@@ -60,7 +60,11 @@ pub(crate) async fn csv(
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
 ) -> Response {
-    match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
+    match state
+        .store
+        .list(LeadQuery { search: params.q, limit: params.limit, before: params.before })
+        .await
+    {
         Ok(leads) => (
             [
                 (CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -544,6 +544,9 @@ pub(crate) struct ListParams {
     /// At most this many.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only leads older than this lead id (the next page).
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 /// `GET /v1/leads`: stored leads, newest first.
@@ -552,7 +555,11 @@ async fn list(
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
 ) -> Response {
-    match state.store.list(LeadQuery { search: params.q, limit: params.limit }).await {
+    match state
+        .store
+        .list(LeadQuery { search: params.q, limit: params.limit, before: params.before })
+        .await
+    {
         Ok(leads) => Json(leads).into_response(),
         Err(e) => unavailable(&e),
     }

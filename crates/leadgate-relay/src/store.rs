@@ -131,10 +131,14 @@ pub enum Insert {
 /// Which leads to list.
 #[derive(Debug, Clone, Default)]
 pub struct LeadQuery {
-    /// Only leads whose e-mail contains this (case-insensitive): an address or a domain.
+    /// Only leads whose e-mail address, or its domain, starts with this (case-insensitive):
+    /// `ada@example.com`, `ada@`, `example.com`, `example`.
     pub search: Option<String>,
     /// At most this many, newest first. Defaults to all.
     pub limit: Option<u32>,
+    /// Only leads older than the lead with this id (the next page: `?before=` the last id of
+    /// the page before).
+    pub before: Option<String>,
 }
 
 /// A widget event (`view` or `start`) to count.
@@ -510,9 +514,13 @@ impl Store {
     /// commit, then finds it).
     pub async fn insert(&self, lead: NewLead) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(&lead.payload).map_err(StoreError::Encode)?;
+        // The relay's score is stored only where it differs from the browser's (a few hundred
+        // bytes a lead saved): `relay_total` set and `relay_score` NULL means "the same".
         let relay_json = match &lead.relay_score {
-            Some(score) => Some(serde_json::to_string(score).map_err(StoreError::Encode)?),
-            None => None,
+            Some(score) if *score != lead.payload.score => {
+                Some(serde_json::to_string(score).map_err(StoreError::Encode)?)
+            }
+            _ => None,
         };
         let meta = lead.meta.as_ref().map(|m| m.to_string());
         let received = Timestamp::parse_rfc3339(&lead.received_at).unwrap_or(Timestamp(0));
@@ -532,9 +540,9 @@ impl Store {
                     qualified, stage, score_checked, attempts, payload, idempotency_key,
                     relay_total, relay_qualified, relay_score, spam, meta, email,
                     utm_source, utm_campaign, model, received_ms, relay_grade, first_source,
-                    first_campaign, rule_hits)
+                    first_campaign, rule_hits, email_domain)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14,
-                    $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+                    $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
                  ON CONFLICT (id) DO NOTHING",
                 args![
                     &p.id,
@@ -562,6 +570,7 @@ impl Store {
                     &columns.first_source,
                     &columns.first_campaign,
                     &columns.rule_hits,
+                    lead.email.rsplit_once('@').map_or("", |(_, domain)| domain),
                 ],
             )?;
             if inserted == 0 {
@@ -588,18 +597,26 @@ impl Store {
     pub async fn list(&self, query: LeadQuery) -> Result<Vec<StoredLead>, StoreError> {
         self.read(move |db| {
             let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-            let pattern = search.map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+            let search = search.map(str::to_lowercase);
+            // Index ranges, not a scan: the address (or its beginning), or the domain (or its
+            // beginning). U+10FFFF sorts after every character in both databases' byte order.
+            let upper = search.as_ref().map(|s| format!("{s}\u{10FFFF}"));
             let limit = query.limit.map_or(i64::MAX, i64::from);
             let rows = db.query(
                 "SELECT id, form_id, received_at, attempts, score_checked, payload,
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
-                     WHERE d.lead_id = leads.id AND d.status = 'delivered')
+                     WHERE d.lead_id = leads.id AND d.status = 'delivered'),
+                    relay_total IS NOT NULL
                  FROM leads
-                 WHERE CAST($1 AS TEXT) IS NULL OR email LIKE $1 ESCAPE '\\'
-                 ORDER BY received_at DESC, {seq} DESC
-                 LIMIT $2",
-                args![pattern, limit],
+                 WHERE (CAST($1 AS TEXT) IS NULL
+                        OR (email {collate_c} >= $1 AND email {collate_c} < $2)
+                        OR (email_domain {collate_c} >= $1 AND email_domain {collate_c} < $2))
+                    AND (CAST($3 AS TEXT) IS NULL
+                        OR (received_at, id) < ((SELECT received_at FROM leads WHERE id = $3), $3))
+                 ORDER BY received_at DESC, id DESC
+                 LIMIT $4",
+                args![search, upper, query.before, limit],
             )?;
             rows.iter().map(stored_lead).collect()
         })
@@ -691,7 +708,8 @@ impl Store {
                 Attempt::Delivered { status, at } => {
                     db.execute(
                         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,
-                            last_status = $1, last_error = NULL, delivered_at = $2
+                            last_status = $1, last_error = NULL, delivered_at = $2,
+                            body = ''
                          WHERE lead_id = $3 AND webhook = $4",
                         args![status, at, &lead_id, webhook],
                     )?;
@@ -961,6 +979,10 @@ fn read_loop(mut db: Box<dyn Db>, jobs: &mpsc::Receiver<Job>) {
     }
 }
 
+fn payload_score(payload: &LeadPayload) -> Score {
+    payload.score.clone()
+}
+
 /// One row of [`Store::list`].
 fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
     let id = row.text(0)?;
@@ -971,6 +993,8 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
             serde_json::from_str(&text)
                 .map_err(|source| StoreError::Payload { id: id.clone(), source })?,
         ),
+        // Re-scored to exactly the browser's score: kept once, in the payload.
+        None if row.bool(10)? => Some(payload_score(&payload)),
         None => None,
     };
     Ok(StoredLead {
@@ -991,10 +1015,6 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
 /// a receiver can drop repeats.
 pub fn msg_id(lead_id: &str, webhook: &str) -> String {
     format!("msg_{lead_id}_{webhook}")
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// The writer thread: takes whatever jobs are waiting, runs each in a savepoint of one
@@ -1036,9 +1056,25 @@ fn run_batch(db: &mut dyn Db, works: Vec<Work>) -> Vec<Result<Output, StoreError
         let result = work(db);
         let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         match db.batch(end) {
-            Ok(()) => results.push(result),
-            Err(e) => results.push(Err(e)),
+            Ok(()) if result.is_ok() => {
+                db.deferred().keep_job();
+                results.push(result);
+            }
+            Ok(()) => {
+                db.deferred().drop_job();
+                results.push(result);
+            }
+            Err(e) => {
+                db.deferred().drop_job();
+                results.push(Err(e));
+            }
         }
+    }
+    // The batch's aggregate changes, summed, in its transaction (see `sales::Deferred`).
+    let aggregates = db.deferred().take_batch();
+    if let Err(e) = sales::apply_now(db, &aggregates) {
+        let _ = db.batch("ROLLBACK");
+        return fail_all(n, &e);
     }
     if let Err(e) = db.batch("COMMIT") {
         // Nothing of this batch is on disk: every asker gets the error (a 503 for a lead).

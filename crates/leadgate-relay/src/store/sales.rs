@@ -207,8 +207,43 @@ impl FactColumns {
     }
 }
 
-/// Writes a change to the aggregates.
+/// Aggregate changes waiting to be written: a job's own, then its batch's. Leads of one batch
+/// mostly share their keys (the day, the source, the rules), so writing the batch's sum once
+/// before its commit costs a few upserts instead of several per lead — in the same
+/// transaction as the rows, so they still commit or roll back together.
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    job: Delta,
+    batch: Delta,
+}
+
+impl Deferred {
+    /// The running job succeeded: its changes join the batch's.
+    pub(crate) fn keep_job(&mut self) {
+        let job = std::mem::take(&mut self.job);
+        self.batch.merge(job);
+    }
+
+    /// The running job failed (its savepoint rolled back): its changes go too.
+    pub(crate) fn drop_job(&mut self) {
+        self.job = Delta::default();
+    }
+
+    /// The batch's changes, taken to be written (or dropped with a failed batch).
+    pub(crate) fn take_batch(&mut self) -> Delta {
+        self.job = Delta::default();
+        std::mem::take(&mut self.batch)
+    }
+}
+
+/// Adds a change to the running job's (written at the batch's commit; see [`Deferred`]).
 pub(crate) fn apply(db: &mut dyn Db, change: &Delta) -> Result<(), StoreError> {
+    db.deferred().job.merge(change.clone());
+    Ok(())
+}
+
+/// Writes a change to the aggregates now.
+pub(crate) fn apply_now(db: &mut dyn Db, change: &Delta) -> Result<(), StoreError> {
     let columns = COUNTER_COLUMNS.join(", ");
     let params: Vec<String> = (7..7 + COUNTER_COLUMNS.len()).map(|i| format!("${i}")).collect();
     let updates: Vec<String> =
@@ -582,7 +617,7 @@ pub(crate) fn recount(db: &mut dyn Db, rebuild: bool) -> Result<Recount, StoreEr
         db.execute("DELETE FROM agg", args![])?;
         db.execute("DELETE FROM agg_reasons", args![])?;
         db.execute("DELETE FROM agg_speed", args![])?;
-        apply(db, &counted)?;
+        apply_now(db, &counted)?;
     }
     Ok(report)
 }

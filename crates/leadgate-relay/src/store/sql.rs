@@ -9,6 +9,7 @@
 //! | `{seq}` (insertion order) | `rowid` | the `seq` column |
 //! | `{skip_locked}` (after a queue `SELECT`) | nothing (one writer at a time) | `FOR UPDATE SKIP LOCKED` |
 //! | `{for_update}` (lock the rows read until commit) | nothing (one writer at a time) | `FOR UPDATE` |
+//! | `{collate_c}` (after a column compared by ranges: byte order, as its index) | nothing (SQLite compares bytes) | `COLLATE "C"` |
 
 use std::borrow::Cow;
 
@@ -39,14 +40,20 @@ pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_mig
 )";
 
 /// Migration 2, the same in both dialects but for the insertion-order column PostgreSQL
-/// needs (SQLite has its `rowid`). Leads get the facts their aggregates are keyed by and
+/// needs (SQLite has its `rowid`) and the search indexes (byte-ordered in PostgreSQL, so an
+/// address or domain prefix is an index range). Leads get the facts their aggregates are keyed by and
 /// their sales state; `agg*` hold the counts (`sales.rs` says what each lead adds);
 /// `config_versions` every published config of a form, `forms` which one is current. The
 /// aggregates of leads stored before this step are built when the store opens
 /// (`Store::open_database` backfills every lead whose `rule_hits` is missing).
 macro_rules! schema_v2 {
-    ($seq:literal) => {
+    ($seq:literal, $search:literal) => {
         concat!(
+            "
+ALTER TABLE leads ADD COLUMN email_domain TEXT NOT NULL DEFAULT '';
+CREATE INDEX leads_received_id ON leads (received_at, id);
+",
+            $search,
             "
 ALTER TABLE leads ADD COLUMN model TEXT NOT NULL DEFAULT '';
 ALTER TABLE leads ADD COLUMN received_ms BIGINT NOT NULL DEFAULT 0;
@@ -166,8 +173,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "outcomes, each lead's sales state, aggregates, config versions",
-        sqlite: schema_v2!(""),
-        postgres: schema_v2!("seq BIGSERIAL NOT NULL,"),
+        sqlite: schema_v2!(
+            "",
+            "UPDATE leads SET email_domain = substr(email, instr(email, '@') + 1)
+                WHERE instr(email, '@') > 0;
+CREATE INDEX leads_email_domain ON leads (email_domain);"
+        ),
+        postgres: schema_v2!(
+            "seq BIGSERIAL NOT NULL,",
+            "UPDATE leads SET email_domain = split_part(email, '@', 2) WHERE position('@' in email) > 0;
+CREATE INDEX leads_email_c ON leads (email COLLATE \"C\");
+CREATE INDEX leads_email_domain ON leads (email_domain COLLATE \"C\");"
+        ),
     },
 ];
 
@@ -318,12 +335,14 @@ impl Dialect {
                 sql.replace('$', "?")
                     .replace("{seq}", "rowid")
                     .replace("{skip_locked}", "")
-                    .replace("{for_update}", ""),
+                    .replace("{for_update}", "")
+                    .replace("{collate_c}", ""),
             ),
             Dialect::Postgres if sql.contains('{') => Cow::Owned(
                 sql.replace("{seq}", "seq")
                     .replace("{skip_locked}", "FOR UPDATE SKIP LOCKED")
-                    .replace("{for_update}", "FOR UPDATE"),
+                    .replace("{for_update}", "FOR UPDATE")
+                    .replace("{collate_c}", "COLLATE \"C\""),
             ),
             _ => Cow::Borrowed(sql),
         }
@@ -354,6 +373,9 @@ pub(crate) trait Db: Send {
     fn ready(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The aggregate changes waiting for the batch's commit (see `sales::Deferred`).
+    fn deferred(&mut self) -> &mut super::sales::Deferred;
 
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, args: &[Arg]) -> Result<Option<Row>, StoreError> {
