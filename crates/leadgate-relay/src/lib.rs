@@ -261,6 +261,11 @@ pub enum RelayError {
     /// A stored config version no longer reads.
     #[error(transparent)]
     BadVersion(versions::BadVersion),
+    /// `aggregates` found rows that disagree with a recount.
+    #[error(
+        "{0} aggregate rows disagree with a recount from the rows (run `aggregates --rebuild`)"
+    )]
+    AggregatesDisagree(usize),
 }
 
 impl RelayError {
@@ -564,6 +569,13 @@ pub enum Command {
     },
     /// Print a new webhook signing secret (whsec_...).
     NewSecret,
+    /// Recount the dashboard's and the insights' aggregates from the stored rows: report any
+    /// difference (exit 1 if there is one), or with --rebuild replace them with the recount.
+    Aggregates {
+        /// Replace the aggregates with the recount (in one transaction).
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 /// What the command line and the config file come to.
@@ -682,6 +694,17 @@ pub async fn replay(
     let fail = |source| RelayError::Database { database: database.clone(), source };
     let store = Store::open_database(database).map_err(fail)?;
     store.replay_dead(lead, webhook, routes::now().0).await.map_err(fail)
+}
+
+/// `leadgate-relay aggregates [--rebuild]`: recounts the aggregates from the rows; with
+/// `rebuild`, replaces them. Returns the recount's report.
+pub async fn recount(
+    database: &Database,
+    rebuild: bool,
+) -> Result<store::sales::Recount, RelayError> {
+    let fail = |source| RelayError::Database { database: database.clone(), source };
+    let store = Store::open_database(database).map_err(fail)?;
+    store.recount(rebuild).await.map_err(fail)
 }
 
 /// A new `whsec_` secret from the system's random source.
