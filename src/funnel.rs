@@ -1,5 +1,5 @@
-//! Funnel events for the relay's dashboard: a form was *viewed*, a form was *started* (first
-//! input). Batched per page and sent with `navigator.sendBeacon` (cheap, no preflight, survives
+//! Funnel events for the relay's dashboard: a form was *viewed*, *started* (first input), or
+//! *submitted* (a valid submit, qualified or not; no answers in it). Batched per page and sent with `navigator.sendBeacon` (cheap, no preflight, survives
 //! the page closing); never under Global Privacy Control or before consent when the config
 //! requires it.
 
@@ -30,7 +30,8 @@ thread_local! {
     static TIMER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Records that form `form_id` was viewed (`"view"`) or started (`"start"`), for `endpoint`.
+/// Records that form `form_id` was viewed (`"view"`), started (`"start"`) or submitted
+/// (`"submit"`), for `endpoint`.
 pub fn record(
     endpoint: Option<&str>,
     form_id: &str,

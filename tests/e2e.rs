@@ -142,6 +142,34 @@ fn a_lead_that_does_not_qualify_is_thanked_but_not_sent() {
     assert_eq!(submit["detail"]["qualified"], false);
     assert_eq!(submit["detail"]["score"], -30);
     assert!(seen.iter().all(|e| e["type"] != "leadgate:qualified"));
+    // The submit still counts in the funnel, so the MQL rate is real: an anonymous `submit`
+    // event reaches /v1/events, with nothing the visitor typed in it.
+    browser.wait_for(
+        "the submit funnel event",
+        10,
+        "return window.beacons.some(b => b.url.includes('/v1/events') && (b.body || '').includes('\"submit\"'));",
+        json!([]),
+    );
+    let beacons =
+        browser.exec("return window.beacons.filter(b => b.url.includes('/v1/events'));", json!([]));
+    let text = beacons.to_string();
+    for typed in ["Sam", "sam@", "uni.example", "student"] {
+        assert!(!text.contains(typed), "{typed} in a funnel event: {text}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let totals = loop {
+        let stats = ureq::get(&format!("{}/v1/stats", relay.url)).call().unwrap();
+        let stats: Value = serde_json::from_str(&stats.into_string().unwrap()).unwrap();
+        if stats["totals"]["submits"] == 1 || std::time::Instant::now() > deadline {
+            break stats["totals"].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        (totals["submits"].clone(), totals["submissions"].clone()),
+        (json!(1), json!(0)),
+        "{totals}"
+    );
 }
 
 #[test]

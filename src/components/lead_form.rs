@@ -75,6 +75,7 @@ pub fn LeadForm(
             funnel::record(endpoint.as_deref(), &form_id, "view", &tracking);
         });
     }
+    let submit_events_endpoint = events_endpoint.clone();
     let on_first_input = {
         let (form_id, tracking) = (config.form_id.clone(), config.tracking.clone());
         let started = StoredValue::new(false);
@@ -136,6 +137,14 @@ pub fn LeadForm(
             }
             let detail = EventDetail::for_lead(&payload, config.delivery.events_include_fields);
             emit(&host, "leadgate:submit", &detail);
+            // Counted in the funnel whether or not it qualifies (no answers in it), so the
+            // relay's MQL rate is qualified leads of real submits.
+            funnel::record(
+                submit_events_endpoint.as_deref(),
+                &config.form_id,
+                "submit",
+                &config.tracking,
+            );
             // Qualified leads go to sales; the others to the nurture endpoint, if any. The
             // visitor sees the same thank-you either way.
             let target = if payload.score.qualified {

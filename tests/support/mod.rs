@@ -130,8 +130,17 @@ pub fn landing_page(body: &str) -> String {
 
 /// A script (a file: the relay's CSP forbids inline scripts) that records every leadgate
 /// event in `window.seen`, provides a `dataLayer`, and copies console warnings and errors to
-/// `window.consoleMessages` (what engines without a WebDriver log endpoint can check).
+/// `window.consoleMessages` (what engines without a WebDriver log endpoint can check), and
+/// keeps a copy of every beacon's URL and body in `window.beacons`.
 pub const EVENTS_JS: &str = "window.seen = []; window.dataLayer = []; window.consoleMessages = [];
+window.beacons = [];
+if (navigator.sendBeacon) {
+  var sendBeacon = navigator.sendBeacon.bind(navigator);
+  navigator.sendBeacon = function (url, body) {
+    window.beacons.push({ url: String(url), body: typeof body === 'string' ? body : null });
+    return sendBeacon(url, body);
+  };
+}
 ['warn', 'error'].forEach(function (level) {
   var original = console[level];
   console[level] = function () {

@@ -30,11 +30,21 @@
 //! base_delay_ms = 1000
 //! max_delay_ms = 3600000
 //!
+//! [outcomes]                               # what sales says became of each lead
+//! token = "…"                              # may post outcomes only (a CRM); or LEADGATE_OUTCOME_TOKEN
+//! reasons = ["no-budget", "not-decision-maker", "wrong-fit", "competitor", "spam", "unreachable", "no-need", "other"]
+//! currency = "EUR"
+//!
+//! [sla]                                    # speed to lead: first touch within
+//! default = "24h"
+//! grades = { "A" = "5m" }
+//! notify_webhook = "slack"                 # a [[webhooks]] entry (route = "none"): Slack-compatible alerts
+//!
 //! [[webhooks]]
 //! name = "crm"
 //! url = "https://crm.example.com/hooks/leads"
 //! secrets = ["whsec_…"]                   # newest first; or secrets_env = "CRM_SECRETS"
-//! route = "qualified"                      # qualified | unqualified | all
+//! route = "qualified"                      # qualified | unqualified | all | none (alerts only)
 //! forms = []                               # all forms
 //! # ca_file = "crm-ca.pem"                 # trust a private CA too (PEM)
 //! # allow_private_network = true           # a CRM on a loopback/private address
@@ -93,6 +103,12 @@ pub struct ConfigFile {
     /// Where leads are forwarded.
     #[serde(default)]
     pub webhooks: Vec<WebhookFile>,
+    /// Who may post outcomes and what they may say.
+    #[serde(default)]
+    pub outcomes: crate::OutcomeSettings,
+    /// How soon sales must first touch a lead.
+    #[serde(default)]
+    pub sla: crate::sla::SlaFile,
 }
 
 /// `[spam]`.

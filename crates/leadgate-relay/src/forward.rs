@@ -80,6 +80,8 @@ pub enum Route {
     Unqualified,
     /// Every lead.
     All,
+    /// No lead: only the alerts sent to it (a Slack incoming webhook for SLA breaches).
+    None,
 }
 
 /// Why a webhook can't be used; every message names the webhook.
@@ -217,6 +219,7 @@ impl Webhook {
             Route::Qualified => qualified,
             Route::Unqualified => !qualified,
             Route::All => true,
+            Route::None => false,
         };
         route && (self.forms.is_empty() || self.forms.iter().any(|f| f == form_id))
     }

@@ -21,9 +21,12 @@ pub mod guard;
 pub mod http;
 pub mod logline;
 pub mod ratelimit;
+pub mod sales;
 pub mod server;
 pub mod signature;
+pub mod sla;
 pub mod store;
+pub mod versions;
 pub mod widget_files;
 
 use std::collections::BTreeMap;
@@ -101,6 +104,39 @@ pub struct RelayOptions {
     pub webhooks: Vec<Webhook>,
     /// How forwarding retries.
     pub forwarding: Forwarding,
+    /// How sales' outcomes are taken (`[outcomes]`).
+    pub outcomes: OutcomeSettings,
+    /// How soon sales must first touch a lead (`[sla]`). Defaults to none.
+    pub sla: sla::Sla,
+}
+
+/// `[outcomes]`: who may post outcomes and what they may say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSettings {
+    /// A token that may post outcomes and nothing else (what a CRM integration gets), as
+    /// `Authorization: Bearer <token>`. Defaults to none: only the dashboard token may.
+    pub token: Option<String>,
+    /// The reasons a rejection or a loss may give. Defaults to
+    /// [`sales::DEFAULT_REASONS`].
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The currency of amounts that name none. Defaults to `EUR`.
+    pub currency: Option<String>,
+}
+
+impl OutcomeSettings {
+    /// The rules outcomes are checked by.
+    pub fn rules(&self) -> sales::OutcomeRules {
+        let mut rules = sales::OutcomeRules::default();
+        if !self.reasons.is_empty() {
+            rules.reasons.clone_from(&self.reasons);
+        }
+        if let Some(currency) = &self.currency {
+            rules.currency = currency.to_ascii_uppercase();
+        }
+        rules
+    }
 }
 
 impl Default for RelayOptions {
@@ -137,6 +173,8 @@ impl RelayOptions {
             limits: ConnectionLimits::default(),
             webhooks: Vec::new(),
             forwarding: Forwarding::default(),
+            outcomes: OutcomeSettings::default(),
+            sla: sla::Sla::default(),
         }
     }
 }
@@ -210,6 +248,23 @@ pub enum RelayError {
          to listen on {0}, or pass --open-dashboard to leave it open on purpose"
     )]
     OpenDashboard(SocketAddr),
+    /// The outcome token is empty, which would let anyone post outcomes.
+    #[error(
+        "the outcome token is empty: set a real one (e.g. `openssl rand -hex 32`) with \
+         --outcome-token, LEADGATE_OUTCOME_TOKEN or [outcomes] token, or leave it unset"
+    )]
+    EmptyOutcomeToken,
+    /// The config versions could not be read or stored.
+    #[error("cannot read or store the form config versions: {0}")]
+    Versions(StoreError),
+    /// A stored config version no longer reads.
+    #[error(transparent)]
+    BadVersion(versions::BadVersion),
+    /// `aggregates` found rows that disagree with a recount.
+    #[error(
+        "{0} aggregate rows disagree with a recount from the rows (run `aggregates --rebuild`)"
+    )]
+    AggregatesDisagree(usize),
     /// The system's random source could not be read (for the dashboard forms' CSRF key).
     #[error("cannot read the system's random source: {0}")]
     Random(std::io::Error),
@@ -226,6 +281,7 @@ impl RelayError {
             | RelayError::Origin(_)
             | RelayError::Config { .. }
             | RelayError::EmptyToken
+            | RelayError::EmptyOutcomeToken
             | RelayError::OpenDashboard(_) => 2,
             _ => 1,
         }
@@ -236,7 +292,16 @@ impl RelayError {
 #[derive(Debug, Clone)]
 pub struct RelayState {
     pub(crate) store: Store,
-    pub(crate) forms: Arc<BTreeMap<String, FormConfig>>,
+    /// The forms given at start (`--form`): each becomes a version when it is new.
+    pub(crate) seed_forms: Arc<Vec<FormConfig>>,
+    /// Every form's versions (see [`versions`]).
+    pub(crate) catalog: versions::SharedCatalog,
+    /// The outcome-only token.
+    pub(crate) outcome_token: Option<Arc<str>>,
+    /// How outcomes are checked.
+    pub(crate) outcome_rules: Arc<sales::OutcomeRules>,
+    /// How soon sales must first touch a lead.
+    pub(crate) sla: Arc<sla::Sla>,
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) demo_dir: Option<PathBuf>,
     pub(crate) demo_connect_src: Vec<String>,
@@ -262,6 +327,9 @@ impl RelayState {
         if options.dashboard_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(RelayError::EmptyToken);
         }
+        if options.outcomes.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(RelayError::EmptyOutcomeToken);
+        }
         let database = options.database()?;
         let mut forms = BTreeMap::new();
         for form in options.forms {
@@ -273,6 +341,14 @@ impl RelayState {
         for origin in &options.allowed_origins {
             if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
                 return Err(RelayError::Origin(origin.clone()));
+            }
+        }
+        if let Some(name) = &options.sla.notify_webhook {
+            if !options.webhooks.iter().any(|w| &w.name == name) {
+                return Err(RelayError::Config {
+                    path: PathBuf::from("sla.notify_webhook"),
+                    message: format!("there is no [[webhooks]] entry named {name:?}"),
+                });
             }
         }
         for hook in &options.webhooks {
@@ -287,7 +363,11 @@ impl RelayState {
             options.rate_limit.filter(|l| l.per_minute > 0).map(|l| Arc::new(RateLimiter::new(l)));
         Ok(RelayState {
             store,
-            forms: Arc::new(forms),
+            seed_forms: Arc::new(forms.into_values().collect()),
+            catalog: Arc::default(),
+            outcome_token: options.outcomes.token.clone().map(Arc::from),
+            outcome_rules: Arc::new(options.outcomes.rules()),
+            sla: Arc::new(options.sla),
             allowed_origins: options.allowed_origins,
             demo_dir: options.demo_dir,
             demo_connect_src: options.demo_connect_src,
@@ -315,6 +395,42 @@ impl RelayState {
     pub fn csrf(&self) -> &http::CsrfKey {
         &self.csrf
     }
+
+    /// Stores each form given at start as a version when its model is new (and makes it
+    /// current: the operator changed the file), then reads every version into the catalog.
+    pub async fn load_versions(&self) -> Result<(), RelayError> {
+        let fail = |source| RelayError::Versions(source);
+        for form in self.seed_forms.iter() {
+            let json = serde_json::to_string(form).map_err(|e| fail(StoreError::Encode(e)))?;
+            let (version, added) = self
+                .store
+                .add_config_version(
+                    form.form_id.clone(),
+                    form.scoring.model_id(),
+                    json,
+                    Some("from the relay's --form file".into()),
+                    false,
+                    clock::rfc3339(),
+                )
+                .await
+                .map_err(fail)?;
+            if added && !version.current {
+                self.store
+                    .set_current_version(form.form_id.clone(), version.version, clock::rfc3339())
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        self.reload_versions().await
+    }
+
+    /// Reads every stored version into the catalog.
+    pub async fn reload_versions(&self) -> Result<(), RelayError> {
+        let all = self.store.all_config_versions().await.map_err(RelayError::Versions)?;
+        let catalog = versions::Catalog::load(&all).map_err(RelayError::BadVersion)?;
+        versions::replace(&self.catalog, catalog);
+        Ok(())
+    }
 }
 
 /// Serves the relay on `listener` until the future is dropped.
@@ -339,6 +455,8 @@ pub async fn serve_state(
     state: RelayState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
+    state.load_versions().await?;
+    let sla_watch = sla::spawn_watch(state.clone());
     let forwarder = (!state.webhooks.is_empty()).then(|| {
         forward::spawn(
             state.store.clone(),
@@ -349,6 +467,9 @@ pub async fn serve_state(
     });
     let limits = state.limits;
     server::serve(listener, router(state), limits, shutdown).await;
+    if let Some(watch) = sla_watch {
+        watch.abort();
+    }
     // The messages in flight finish and are recorded: a graceful restart repeats none.
     if let Some(forwarder) = forwarder {
         forwarder.stop().await;
@@ -405,6 +526,9 @@ pub struct Cli {
     /// password). Required unless listening on a loopback address or --open-dashboard.
     #[arg(long, env = "LEADGATE_DASHBOARD_TOKEN", hide_env_values = true)]
     pub dashboard_token: Option<String>,
+    /// A token that may post outcomes and nothing else (for a CRM integration).
+    #[arg(long, env = "LEADGATE_OUTCOME_TOKEN", hide_env_values = true)]
+    pub outcome_token: Option<String>,
     /// Leave the dashboard without a token on a non-loopback address.
     #[arg(long)]
     pub open_dashboard: bool,
@@ -453,6 +577,13 @@ pub enum Command {
     },
     /// Print a new webhook signing secret (whsec_...).
     NewSecret,
+    /// Recount the dashboard's and the insights' aggregates from the stored rows: report any
+    /// difference (exit 1 if there is one), or with --rebuild replace them with the recount.
+    Aggregates {
+        /// Replace the aggregates with the recount (in one transaction).
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 /// What the command line and the config file come to.
@@ -513,6 +644,17 @@ impl Cli {
             limits: file.connections.unwrap_or_default(),
             webhooks: file.webhooks(&file_path)?,
             forwarding: file.forwarding.unwrap_or_default(),
+            sla: file
+                .sla
+                .sla()
+                .map_err(|message| RelayError::Config { path: file_path.clone(), message })?,
+            outcomes: {
+                let mut outcomes = file.outcomes.clone();
+                if self.outcome_token.is_some() {
+                    outcomes.token.clone_from(&self.outcome_token);
+                }
+                outcomes
+            },
         };
         let listen =
             self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -560,6 +702,17 @@ pub async fn replay(
     let fail = |source| RelayError::Database { database: database.clone(), source };
     let store = Store::open_database(database).map_err(fail)?;
     store.replay_dead(lead, webhook, clock::unix_ms()).await.map_err(fail)
+}
+
+/// `leadgate-relay aggregates [--rebuild]`: recounts the aggregates from the rows; with
+/// `rebuild`, replaces them. Returns the recount's report.
+pub async fn recount(
+    database: &Database,
+    rebuild: bool,
+) -> Result<store::sales::Recount, RelayError> {
+    let fail = |source| RelayError::Database { database: database.clone(), source };
+    let store = Store::open_database(database).map_err(fail)?;
+    store.recount(rebuild).await.map_err(fail)
 }
 
 /// A new `whsec_` secret from the system's random source.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use leadgate_relay::{new_secret, replay, run, Cli, Command, RelayError};
+use leadgate_relay::{new_secret, recount, replay, run, Cli, Command, RelayError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +20,25 @@ fn main() -> ExitCode {
             let database = settings.options.database()?;
             let n = runtime.block_on(replay(&database, lead.clone(), webhook.clone()))?;
             println!("{n} dead letter(s) queued again");
+            Ok(())
+        }),
+        Some(Command::Aggregates { rebuild }) => cli.settings().and_then(|settings| {
+            let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+            let database = settings.options.database()?;
+            let report = runtime.block_on(recount(&database, *rebuild))?;
+            for d in &report.disagreements {
+                println!("{}: stored {}, recounted {}", d.row, d.stored, d.recounted);
+            }
+            let verb = if *rebuild { "rebuilt from" } else { "checked against" };
+            println!(
+                "aggregates {verb} {} leads: {} rows, {} disagreeing",
+                report.leads,
+                report.rows,
+                report.disagreements.len()
+            );
+            if !*rebuild && !report.disagreements.is_empty() {
+                return Err(RelayError::AggregatesDisagree(report.disagreements.len()));
+            }
             Ok(())
         }),
         Some(Command::Serve) | None => cli.settings().and_then(|settings| {

@@ -12,6 +12,7 @@
 //! delivery wait.
 
 mod pg;
+pub mod sales;
 pub(crate) mod sql;
 mod sqlite;
 mod worker;
@@ -20,11 +21,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use leadgate_core::{LeadPayload, Score};
+use leadgate_core::{LeadPayload, Score, Timestamp};
 use serde::Serialize;
 
 use self::sql::{args, Db, Row};
 use self::worker::{read_loop, run_on, write_loop, Jobs};
+use crate::sales::LeadFacts;
 
 /// Whether the relay's own score agrees with the one the browser sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -126,10 +128,14 @@ pub enum Insert {
 /// Which leads to list.
 #[derive(Debug, Clone, Default)]
 pub struct LeadQuery {
-    /// Only leads whose e-mail contains this (case-insensitive): an address or a domain.
+    /// Only leads whose e-mail address, or its domain, starts with this (case-insensitive):
+    /// `ada@example.com`, `ada@`, `example.com`, `example`.
     pub search: Option<String>,
     /// At most this many, newest first. Defaults to all.
     pub limit: Option<u32>,
+    /// Only leads older than the lead with this id (the next page: `?before=` the last id of
+    /// the page before).
+    pub before: Option<String>,
 }
 
 /// A widget event (`view` or `start`) to count.
@@ -254,6 +260,49 @@ pub struct FunnelRow {
     pub mqls: u64,
     /// Leads at least one webhook accepted.
     pub forwarded: u64,
+    /// Submit attempts the widget reported, qualified or not (no answers in them).
+    pub submits: u64,
+    /// Leads sales accepted (and did not reject since).
+    pub accepted: u64,
+    /// Leads sales rejected.
+    pub rejected: u64,
+    /// Leads that became an opportunity.
+    pub opportunities: u64,
+    /// Leads won.
+    pub won: u64,
+}
+
+impl FunnelRow {
+    fn add(&mut self, other: &FunnelRow) {
+        self.views += other.views;
+        self.starts += other.starts;
+        self.submissions += other.submissions;
+        self.mqls += other.mqls;
+        self.forwarded += other.forwarded;
+        self.submits += other.submits;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        self.opportunities += other.opportunities;
+        self.won += other.won;
+    }
+}
+
+impl From<&crate::sales::Counters> for FunnelRow {
+    fn from(c: &crate::sales::Counters) -> FunnelRow {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        FunnelRow {
+            views: n(c.views),
+            starts: n(c.starts),
+            submissions: n(c.leads),
+            mqls: n(c.mqls),
+            forwarded: n(c.forwarded),
+            submits: n(c.submits),
+            accepted: n(c.accepted),
+            rejected: n(c.rejected),
+            opportunities: n(c.opportunity),
+            won: n(c.won),
+        }
+    }
 }
 
 /// A rule and how often it fired.
@@ -327,6 +376,14 @@ pub enum StoreError {
     /// An earlier database call panicked while holding the connection.
     #[error("the lead database is unavailable after an internal error")]
     Poisoned,
+    /// An outcome names a lead the store does not have (nothing of its batch was written).
+    #[error("outcome {index}: there is no lead {what}")]
+    UnknownLead {
+        /// The outcome's place in its batch (0 for a single one).
+        index: usize,
+        /// `with id "…"` or `with e-mail "…"`.
+        what: String,
+    },
     /// The writer thread is gone, or a task did not finish.
     #[error("the lead database task failed: {0}")]
     Task(String),
@@ -418,6 +475,7 @@ impl Store {
                         let mut db = sqlite::Sqlite::open(&path)?;
                         if migrate {
                             db.migrate()?;
+                            sales::backfill_and_rebuild(&mut db)?;
                         }
                         Box::new(db)
                     }
@@ -425,6 +483,7 @@ impl Store {
                         let mut db = pg::Postgres::connect(&url)?;
                         if migrate {
                             db.migrate()?;
+                            sales::backfill_and_rebuild(&mut db)?;
                         }
                         Box::new(db)
                     }
@@ -444,11 +503,24 @@ impl Store {
     /// commit, then finds it).
     pub async fn insert(&self, lead: NewLead) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(&lead.payload).map_err(StoreError::Encode)?;
+        // The relay's score is stored only where it differs from the browser's (a few hundred
+        // bytes a lead saved): `relay_total` set and `relay_score` NULL means "the same".
         let relay_json = match &lead.relay_score {
-            Some(score) => Some(serde_json::to_string(score).map_err(StoreError::Encode)?),
-            None => None,
+            Some(score) if *score != lead.payload.score => {
+                Some(serde_json::to_string(score).map_err(StoreError::Encode)?)
+            }
+            _ => None,
         };
         let meta = lead.meta.as_ref().map(|m| m.to_string());
+        let received = Timestamp::parse_rfc3339(&lead.received_at).unwrap_or(Timestamp(0));
+        let facts = LeadFacts::of_new_lead(
+            &lead.payload,
+            lead.relay_score.as_ref(),
+            lead.check == ScoreCheck::Mismatch,
+            lead.spam.is_some(),
+            received,
+        );
+        let columns = sales::FactColumns::of(&facts, lead.relay_score.as_ref());
         self.write(move |db| {
             let p = &lead.payload;
             let utm = |key: &str| p.context.utm.get(key).cloned().unwrap_or_default();
@@ -456,9 +528,10 @@ impl Store {
                 "INSERT INTO leads (id, form_id, received_at, submitted_at, total, grade,
                     qualified, stage, score_checked, attempts, payload, idempotency_key,
                     relay_total, relay_qualified, relay_score, spam, meta, email,
-                    utm_source, utm_campaign)
+                    utm_source, utm_campaign, model, received_ms, relay_grade, first_source,
+                    first_campaign, rule_hits, email_domain)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14,
-                    $15, $16, $17, $18, $19)
+                    $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
                  ON CONFLICT (id) DO NOTHING",
                 args![
                     &p.id,
@@ -480,19 +553,21 @@ impl Store {
                     &lead.email,
                     utm("utm_source"),
                     utm("utm_campaign"),
+                    &columns.model,
+                    columns.received_ms,
+                    columns.relay_grade.clone(),
+                    &columns.first_source,
+                    &columns.first_campaign,
+                    &columns.rule_hits,
+                    lead.email.rsplit_once('@').map_or("", |(_, domain)| domain),
                 ],
             )?;
             if inserted == 0 {
                 db.execute("UPDATE leads SET attempts = attempts + 1 WHERE id = $1", args![&p.id])?;
                 return Ok(Insert::Repeated);
             }
-            let score = lead.relay_score.as_ref().unwrap_or(&p.score);
-            for h in &score.hits {
-                db.execute(
-                    "INSERT INTO lead_hits (lead_id, rule, reason, points) VALUES ($1, $2, $3, $4)",
-                    args![&p.id, &h.rule, &h.reason, h.points],
-                )?;
-            }
+            // Its counts, in the transaction that stores it (the hits are in `rule_hits`).
+            sales::apply(db, &crate::sales::delta(None, Some(&facts.contributions())))?;
             for (webhook, body) in &lead.deliveries {
                 db.execute(
                     "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts,
@@ -511,18 +586,26 @@ impl Store {
     pub async fn list(&self, query: LeadQuery) -> Result<Vec<StoredLead>, StoreError> {
         self.read(move |db| {
             let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-            let pattern = search.map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
+            let search = search.map(str::to_lowercase);
+            // Index ranges, not a scan: the address (or its beginning), or the domain (or its
+            // beginning). U+10FFFF sorts after every character in both databases' byte order.
+            let upper = search.as_ref().map(|s| format!("{s}\u{10FFFF}"));
             let limit = query.limit.map_or(i64::MAX, i64::from);
             let rows = db.query(
                 "SELECT id, form_id, received_at, attempts, score_checked, payload,
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
-                     WHERE d.lead_id = leads.id AND d.status = 'delivered')
+                     WHERE d.lead_id = leads.id AND d.status = 'delivered'),
+                    relay_total IS NOT NULL
                  FROM leads
-                 WHERE CAST($1 AS TEXT) IS NULL OR email LIKE $1 ESCAPE '\\'
-                 ORDER BY received_at DESC, {seq} DESC
-                 LIMIT $2",
-                args![pattern, limit],
+                 WHERE (CAST($1 AS TEXT) IS NULL
+                        OR (email {collate_c} >= $1 AND email {collate_c} < $2)
+                        OR (email_domain {collate_c} >= $1 AND email_domain {collate_c} < $2))
+                    AND (CAST($3 AS TEXT) IS NULL
+                        OR (received_at, id) < ((SELECT received_at FROM leads WHERE id = $3), $3))
+                 ORDER BY received_at DESC, id DESC
+                 LIMIT $4",
+                args![search, upper, query.before, limit],
             )?;
             rows.iter().map(stored_lead).collect()
         })
@@ -533,9 +616,9 @@ impl Store {
     /// were new.
     pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<usize, StoreError> {
         self.write(move |db| {
-            let mut added = 0;
+            let mut added = Vec::new();
             for e in &events {
-                added += db.execute(
+                let n = db.execute(
                     "INSERT INTO events (id, form_id, kind, at, day, utm_source, utm_campaign)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT DO NOTHING",
@@ -549,8 +632,18 @@ impl Store {
                         &e.utm_campaign
                     ],
                 )?;
+                if n > 0 {
+                    added.push((
+                        e.form_id.clone(),
+                        e.day.clone(),
+                        e.utm_source.clone(),
+                        e.utm_campaign.clone(),
+                        e.kind.clone(),
+                    ));
+                }
             }
-            Ok(added as usize)
+            sales::count_events(db, &added)?;
+            Ok(added.len())
         })
         .await
     }
@@ -604,10 +697,12 @@ impl Store {
                 Attempt::Delivered { status, at } => {
                     db.execute(
                         "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,
-                            last_status = $1, last_error = NULL, delivered_at = $2
+                            last_status = $1, last_error = NULL, delivered_at = $2,
+                            body = ''
                          WHERE lead_id = $3 AND webhook = $4",
-                        args![status, at, lead_id, webhook],
+                        args![status, at, &lead_id, webhook],
                     )?;
+                    sales::count_forwarded(db, &lead_id)?;
                 }
                 Attempt::Failed { status, error, next_at } => {
                     let (state, next) = match next_at {
@@ -692,86 +787,103 @@ impl Store {
         .await
     }
 
-    /// Every number of the dashboard (see [`Funnel`]).
+    /// Every number of the dashboard (see [`Funnel`]), from the aggregates (no lead is read
+    /// but the newest few, for the words of the top rules' reasons).
     pub async fn funnel(&self) -> Result<Funnel, StoreError> {
-        self.read(|db| {
-            let mut funnel = Funnel::default();
-            let mut days: BTreeMap<String, FunnelRow> = BTreeMap::new();
-            let mut sources: BTreeMap<(String, String), FunnelRow> = BTreeMap::new();
-            let mut buckets: BTreeMap<i64, u64> = BTreeMap::new();
+        let rows = self.aggregates(sales::AggFilter::default()).await?;
+        let mut funnel = Funnel::default();
+        let mut days: BTreeMap<String, FunnelRow> = BTreeMap::new();
+        let mut sources: BTreeMap<(String, String), FunnelRow> = BTreeMap::new();
+        let mut buckets: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut rules: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        for (dim, day, k1, k2, c) in &rows.counts {
+            match dim.as_str() {
+                crate::sales::dim::SOURCE => {
+                    funnel.spam += count(c.spam);
+                    funnel.mismatches += count(c.mismatches);
+                    let row = FunnelRow::from(c);
+                    if row == FunnelRow::default() {
+                        // Spam only: not part of the funnel.
+                        continue;
+                    }
+                    funnel.totals.add(&row);
+                    days.entry(day.clone()).or_default().add(&row);
+                    sources.entry((k1.clone(), k2.clone())).or_default().add(&row);
+                }
+                crate::sales::dim::SCORE if c.leads != 0 => {
+                    let total: i64 = k2.parse().unwrap_or(0);
+                    *buckets.entry(total.div_euclid(10) * 10).or_default() += count(c.leads);
+                }
+                crate::sales::dim::RULE if c.leads != 0 => {
+                    let entry = rules.entry(k1.clone()).or_default();
+                    entry.0 += count(c.leads);
+                    entry.1 += c.points;
+                }
+                _ => {}
+            }
+        }
+        funnel.by_day = days.into_iter().rev().collect();
+        funnel.by_source = sources.into_iter().map(|((s, c), r)| (s, c, r)).collect();
+        funnel.by_source.sort_by_key(|row| std::cmp::Reverse(row.2.submissions));
+        funnel.histogram = buckets.into_iter().filter(|(_, n)| *n > 0).collect();
+        let mut top: Vec<(String, (u64, i64))> = rules.into_iter().collect();
+        top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(10);
+        let names: Vec<String> = top.iter().map(|(rule, _)| rule.clone()).collect();
+        let reasons = self.rule_reasons(names).await?;
+        funnel.top_rules = top
+            .into_iter()
+            .map(|(rule, (leads, points))| RuleCount {
+                reason: reasons.get(&rule).cloned().unwrap_or_default(),
+                rule,
+                leads,
+                points,
+            })
+            .collect();
+        let (pending, dead) = self
+            .read(|db| {
+                Ok((
+                    db.count("SELECT count(*) FROM deliveries WHERE status = 'pending'", args![])?,
+                    db.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", args![])?,
+                ))
+            })
+            .await?;
+        funnel.pending = pending;
+        funnel.dead_letters = dead;
+        Ok(funnel)
+    }
+
+    /// The words of `rules`' reasons, from the newest leads that have them (a reason may say
+    /// more for one lead, "(×3)": the newest wins).
+    async fn rule_reasons(
+        &self,
+        rules: Vec<String>,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        self.read(move |db| {
+            let mut found = BTreeMap::new();
             let rows = db.query(
-                "SELECT substr(l.received_at, 1, 10), l.utm_source, l.utm_campaign,
-                    COALESCE(l.relay_qualified, l.qualified), d.lead_id IS NOT NULL,
-                    COALESCE(l.relay_total, l.total), count(*)
-                 FROM leads l
-                 LEFT JOIN (SELECT DISTINCT lead_id FROM deliveries WHERE status = 'delivered') d
-                    ON d.lead_id = l.id
-                 WHERE l.spam IS NULL GROUP BY 1, 2, 3, 4, 5, 6",
+                "SELECT COALESCE(relay_score, payload), relay_score IS NULL FROM leads
+                 WHERE spam IS NULL ORDER BY received_at DESC LIMIT 200",
                 args![],
             )?;
             for row in &rows {
-                let (day, source, campaign) = (row.text(0)?, row.text(1)?, row.text(2)?);
-                let (qualified, forwarded) = (row.bool(3)?, row.bool(4)?);
-                let (total, n): (i64, u64) = (row.int(5)?, row.uint(6)?);
-                let add = |r: &mut FunnelRow| {
-                    r.submissions += n;
-                    r.mqls += if qualified { n } else { 0 };
-                    r.forwarded += if forwarded { n } else { 0 };
+                if found.len() == rules.len() {
+                    break;
+                }
+                let text = row.text(0)?;
+                let hits = if row.bool(1)? {
+                    serde_json::from_str::<LeadPayload>(&text).map(|p| p.score.hits)
+                } else {
+                    serde_json::from_str::<Score>(&text).map(|s| s.hits)
                 };
-                add(&mut funnel.totals);
-                add(days.entry(day).or_default());
-                add(sources.entry((source, campaign)).or_default());
-                *buckets.entry(total.div_euclid(10) * 10).or_default() += n;
+                for h in hits.unwrap_or_default() {
+                    if rules.contains(&h.rule) && !found.contains_key(&h.rule) {
+                        found.insert(h.rule, h.reason);
+                    }
+                }
             }
-            let rows = db.query(
-                "SELECT day, utm_source, utm_campaign, kind, count(*) FROM events
-                 GROUP BY 1, 2, 3, 4",
-                args![],
-            )?;
-            for row in &rows {
-                let (day, source, campaign, kind) =
-                    (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
-                let n: u64 = row.uint(4)?;
-                let add = |r: &mut FunnelRow| match kind.as_str() {
-                    "view" => r.views += n,
-                    _ => r.starts += n,
-                };
-                add(&mut funnel.totals);
-                add(days.entry(day).or_default());
-                add(sources.entry((source, campaign)).or_default());
-            }
-            funnel.by_day = days.into_iter().rev().collect();
-            funnel.by_source = sources.into_iter().map(|((s, c), r)| (s, c, r)).collect();
-            funnel.by_source.sort_by_key(|row| std::cmp::Reverse(row.2.submissions));
-            funnel.histogram = buckets.into_iter().collect();
-            let rows = db.query(
-                "SELECT h.rule, max(h.reason), count(*), CAST(sum(h.points) AS BIGINT)
-                 FROM lead_hits h JOIN leads l ON l.id = h.lead_id
-                 WHERE l.spam IS NULL
-                 GROUP BY h.rule ORDER BY count(*) DESC, h.rule LIMIT 10",
-                args![],
-            )?;
-            funnel.top_rules = rows
-                .iter()
-                .map(|row| {
-                    Ok(RuleCount {
-                        rule: row.text(0)?,
-                        reason: row.text(1)?,
-                        leads: row.uint(2)?,
-                        points: row.int(3)?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            funnel.spam = db.count("SELECT count(*) FROM leads WHERE spam IS NOT NULL", args![])?;
-            funnel.mismatches = db.count(
-                "SELECT count(*) FROM leads WHERE spam IS NULL AND score_checked = 'mismatch'",
-                args![],
-            )?;
-            funnel.pending =
-                db.count("SELECT count(*) FROM deliveries WHERE status = 'pending'", args![])?;
-            funnel.dead_letters =
-                db.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", args![])?;
-            Ok(funnel)
+            Ok(found)
         })
         .await
     }
@@ -804,6 +916,10 @@ impl Store {
     }
 }
 
+fn payload_score(payload: &LeadPayload) -> Score {
+    payload.score.clone()
+}
+
 /// One row of [`Store::list`].
 fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
     let id = row.text(0)?;
@@ -814,6 +930,8 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
             serde_json::from_str(&text)
                 .map_err(|source| StoreError::Payload { id: id.clone(), source })?,
         ),
+        // Re-scored to exactly the browser's score: kept once, in the payload.
+        None if row.bool(10)? => Some(payload_score(&payload)),
         None => None,
     };
     Ok(StoredLead {
@@ -834,8 +952,4 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
 /// a receiver can drop repeats.
 pub fn msg_id(lead_id: &str, webhook: &str) -> String {
     format!("msg_{lead_id}_{webhook}")
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -380,3 +380,37 @@ fn a_database_failure_answers_503_so_the_widget_retries() {
     assert_eq!(relay.get("/v1/leads").status, 503);
     assert_eq!(relay.get("/leads").status, 503);
 }
+
+#[test]
+fn lead_lists_page_newest_first_with_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path());
+    opts.rate_limit = None;
+    let relay = Relay::start(opts);
+    let mut ids = Vec::new();
+    for seed in 1..=5 {
+        let lead = good_payload(seed);
+        assert_eq!(relay.post_lead(&lead).status, 201);
+        ids.push(lead.id);
+    }
+    let page = |query: &str| -> Vec<String> {
+        let reply = relay.get(&format!("/v1/leads?{query}"));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let leads: Vec<Value> = serde_json::from_str(&reply.body).unwrap();
+        leads.iter().map(|l| l["id"].as_str().unwrap().to_string()).collect()
+    };
+    // Newest first; several leads can share a millisecond: then by id, still a total order.
+    let all = page("limit=10");
+    assert_eq!(all.len(), 5);
+    let first = page("limit=2");
+    assert_eq!(first, all[..2]);
+    let second = page(&format!("limit=2&before={}", first[1]));
+    assert_eq!(second, all[2..4]);
+    let third = page(&format!("limit=2&before={}", second[1]));
+    assert_eq!(third, all[4..]);
+    assert!(page(&format!("limit=2&before={}", third[0])).is_empty());
+    // Search by address prefix or domain prefix, through the indexes.
+    assert_eq!(page("q=ADA@").len(), 5);
+    assert_eq!(page("q=example").len(), 5);
+    assert!(page("q=xample").is_empty(), "a prefix, not a substring");
+}

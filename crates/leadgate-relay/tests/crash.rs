@@ -232,6 +232,13 @@ fn stop_under_load(how: Stop) -> usize {
     }
     assert_eq!(by_id.len(), qualified.len(), "only qualified leads were forwarded");
     let duplicates = seen.len() - by_id.len();
+    // The aggregates were written in the transactions the kill cut short or let commit: they
+    // equal a recount from the rows (leads, first deliveries).
+    let store = leadgate_relay::store::Store::open(&dir.path().join("leads.db")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let recount = runtime.block_on(store.recount(false)).unwrap();
+    assert_eq!(recount.leads, rows as u64);
+    assert!(recount.disagreements.is_empty(), "{:#?}", recount.disagreements);
     let note = format!(
         "crash test ({how:?}): stopped at {killed_at:.1?} with {} leads acknowledged ({rows} in the database, \
          0 acknowledged missing); {} qualified, all delivered; {} requests received, {} after \

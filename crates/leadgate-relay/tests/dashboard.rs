@@ -112,18 +112,18 @@ fn the_numbers_equal_the_inserted_data() {
     let stats: Value = serde_json::from_str(&relay.get("/v1/stats").body).unwrap();
     assert_eq!(
         stats["totals"],
-        json!({"views": 6, "starts": 3, "submissions": 3, "mqls": 2, "forwarded": 2})
+        json!({"views": 6, "starts": 3, "submissions": 3, "mqls": 2, "forwarded": 2, "submits": 0, "accepted": 0, "rejected": 0, "opportunities": 0, "won": 0})
     );
     let day = stats["by_day"][0][0].as_str().unwrap().to_string();
     assert_eq!(
         stats["by_day"],
-        json!([[day, {"views": 6, "starts": 3, "submissions": 3, "mqls": 2, "forwarded": 2}]])
+        json!([[day, {"views": 6, "starts": 3, "submissions": 3, "mqls": 2, "forwarded": 2, "submits": 0, "accepted": 0, "rejected": 0, "opportunities": 0, "won": 0}]])
     );
     assert_eq!(
         stats["by_source"],
         json!([
-            ["newsletter", "spring", {"views": 5, "starts": 3, "submissions": 2, "mqls": 2, "forwarded": 2}],
-            ["ads", "", {"views": 1, "starts": 0, "submissions": 1, "mqls": 0, "forwarded": 0}],
+            ["newsletter", "spring", {"views": 5, "starts": 3, "submissions": 2, "mqls": 2, "forwarded": 2, "submits": 0, "accepted": 0, "rejected": 0, "opportunities": 0, "won": 0}],
+            ["ads", "", {"views": 1, "starts": 0, "submissions": 1, "mqls": 0, "forwarded": 0, "submits": 0, "accepted": 0, "rejected": 0, "opportunities": 0, "won": 0}],
         ])
     );
     assert_eq!(stats["histogram"], json!([[0, 1], [30, 2]]));

@@ -146,6 +146,27 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
             )
             .unwrap();
         assert_eq!(index, 1, "{file}: the per-webhook queue index was added");
+        // The old leads are in the aggregates (filled in when the store opened): the dashboard
+        // counts all four, and a recount agrees.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = leadgate_relay::Store::open(&db).unwrap();
+        let funnel = runtime.block_on(store.funnel()).unwrap();
+        assert_eq!(funnel.totals.submissions, 4, "{file}");
+        let recount = runtime.block_on(store.recount(false)).unwrap();
+        assert_eq!(recount.leads, 4, "{file}");
+        assert!(recount.disagreements.is_empty(), "{file}: {:#?}", recount.disagreements);
+        let missing: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM leads WHERE email <> '' AND email_domain = ''",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            missing, 0,
+            "{file}: the search column is filled for every lead with an address"
+        );
+        drop(store);
 
         // Opening again runs nothing twice.
         let mut opts = options(dir.path());
@@ -155,4 +176,40 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
         drop(relay);
         assert_eq!(steps(&db), all, "{file}: a second start adds no step");
     }
+}
+
+#[test]
+fn the_aggregates_command_checks_and_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("leads.db");
+    {
+        let mut opts = common::options(dir.path());
+        opts.rate_limit = None;
+        let relay = common::Relay::start(opts);
+        for seed in 1..=3 {
+            assert_eq!(relay.post_lead(&common::good_payload(seed)).status, 201);
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate-relay"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (code, text) = run(&["aggregates"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("checked against 3 leads") && text.contains("0 disagreeing"), "{text}");
+    // Someone edits a count by hand: the check says where, the rebuild puts it right.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE agg SET leads = leads + 5 WHERE dim = 'src'", []).unwrap();
+    let (code, text) = run(&["aggregates"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("agg src/"), "{text}");
+    let (code, text) = run(&["aggregates", "--rebuild"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["aggregates"]);
+    assert_eq!((code, text.contains("0 disagreeing")), (Some(0), true), "{text}");
 }

@@ -98,7 +98,7 @@ pub fn render_csv(leads: &[StoredLead]) -> String {
 
 /// One CSV cell: quoted when needed; a text a spreadsheet would run as a formula (`=`, `+`,
 /// `-`, `@`, tab, CR first) gets a leading `'` unless it is a number.
-fn csv_cell(text: &str) -> String {
+pub(crate) fn csv_cell(text: &str) -> String {
     let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.parse::<f64>().is_err();
     let text = if risky { format!("'{text}") } else { text.to_string() };
     if text.contains([',', '"', '\n', '\r']) {

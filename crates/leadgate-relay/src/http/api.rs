@@ -23,6 +23,9 @@ pub(crate) struct ListParams {
     /// At most this many.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only leads older than this lead id (the next page).
+    #[serde(default)]
+    pub before: Option<String>,
 }
 
 /// `GET /v1/leads`: stored leads, newest first.
@@ -31,7 +34,8 @@ pub(super) async fn list(
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Vec<StoredLead>>, AppError> {
-    Ok(Json(state.store.list(LeadQuery { search: params.q, limit: params.limit }).await?))
+    let query = LeadQuery { search: params.q, limit: params.limit, before: params.before };
+    Ok(Json(state.store.list(query).await?))
 }
 
 /// `GET /v1/stats`: the dashboard's numbers.

@@ -22,7 +22,7 @@ pub(super) async fn page(
     Params(params): Params<ListParams>,
 ) -> Result<Response, AppError> {
     let limit = Some(params.limit.unwrap_or(PAGE_LEADS).min(PAGE_LEADS));
-    let query = LeadQuery { search: params.q.clone(), limit };
+    let query = LeadQuery { search: params.q.clone(), limit, before: params.before.clone() };
     let (leads, funnel) = (state.store.list(query).await?, state.store.funnel().await?);
     let html = render_dashboard(&leads, &funnel, params.q.as_deref().unwrap_or_default());
     Ok((
@@ -43,7 +43,8 @@ pub(super) async fn csv(
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
 ) -> Result<Response, AppError> {
-    let leads = state.store.list(LeadQuery { search: params.q, limit: params.limit }).await?;
+    let query = LeadQuery { search: params.q, limit: params.limit, before: params.before };
+    let leads = state.store.list(query).await?;
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -153,17 +153,29 @@ impl IntoResponse for AppError {
                 HeaderValue::from_str(&wait.to_string()).ok().map(|v| (RETRY_AFTER, v))
             }
             AppError::BadQuery(_) => None,
-            AppError::Unavailable(e) => {
-                log(Level::Error, "store.failed", &[("error", e)]);
-                Some((RETRY_AFTER, HeaderValue::from_static("5")))
-            }
+            AppError::Unavailable(e) => return unavailable(e),
         };
-        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        let mut response = error(status, message);
         if let Some((name, value)) = header {
             response.headers_mut().insert(name, value);
         }
         response
     }
+}
+
+/// The JSON answer `{"error": message}` with `status`, which every failure gets. Handlers that
+/// build their own answers (the sales routes, not yet returning [`AppError`]) call it too.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// The answer to a storage failure: logged (`store.failed`), 503 with `Retry-After: 5`, so the
+/// widget keeps the lead and retries. What [`AppError::Unavailable`] answers.
+pub(crate) fn unavailable(e: &StoreError) -> Response {
+    log(Level::Error, "store.failed", &[("error", e)]);
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! [`queue`] (the webhook messages its score routes it to) → [`store`] (lead and messages in one
 //! transaction, then the forwarder is woken). Each refusal is an [`AppError`] with the reason.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::connect_info::ConnectInfo;
@@ -29,6 +29,7 @@ use crate::forward::message_body;
 use crate::guard::check_origin;
 use crate::logline::{log, Level};
 use crate::store::{Insert, NewEvent, NewLead, ScoreCheck, StoreError};
+use crate::versions::{self, SharedCatalog};
 use crate::RelayState;
 
 /// The largest lead body accepted (64 KiB); a larger one gets 413.
@@ -73,7 +74,8 @@ pub(super) async fn receive(
     admit(&state, &headers, ip, "/v1/leads")?;
     let refused = |why: Refused| why.from_client(ip);
     let received = parse(&headers, beacon, body).map_err(refused)?;
-    let form = check(&state.forms, &received.payload).map_err(refused)?;
+    let form = check(&state.catalog, &received.payload).map_err(refused)?;
+    let form = form.as_deref();
     let spam = spam(&received.payload, state.min_fill_ms, state.require_meta);
     let now = clock::now();
     let (check, relay_score) = rescore(&received.payload, form, now);
@@ -186,26 +188,29 @@ fn parse(
     Ok(Received { idempotency_key: header_key.map(String::from).or(beacon_key), meta, payload })
 }
 
-/// Step 3: the form, when the relay knows forms (a lead of another form is refused, 422), and
-/// the fields: against the form's config (every field's own checks, and no field it does not
-/// know), else generic bounds.
-fn check<'f>(
-    forms: &'f BTreeMap<String, FormConfig>,
+/// Step 3: the form, when the relay knows forms (a lead of another form is refused, 422):
+/// the version that scored it in the browser (its `score.model`), else the current one; then
+/// the fields: against that config (every field's own checks, and no field it does not know),
+/// else generic bounds. The catalog's lock is let go before anything waits.
+fn check(
+    catalog: &SharedCatalog,
     payload: &LeadPayload,
-) -> Result<Option<&'f FormConfig>, Refused> {
-    let form = if forms.is_empty() {
-        None
-    } else if let Some(form) = forms.get(&payload.form_id) {
-        Some(form)
-    } else {
-        let known: Vec<&str> = forms.keys().map(String::as_str).collect();
-        return Err(Refused::Unprocessable(format!(
-            "this relay does not know the form {:?} (it knows: {})",
-            payload.form_id,
-            known.join(", ")
-        )));
+) -> Result<Option<Arc<FormConfig>>, Refused> {
+    let form = {
+        let catalog = versions::read(catalog);
+        if catalog.is_empty() {
+            None
+        } else if let Some(form) = catalog.for_lead(&payload.form_id, &payload.score.model) {
+            Some(form)
+        } else {
+            return Err(Refused::Unprocessable(format!(
+                "this relay does not know the form {:?} (it knows: {})",
+                payload.form_id,
+                catalog.form_ids().join(", ")
+            )));
+        }
     };
-    check_fields(payload, form).map_err(Refused::Unprocessable)?;
+    check_fields(payload, form.as_deref()).map_err(Refused::Unprocessable)?;
     Ok(form)
 }
 
@@ -431,11 +436,16 @@ fn parse_events(
     let day = clock::day(now);
     let mut events = Vec::with_capacity(batch.len());
     for (i, e) in batch.into_iter().enumerate() {
-        if e.kind != "view" && e.kind != "start" {
-            let message = format!("[{i}].kind {:?} is not \"view\" or \"start\"", e.kind);
+        if !["view", "start", "submit"].contains(&e.kind.as_str()) {
+            let message =
+                format!("[{i}].kind {:?} is not \"view\", \"start\" or \"submit\"", e.kind);
             return Err(Refused::Unprocessable(message));
         }
-        if !state.forms.is_empty() && !state.forms.contains_key(&e.form_id) {
+        let unknown = {
+            let catalog = versions::read(&state.catalog);
+            !catalog.is_empty() && !catalog.knows(&e.form_id)
+        };
+        if unknown {
             let message =
                 format!("[{i}].form_id: this relay does not know the form {:?}", e.form_id);
             return Err(Refused::Unprocessable(message));

@@ -30,7 +30,9 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod insights;
 pub mod intake;
+pub mod sales;
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -76,7 +78,9 @@ pub fn router(state: RelayState) -> Router {
         .route("/leads", get(dashboard::page))
         .route("/leads.csv", get(dashboard::csv))
         .route("/leads.css", get(dashboard::stylesheet))
-        .route("/healthz", get(api::health));
+        .route("/healthz", get(api::health))
+        // Outcomes, config versions, insights, the SLA (each route there).
+        .merge(sales::routes());
     if let Some(dir) = &state.demo_dir {
         app = app.fallback_service(demo_files(dir, &state.demo_connect_src));
     }

@@ -84,13 +84,19 @@ pub(crate) struct Postgres {
     url: String,
     client: Client,
     statements: HashMap<String, Statement>,
+    deferred: super::sales::Deferred,
 }
 
 impl Postgres {
     /// Connects to `url` (`postgres://user:password@host:port/database`; no TLS).
     pub(crate) fn connect(url: &str) -> Result<Postgres, StoreError> {
         let client = Client::connect(url, NoTls)?;
-        Ok(Postgres { url: url.to_string(), client, statements: HashMap::new() })
+        Ok(Postgres {
+            url: url.to_string(),
+            client,
+            statements: HashMap::new(),
+            deferred: super::sales::Deferred::default(),
+        })
     }
 
     /// Applies the migrations the database lacks, under an advisory lock (relays starting
@@ -188,6 +194,10 @@ impl Db for Postgres {
         rows.iter()
             .map(|row| (0..row.len()).map(|i| column(row, i)).collect::<Result<_, _>>().map(Row))
             .collect()
+    }
+
+    fn deferred(&mut self) -> &mut super::sales::Deferred {
+        &mut self.deferred
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {

@@ -8,6 +8,8 @@
 //! | `$N` | `?N` | `$N` |
 //! | `{seq}` (insertion order) | `rowid` | the `seq` column |
 //! | `{skip_locked}` (after a queue `SELECT`) | nothing (one writer at a time) | `FOR UPDATE SKIP LOCKED` |
+//! | `{for_update}` (lock the rows read until commit) | nothing (one writer at a time) | `FOR UPDATE` |
+//! | `{collate_c}` (after a column compared by ranges: byte order, as its index) | nothing (SQLite compares bytes) | `COLLATE "C"` |
 
 use std::borrow::Cow;
 
@@ -37,16 +39,154 @@ pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_mig
     applied_at TEXT NOT NULL
 )";
 
+/// Migration 2, the same in both dialects but for the insertion-order column PostgreSQL
+/// needs (SQLite has its `rowid`) and the search indexes (byte-ordered in PostgreSQL, so an
+/// address or domain prefix is an index range). Leads get the facts their aggregates are keyed by and
+/// their sales state; `agg*` hold the counts (`sales.rs` says what each lead adds);
+/// `config_versions` every published config of a form, `forms` which one is current. The
+/// aggregates of leads stored before this step are built when the store opens
+/// (`Store::open_database` backfills every lead whose `rule_hits` is missing).
+macro_rules! schema_v2 {
+    ($seq:literal, $search:literal) => {
+        concat!(
+            "
+ALTER TABLE leads ADD COLUMN email_domain TEXT NOT NULL DEFAULT '';
+CREATE INDEX leads_received_id ON leads (received_at, id);
+",
+            $search,
+            "
+ALTER TABLE leads ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE leads ADD COLUMN received_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN relay_grade TEXT;
+ALTER TABLE leads ADD COLUMN first_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE leads ADD COLUMN first_campaign TEXT NOT NULL DEFAULT '';
+ALTER TABLE leads ADD COLUMN rule_hits TEXT;
+ALTER TABLE leads ADD COLUMN forwarded BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN sales_status TEXT;
+ALTER TABLE leads ADD COLUMN sales_reason TEXT;
+ALTER TABLE leads ADD COLUMN sales_flags BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN pipeline_cents BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN won_cents BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE leads ADD COLUMN first_touch_ms BIGINT;
+ALTER TABLE leads ADD COLUMN sla_notified BIGINT NOT NULL DEFAULT 0;
+UPDATE leads SET forwarded = 1
+    WHERE id IN (SELECT lead_id FROM deliveries WHERE status = 'delivered');
+CREATE INDEX leads_untouched ON leads (received_ms)
+    WHERE first_touch_ms IS NULL AND spam IS NULL;
+CREATE TABLE outcomes (
+    ",
+            $seq,
+            "
+    lead_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    note TEXT,
+    amount_cents BIGINT,
+    currency TEXT,
+    at TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    actor TEXT,
+    idempotency_key TEXT UNIQUE,
+    UNIQUE (lead_id, status, at_ms)
+);
+CREATE TABLE agg (
+    form_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    dim TEXT NOT NULL,
+    k1 TEXT NOT NULL,
+    k2 TEXT NOT NULL,
+    views BIGINT NOT NULL DEFAULT 0,
+    starts BIGINT NOT NULL DEFAULT 0,
+    submits BIGINT NOT NULL DEFAULT 0,
+    leads BIGINT NOT NULL DEFAULT 0,
+    mqls BIGINT NOT NULL DEFAULT 0,
+    forwarded BIGINT NOT NULL DEFAULT 0,
+    spam BIGINT NOT NULL DEFAULT 0,
+    mismatches BIGINT NOT NULL DEFAULT 0,
+    touched BIGINT NOT NULL DEFAULT 0,
+    accepted BIGINT NOT NULL DEFAULT 0,
+    rejected BIGINT NOT NULL DEFAULT 0,
+    opportunity BIGINT NOT NULL DEFAULT 0,
+    won BIGINT NOT NULL DEFAULT 0,
+    lost BIGINT NOT NULL DEFAULT 0,
+    pipeline_cents BIGINT NOT NULL DEFAULT 0,
+    won_cents BIGINT NOT NULL DEFAULT 0,
+    points BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, day, form_id, model, k1, k2)
+);
+CREATE TABLE agg_reasons (
+    form_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    dim TEXT NOT NULL,
+    k1 TEXT NOT NULL,
+    k2 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    n BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, day, form_id, model, k1, k2, status, reason)
+);
+CREATE TABLE agg_speed (
+    form_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT NOT NULL,
+    dim TEXT NOT NULL,
+    k1 TEXT NOT NULL,
+    k2 TEXT NOT NULL,
+    bucket BIGINT NOT NULL,
+    n BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, day, form_id, model, k1, k2, bucket)
+);
+CREATE TABLE config_versions (
+    form_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    model TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    note TEXT,
+    PRIMARY KEY (form_id, version)
+);
+CREATE TABLE forms (
+    form_id TEXT PRIMARY KEY NOT NULL,
+    current_version BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"
+        )
+    };
+}
+
 /// Every step, oldest first. Step 1 is the schema of the relay before versioning: written with
 /// `IF NOT EXISTS`, it creates a new database and leaves one made by an older relay as it is
 /// (SQLite files also get the `leads` columns added since the first release). Add a step at the
 /// end; never edit one that has shipped.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "leads, rule hits, funnel events, the forwarding queue",
-    sqlite: super::sqlite::SCHEMA_V1,
-    postgres: super::pg::SCHEMA_V1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "leads, rule hits, funnel events, the forwarding queue",
+        sqlite: super::sqlite::SCHEMA_V1,
+        postgres: super::pg::SCHEMA_V1,
+    },
+    Migration {
+        version: 2,
+        name: "outcomes, each lead's sales state, aggregates, config versions",
+        sqlite: schema_v2!(
+            "",
+            "UPDATE leads SET email_domain = substr(email, instr(email, '@') + 1)
+                WHERE instr(email, '@') > 0;
+CREATE INDEX leads_email_domain ON leads (email_domain);"
+        ),
+        postgres: schema_v2!(
+            "seq BIGSERIAL NOT NULL,",
+            "UPDATE leads SET email_domain = split_part(email, '@', 2) WHERE position('@' in email) > 0;
+CREATE INDEX leads_email_c ON leads (email COLLATE \"C\");
+CREATE INDEX leads_email_domain ON leads (email_domain COLLATE \"C\");"
+        ),
+    },
+];
 
 /// A parameter or a column value. Booleans are kept apart from integers because PostgreSQL
 /// types them apart; SQLite stores them as 0 and 1.
@@ -192,10 +332,17 @@ impl Dialect {
     pub(crate) fn rewrite(self, sql: &str) -> Cow<'_, str> {
         match self {
             Dialect::Sqlite if sql.contains(['$', '{']) => Cow::Owned(
-                sql.replace('$', "?").replace("{seq}", "rowid").replace("{skip_locked}", ""),
+                sql.replace('$', "?")
+                    .replace("{seq}", "rowid")
+                    .replace("{skip_locked}", "")
+                    .replace("{for_update}", "")
+                    .replace("{collate_c}", ""),
             ),
             Dialect::Postgres if sql.contains('{') => Cow::Owned(
-                sql.replace("{seq}", "seq").replace("{skip_locked}", "FOR UPDATE SKIP LOCKED"),
+                sql.replace("{seq}", "seq")
+                    .replace("{skip_locked}", "FOR UPDATE SKIP LOCKED")
+                    .replace("{for_update}", "FOR UPDATE")
+                    .replace("{collate_c}", "COLLATE \"C\""),
             ),
             _ => Cow::Borrowed(sql),
         }
@@ -226,6 +373,9 @@ pub(crate) trait Db: Send {
     fn ready(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The aggregate changes waiting for the batch's commit (see `sales::Deferred`).
+    fn deferred(&mut self) -> &mut super::sales::Deferred;
 
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, args: &[Arg]) -> Result<Option<Row>, StoreError> {

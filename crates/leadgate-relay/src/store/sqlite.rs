@@ -78,7 +78,7 @@ const LEAD_COLUMNS: [(&str, &str); 8] = [
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to the SQLite file.
-pub(crate) struct Sqlite(Connection);
+pub(crate) struct Sqlite(Connection, super::sales::Deferred);
 
 impl Sqlite {
     /// Opens (or creates) the file at `path` in WAL mode, `synchronous = FULL`.
@@ -89,7 +89,7 @@ impl Sqlite {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         // FULL: a commit is on disk (fsync of the WAL) before `COMMIT` returns.
         conn.execute_batch("PRAGMA synchronous = FULL;")?;
-        Ok(Sqlite(conn))
+        Ok(Sqlite(conn, super::sales::Deferred::default()))
     }
 
     /// Applies the migrations the file lacks (all of them to a new file), each in a
@@ -192,5 +192,9 @@ impl Db for Sqlite {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn deferred(&mut self) -> &mut super::sales::Deferred {
+        &mut self.1
     }
 }

@@ -13,6 +13,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use super::sales;
 use super::sql::Db;
 use super::StoreError;
 
@@ -159,7 +160,20 @@ fn run_batch(db: &mut dyn Db, batch: &mut [Box<dyn Job>]) -> Vec<Result<(), Stor
         }
         let ok = job.run(db);
         let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        outcomes.push(db.batch(end));
+        let ended = db.batch(end);
+        // The job's aggregate changes count only if its savepoint was kept.
+        if ok && ended.is_ok() {
+            db.deferred().keep_job();
+        } else {
+            db.deferred().drop_job();
+        }
+        outcomes.push(ended);
+    }
+    // The batch's aggregate changes, summed, in its transaction (see `sales::Deferred`).
+    let aggregates = db.deferred().take_batch();
+    if let Err(e) = sales::apply_now(db, &aggregates) {
+        let _ = db.batch("ROLLBACK");
+        return fail_all(n, &e);
     }
     if let Err(e) = db.batch("COMMIT") {
         // Nothing of this batch is on disk: every asker gets the error (a 503 for a lead).
@@ -179,6 +193,7 @@ mod tests {
     struct Fake {
         statements: Vec<String>,
         fail_commit: bool,
+        deferred: sales::Deferred,
     }
 
     impl Db for Fake {
@@ -197,6 +212,9 @@ mod tests {
                 return Err(StoreError::Task("disk full".into()));
             }
             Ok(())
+        }
+        fn deferred(&mut self) -> &mut sales::Deferred {
+            &mut self.deferred
         }
     }
 

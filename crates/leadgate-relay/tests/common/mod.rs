@@ -3,6 +3,7 @@
 //! webhook receiver that checks Standard Webhooks signatures.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod pg;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};
