@@ -348,3 +348,30 @@ fn a_tag_manager_can_insert_the_script_after_load_and_a_second_copy_is_harmless(
         events(&browser).into_iter().filter(|e| e["type"] == "csp-violation").collect();
     assert!(violations.is_empty(), "strict CSP violated: {violations:?}");
 }
+
+#[test]
+fn a_page_loads_its_config_from_the_relay_and_its_lead_is_checked_against_that_version() {
+    let page = landing_page(
+        "<div data-leadgate data-config=\"/v1/forms/book-a-demo/config\"></div>",
+    );
+    let relay = Relay::start(&[("index.html", page), ("events.js", EVENTS_JS.into())]);
+    // The marketer publishes the form on the relay (version 1).
+    let config: Value = serde_json::from_str(&demo_config()).unwrap();
+    let body = json!({"config": config, "note": "first"}).to_string();
+    let published = ureq::post(&format!("{}/v1/forms/book-a-demo/versions", relay.url))
+        .set("Content-Type", "application/json")
+        .send_string(&body)
+        .unwrap();
+    assert_eq!(published.status(), 201);
+    let model = leadgate_core::FormConfig::from_json(&demo_config()).unwrap().scoring.model_id();
+
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    fill_demo_form(&browser, 0, "founder", "1000+");
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+    wait_phase(&browser, 0, "sent", 20);
+    let leads = relay.leads();
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    assert_eq!(leads[0]["payload"]["score"]["model"], model.as_str());
+    assert_eq!(leads[0]["score_checked"], "match", "re-scored with the version the page used");
+}

@@ -569,13 +569,7 @@ impl Store {
             // Its counts, in the transaction that stores it (the hits are in `rule_hits`).
             sales::apply(db, &crate::sales::delta(None, Some(&facts.contributions())))?;
             for (webhook, body) in &lead.deliveries {
-                db.execute(
-                    "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts,
-                        next_at, created_at)
-                     VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5)
-                     ON CONFLICT DO NOTHING",
-                    args![&p.id, webhook, msg_id(&p.id, webhook), body, &lead.received_at],
-                )?;
+                queue_message(db, &p.id, webhook, body, &lead.received_at)?;
             }
             Ok(Insert::Stored)
         })
@@ -946,6 +940,25 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
         forwarded: row.uint(9)?,
         id,
     })
+}
+
+/// Queues a message about a lead to a webhook, due now; never twice (the queue's key is the
+/// lead and the webhook).
+pub(crate) fn queue_message(
+    db: &mut dyn Db,
+    lead_id: &str,
+    webhook: &str,
+    body: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts, next_at,
+            created_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5)
+         ON CONFLICT DO NOTHING",
+        args![lead_id, webhook, msg_id(lead_id, webhook), body, at],
+    )?;
+    Ok(())
 }
 
 /// The `webhook-id` of a lead's message to a webhook: the same on every retry and replay, so

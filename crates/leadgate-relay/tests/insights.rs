@@ -8,28 +8,11 @@
 mod common;
 
 use common::*;
-use leadgate_core::payload::lead_id;
-use leadgate_core::{FieldValue, FormConfig, Lead, LeadPayload, Timestamp, VisitorContext};
+use leadgate_core::{FormConfig, LeadPayload};
 use serde_json::{json, Value};
 
 fn lead_with(config: &FormConfig, seed: u8, fields: &[(&str, &str)], source: &str) -> LeadPayload {
-    let mut lead = Lead::default();
-    for (name, value) in fields {
-        lead.fields.insert(name.to_string(), FieldValue::Text(value.to_string()));
-    }
-    lead.fields.insert("ok".into(), FieldValue::Checked(true));
-    let mut context =
-        VisitorContext { page_url: "http://127.0.0.1/landing".into(), ..Default::default() };
-    context.utm.insert("utm_source".into(), source.into());
-    let mut payload = LeadPayload::build(
-        config,
-        lead_id([seed; 16]),
-        lead,
-        context,
-        Timestamp(1_795_735_496_123),
-    );
-    payload.meta = Some(json!({"honeypot": "", "fill_ms": 5000}));
-    payload
+    payload_for(config, seed, fields, source)
 }
 
 fn get_json(relay: &Relay, path: &str) -> Value {

@@ -368,19 +368,20 @@ pub(crate) async fn insights(
     State(state): State<RelayState>,
     Params(params): Params<InsightParams>,
 ) -> Response {
-    let filter = match params.filter() {
-        Ok(filter) => filter,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    let rows = match aggregates(&state, &params).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
     };
-    match state.store.aggregates(filter).await {
-        Ok(rows) => {
-            let today = now().to_rfc3339();
-            let mut body = build(&rows, &today);
-            body["filter"] = json!({"form": params.form, "model": params.model, "from": params.from, "to": params.to});
-            ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
-        }
-        Err(e) => unavailable(&e),
-    }
+    let mut body = build(&rows, &now().to_rfc3339());
+    body["filter"] =
+        json!({"form": params.form, "model": params.model, "from": params.from, "to": params.to});
+    ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// The aggregate rows `params` select, or the 400/503 to answer.
+async fn aggregates(state: &RelayState, params: &InsightParams) -> Result<AggRows, Response> {
+    let filter = params.filter().map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+    state.store.aggregates(filter).await.map_err(|e| unavailable(&e))
 }
 
 /// `GET /v1/insights.csv`: the funnel by source and campaign (last touch), one row each, with
@@ -390,13 +391,9 @@ pub(crate) async fn insights_csv(
     State(state): State<RelayState>,
     Params(params): Params<InsightParams>,
 ) -> Response {
-    let filter = match params.filter() {
-        Ok(filter) => filter,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
-    let rows = match state.store.aggregates(filter).await {
+    let rows = match aggregates(&state, &params).await {
         Ok(rows) => rows,
-        Err(e) => return unavailable(&e),
+        Err(response) => return response,
     };
     let mut by: BTreeMap<(String, String), Counters> = BTreeMap::new();
     for (d, _, k1, k2, c) in &rows.counts {
@@ -513,29 +510,10 @@ pub(crate) async fn backtest_draft(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let json_ct = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    if !json_ct {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the draft as application/json");
-    }
-    let value: Value = match serde_json::from_str(&body) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")),
+    let draft = match super::sales::config_body(&headers, &body, &form_id) {
+        Ok((draft, _, _)) => draft,
+        Err(why) => return why.from_client(None).into_response(),
     };
-    let Some(config) = value.get("config").filter(|c| c.is_object()) else {
-        return error(StatusCode::BAD_REQUEST, "config: expected the draft form config object");
-    };
-    let draft = match FormConfig::from_json(&config.to_string()) {
-        Ok(d) => d,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("config: {e}")),
-    };
-    if draft.form_id != form_id {
-        let message =
-            format!("config.form_id {:?} is not the form of the URL ({form_id:?})", draft.form_id);
-        return error(StatusCode::BAD_REQUEST, message);
-    }
     let started = std::time::Instant::now();
     let mut leads: Vec<(String, Scored, Scored, LeadOutcome)> = Vec::new();
     let mut after_id: Option<String> = None;

@@ -115,7 +115,7 @@ fn json_body(headers: &HeaderMap, body: &str) -> Result<Value, Refused> {
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/json"));
     if !json {
         return Err(Refused::UnsupportedType(
-            "an outcome is sent as Content-Type: application/json".into(),
+            "send JSON, with Content-Type: application/json".into(),
         ));
     }
     serde_json::from_str(body)
@@ -285,6 +285,29 @@ async fn current_config(
     (StatusCode::OK, [cors, cache, (ETAG, tag), content], json.to_string()).into_response()
 }
 
+/// A body `{"config": {...}, ...}` for form `form_id`: the config read exactly as a page would
+/// read it (a bad one: 400 naming the place), its JSON text, and the whole body; its `form_id`
+/// must be the URL's.
+pub(crate) fn config_body(
+    headers: &HeaderMap,
+    body: &str,
+    form_id: &str,
+) -> Result<(FormConfig, String, Value), Refused> {
+    let value = json_body(headers, body)?;
+    let Some(config) = value.get("config").filter(|c| c.is_object()) else {
+        return Err(Refused::BadRequest("config: expected the form config object".into()));
+    };
+    let text = config.to_string();
+    let form =
+        FormConfig::from_json(&text).map_err(|e| Refused::BadRequest(format!("config: {e}")))?;
+    if form.form_id != form_id {
+        let message =
+            format!("config.form_id {:?} is not the form of the URL ({form_id:?})", form.form_id);
+        return Err(Refused::BadRequest(message));
+    }
+    Ok((form, text, value))
+}
+
 /// `GET /v1/forms/{form_id}/versions`.
 async fn list_versions(
     _: Reader,
@@ -311,23 +334,10 @@ async fn publish(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let value = match json_body(&headers, &body) {
-        Ok(value) => value,
+    let (form, text, value) = match config_body(&headers, &body, &form_id) {
+        Ok(read) => read,
         Err(why) => return why.from_client(None).into_response(),
     };
-    let Some(config) = value.get("config").filter(|c| c.is_object()) else {
-        return error(StatusCode::BAD_REQUEST, "config: expected the form config object");
-    };
-    let text = config.to_string();
-    let form = match FormConfig::from_json(&text) {
-        Ok(form) => form,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("config: {e}")),
-    };
-    if form.form_id != form_id {
-        let message =
-            format!("config.form_id {:?} is not the form of the URL ({form_id:?})", form.form_id);
-        return error(StatusCode::BAD_REQUEST, message);
-    }
     let note = match value.get("note") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= 1000 => Some(s.clone()),

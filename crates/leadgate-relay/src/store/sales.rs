@@ -963,13 +963,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(move |db| {
             for (lead_id, body) in &alerts {
-                db.execute(
-                    "INSERT INTO deliveries (lead_id, webhook, msg_id, body, status, attempts,
-                        next_at, created_at)
-                     VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5)
-                     ON CONFLICT DO NOTHING",
-                    args![lead_id, &webhook, super::msg_id(lead_id, &webhook), body, &at],
-                )?;
+                super::queue_message(db, lead_id, &webhook, body, &at)?;
                 db.execute("UPDATE leads SET sla_notified = 1 WHERE id = $1", args![lead_id])?;
             }
             Ok(())

@@ -55,6 +55,16 @@ pub fn tamper(payload: &mut LeadPayload) {
 
 /// A scored lead for the demo form; `seed` makes the id.
 pub fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
+    payload_for(&config(), seed, fields, "newsletter")
+}
+
+/// A lead scored by `config`, from a page with `utm_source=source`; `seed` makes the id.
+pub fn payload_for(
+    config: &FormConfig,
+    seed: u8,
+    fields: &[(&str, &str)],
+    source: &str,
+) -> LeadPayload {
     let mut lead = Lead::default();
     for (name, value) in fields {
         lead.fields.insert(name.to_string(), FieldValue::Text(value.to_string()));
@@ -62,9 +72,9 @@ pub fn payload(seed: u8, fields: &[(&str, &str)]) -> LeadPayload {
     lead.fields.insert("ok".into(), FieldValue::Checked(true));
     let mut context =
         VisitorContext { page_url: "http://127.0.0.1/landing".into(), ..Default::default() };
-    context.utm.insert("utm_source".into(), "newsletter".into());
+    context.utm.insert("utm_source".into(), source.into());
     let mut payload = LeadPayload::build(
-        &config(),
+        config,
         lead_id([seed; 16]),
         lead,
         context,
