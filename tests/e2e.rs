@@ -351,9 +351,8 @@ fn a_tag_manager_can_insert_the_script_after_load_and_a_second_copy_is_harmless(
 
 #[test]
 fn a_page_loads_its_config_from_the_relay_and_its_lead_is_checked_against_that_version() {
-    let page = landing_page(
-        "<div data-leadgate data-config=\"/v1/forms/book-a-demo/config\"></div>",
-    );
+    let page =
+        landing_page("<div data-leadgate data-config=\"/v1/forms/book-a-demo/config\"></div>");
     let relay = Relay::start(&[("index.html", page), ("events.js", EVENTS_JS.into())]);
     // The marketer publishes the form on the relay (version 1).
     let config: Value = serde_json::from_str(&demo_config()).unwrap();
