@@ -28,7 +28,9 @@ fn config(points: impl Fn(usize) -> i64) -> FormConfig {
     ];
     let mut rules = Vec::new();
     for f in 0..FIELDS {
-        let options: Vec<String> = (0..VALUES).map(|v| format!("v{v}")).collect();
+        let options: Vec<serde_json::Value> = (0..VALUES)
+            .map(|v| serde_json::json!({"value": format!("v{v}"), "label": format!("Answer {v}")}))
+            .collect();
         fields.push(serde_json::json!({"name": format!("f{f}"), "type": "select", "label": format!("Question {f}"), "options": options}));
         for v in 0..VALUES {
             let i = f * VALUES + v;

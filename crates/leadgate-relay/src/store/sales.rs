@@ -853,37 +853,51 @@ impl Store {
         at: String,
     ) -> Result<(ConfigVersion, bool), StoreError> {
         self.write(move |db| {
-            let existing = db.query_opt(
-                "SELECT version FROM config_versions WHERE form_id = $1 AND model = $2
-                 ORDER BY version DESC LIMIT 1",
-                args![&form_id, &model],
-            )?;
-            let (version, added) = match existing {
-                Some(row) => (row.int(0)?, false),
-                None => {
-                    let next = db
-                        .query_opt(
-                            "SELECT COALESCE(max(version), 0) + 1 FROM config_versions WHERE form_id = $1",
-                            args![&form_id],
-                        )?
-                        .map_or(Ok(1), |row| row.int(0))?;
-                    db.execute(
-                        "INSERT INTO config_versions (form_id, version, model, config, created_at, note)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                        args![&form_id, next, &model, &config, &at, note],
-                    )?;
-                    (next, true)
+            // Relays sharing PostgreSQL may start together with the same file: an insert
+            // that finds its version number taken looks again (the other's row is committed
+            // by then) instead of failing.
+            let mut stored = None;
+            for _ in 0..5 {
+                let existing = db.query_opt(
+                    "SELECT version FROM config_versions WHERE form_id = $1 AND model = $2
+                     ORDER BY version DESC LIMIT 1",
+                    args![&form_id, &model],
+                )?;
+                if let Some(row) = existing {
+                    stored = Some((row.int(0)?, false));
+                    break;
                 }
-            };
-            let has_current = db.query_opt("SELECT 1 FROM forms WHERE form_id = $1", args![&form_id])?.is_some();
+                let next = db
+                    .query_opt(
+                        "SELECT COALESCE(max(version), 0) + 1 FROM config_versions
+                         WHERE form_id = $1",
+                        args![&form_id],
+                    )?
+                    .map_or(Ok(1), |row| row.int(0))?;
+                let inserted = db.execute(
+                    "INSERT INTO config_versions (form_id, version, model, config, created_at, note)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT DO NOTHING",
+                    args![&form_id, next, &model, &config, &at, note.clone()],
+                )?;
+                if inserted == 1 {
+                    stored = Some((next, true));
+                    break;
+                }
+            }
+            let (version, added) = stored.ok_or_else(|| {
+                StoreError::Task("another relay kept publishing versions of this form".into())
+            })?;
+            let has_current =
+                db.query_opt("SELECT 1 FROM forms WHERE form_id = $1", args![&form_id])?.is_some();
             if make_current || !has_current {
                 set_current(db, &form_id, version, &at)?;
             }
             let all = versions(db, Some(&form_id))?;
-            let v = all.into_iter().find(|v| v.version == version).ok_or(StoreError::Column {
-                index: 0,
-                expected: "the version just stored",
-            })?;
+            let v = all
+                .into_iter()
+                .find(|v| v.version == version)
+                .ok_or(StoreError::Column { index: 0, expected: "the version just stored" })?;
             Ok((v, added))
         })
         .await
