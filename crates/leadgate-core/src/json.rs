@@ -49,9 +49,9 @@ pub enum JsonErrorKind {
         /// Said after the key, e.g. `` for op `equals` ``; often empty.
         context: String,
         /// The keys the object takes.
-        known: Vec<String>,
+        known: Vec<&'static str>,
         /// The known key one typo away, if any.
-        suggestion: Option<String>,
+        suggestion: Option<&'static str>,
     },
     /// A key the object needs is missing.
     MissingKey(String),
@@ -62,7 +62,7 @@ pub enum JsonErrorKind {
         /// The name as written.
         name: String,
         /// The names allowed.
-        expected: Vec<String>,
+        expected: Vec<&'static str>,
     },
 }
 
@@ -91,7 +91,7 @@ impl fmt::Display for JsonErrorKind {
                     f.write_str(", there are no fields")?;
                 } else {
                     f.write_str(", expected one of ")?;
-                    f.write_str(&quoted_list(known.iter().map(String::as_str)))?;
+                    f.write_str(&quoted_list(known.iter().copied()))?;
                 }
                 if let Some(near) = suggestion {
                     f.write_str(" (did you mean `")?;
@@ -114,7 +114,7 @@ impl fmt::Display for JsonErrorKind {
                 f.write_str("unknown variant `")?;
                 f.write_str(name)?;
                 f.write_str("`, expected one of ")?;
-                f.write_str(&quoted_list(expected.iter().map(String::as_str)))
+                f.write_str(&quoted_list(expected.iter().copied()))
             }
         }
     }
@@ -549,6 +549,82 @@ pub fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// A type read from a JSON value at its place. Config types derive it
+/// (`#[derive(leadgate_derive::FromJson)]`) from their own serde attributes, so a type, its
+/// keys, its defaults and its JSON Schema are described once; the few types with a shape of
+/// their own (a condition, tagged by `op`) implement it by hand.
+pub trait FromJson: Sized {
+    /// Reads the value at `node`; the error names the place and what was expected.
+    fn read(node: &Node) -> Read<Self>;
+}
+
+impl FromJson for String {
+    fn read(node: &Node) -> Read<String> {
+        node.string()
+    }
+}
+
+impl FromJson for bool {
+    fn read(node: &Node) -> Read<bool> {
+        node.boolean()
+    }
+}
+
+impl FromJson for i64 {
+    fn read(node: &Node) -> Read<i64> {
+        node.int()
+    }
+}
+
+impl FromJson for u32 {
+    fn read(node: &Node) -> Read<u32> {
+        node.count()
+    }
+}
+
+impl FromJson for u64 {
+    fn read(node: &Node) -> Read<u64> {
+        node.unsigned()
+    }
+}
+
+/// A length or a count: a whole number from 0 to `u32::MAX`.
+impl FromJson for usize {
+    fn read(node: &Node) -> Read<usize> {
+        node.count().map(|n| n as usize)
+    }
+}
+
+impl FromJson for f64 {
+    fn read(node: &Node) -> Read<f64> {
+        node.number()
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn read(node: &Node) -> Read<Vec<T>> {
+        node.list(|item| T::read(&item))
+    }
+}
+
+/// An object whose keys are names the marketer chooses (`"groups": {"fit": {...}}`).
+impl<T: FromJson> FromJson for std::collections::BTreeMap<String, T> {
+    fn read(node: &Node) -> Read<std::collections::BTreeMap<String, T>> {
+        // (`insert`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
+        let mut map = std::collections::BTreeMap::new();
+        for (key, value) in node.any_object()?.entries() {
+            map.insert(key.to_string(), T::read(&value)?);
+        }
+        Ok(map)
+    }
+}
+
+impl<T: FromJson> FromJson for Box<T> {
+    fn read(node: &Node) -> Read<Box<T>> {
+        T::read(node).map(Box::new)
+    }
+}
+
 /// A value at its place in the config.
 pub struct Node<'a> {
     value: &'a Json,
@@ -583,7 +659,7 @@ impl<'a> Node<'a> {
 
     /// This value as an object with only the `keys` given (an unknown key is an error that
     /// names it and the known ones).
-    pub fn object(&self, keys: &[&str]) -> Read<Obj<'a>> {
+    pub fn object(&self, keys: &[&'static str]) -> Read<Obj<'a>> {
         let obj = self.any_object()?;
         obj.only(keys, "")?;
         Ok(obj)
@@ -682,18 +758,29 @@ impl<'a> Node<'a> {
         Ok(map)
     }
 
+    /// Whether the value is `null` (for an optional key: the same as leaving it out).
+    pub fn is_null(&self) -> bool {
+        *self.value == Json::Null
+    }
+
     /// The value as it is.
     pub fn json(&self) -> &'a Json {
         self.value
     }
 
+    /// The error for a string that is not one of `names`.
+    pub fn unknown_variant(&self, names: &[&'static str]) -> JsonError {
+        let name = match self.value {
+            Json::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        self.wrong(JsonErrorKind::UnknownVariant { name, expected: names.to_vec() })
+    }
+
     /// One of the `names` (a string), as its index.
-    pub fn one_of(&self, names: &[&str]) -> Read<usize> {
+    pub fn one_of(&self, names: &[&'static str]) -> Read<usize> {
         let name = self.string()?;
-        names.iter().position(|n| *n == name).ok_or_else(|| {
-            let expected = names.iter().map(|n| String::from(*n)).collect();
-            self.wrong(JsonErrorKind::UnknownVariant { name, expected })
-        })
+        names.iter().position(|n| *n == name).ok_or_else(|| self.unknown_variant(names))
     }
 }
 
@@ -712,14 +799,14 @@ impl<'a> Obj<'a> {
 
     /// Fails on the first key that is not in `keys`; `context` follows the key in the message
     /// (e.g. `` for op `equals` ``).
-    pub fn only(&self, keys: &[&str], context: &str) -> Read<()> {
+    pub fn only(&self, keys: &[&'static str], context: &str) -> Read<()> {
         match self.entries.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
             None => Ok(()),
             Some((key, value)) => Err(self.at(key, value).wrong(JsonErrorKind::UnknownKey {
                 key: key.clone(),
                 context: context.into(),
-                known: keys.iter().map(|k| String::from(*k)).collect(),
-                suggestion: keys.iter().find(|k| close(k, key)).map(|k| String::from(*k)),
+                known: keys.to_vec(),
+                suggestion: keys.iter().find(|k| close(k, key)).copied(),
             })),
         }
     }
@@ -732,15 +819,17 @@ impl<'a> Obj<'a> {
             .map(|(_, value)| self.at(key, value))
     }
 
+    /// The error for a missing `key`, at this object.
+    pub fn missing(&self, key: &str) -> JsonError {
+        JsonError { path: self.path.clone(), kind: JsonErrorKind::MissingKey(key.into()) }
+    }
+
     /// The value of `key`; missing is an error at this object.
     /// (`null` is a value here: the read that follows says what was expected instead.)
     pub fn need(&self, key: &str) -> Read<Node<'a>> {
         match self.entries.iter().find(|(k, _)| k == key) {
             Some((_, value)) => Ok(self.at(key, value)),
-            None => Err(JsonError {
-                path: self.path.clone(),
-                kind: JsonErrorKind::MissingKey(key.into()),
-            }),
+            None => Err(self.missing(key)),
         }
     }
 
