@@ -3,9 +3,10 @@
 //! (`fields[2].type`) and say what was expected there.
 //!
 //! Written by hand rather than derived with serde: derived readers are one instance per type
-//! and per deserializer, and made up a fifth of the widget's wasm. Every config type reads
-//! itself through the few functions here (a `read` beside each type; the scoring model's in
-//! `scoring/read.rs`).
+//! and per deserializer, and made up a fifth of the widget's wasm. Config types get their
+//! [`FromJson`] from `#[derive(leadgate_derive::FromJson)]`, which reads their serde
+//! attributes and writes a small reader on the functions here (one key check with "did you
+//! mean", then one loop over the keys); a condition's reader is in `scoring/read.rs`.
 //!
 //! A leaf module: its errors are its own ([`JsonError`]); the config wraps them in
 //! [`crate::ConfigError`], storage readers in theirs.
@@ -732,15 +733,19 @@ impl<'a> Node<'a> {
         let Json::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let mut path = self.path.clone();
-                index(&mut path, i);
-                read(Node { value, path })
-            })
-            .collect()
+        // (A loop, not `collect` into a `Result`: that is a large iterator adapter per `T`.)
+        let mut out = Vec::with_capacity(items.len());
+        for (i, value) in items.iter().enumerate() {
+            out.push(read(self.item(i, value))?);
+        }
+        Ok(out)
+    }
+
+    /// Item `i` of this list, at its place.
+    fn item(&self, i: usize, value: &'a Json) -> Node<'a> {
+        let mut path = self.path.clone();
+        index(&mut path, i);
+        Node { value, path }
     }
 
     /// A list of strings.
@@ -756,11 +761,6 @@ impl<'a> Node<'a> {
             map.insert(key.to_string(), value.string()?);
         }
         Ok(map)
-    }
-
-    /// Whether the value is `null` (for an optional key: the same as leaving it out).
-    pub fn is_null(&self) -> bool {
-        *self.value == Json::Null
     }
 
     /// The value as it is.
@@ -819,17 +819,15 @@ impl<'a> Obj<'a> {
             .map(|(_, value)| self.at(key, value))
     }
 
-    /// The error for a missing `key`, at this object.
-    pub fn missing(&self, key: &str) -> JsonError {
-        JsonError { path: self.path.clone(), kind: JsonErrorKind::MissingKey(key.into()) }
-    }
-
     /// The value of `key`; missing is an error at this object.
     /// (`null` is a value here: the read that follows says what was expected instead.)
     pub fn need(&self, key: &str) -> Read<Node<'a>> {
         match self.entries.iter().find(|(k, _)| k == key) {
             Some((_, value)) => Ok(self.at(key, value)),
-            None => Err(self.missing(key)),
+            None => Err(JsonError {
+                path: self.path.clone(),
+                kind: JsonErrorKind::MissingKey(key.into()),
+            }),
         }
     }
 

@@ -103,7 +103,10 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
     let name = &input.ident;
     let container = serde_attrs(&input.attrs)?;
     let mut keys = Vec::new();
+    // The value the struct starts from: required keys read, the others at their defaults.
     let mut inits = Vec::new();
+    // One arm per optional key: its index in KEYS, and the read that replaces the default.
+    let mut arms = Vec::new();
     for field in &fields.named {
         let ident =
             field.ident.as_ref().ok_or_else(|| syn::Error::new_spanned(field, "unnamed"))?;
@@ -113,28 +116,58 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
             continue;
         }
         let key = serde.rename.unwrap_or_else(|| ident.to_string());
+        let index = keys.len();
         keys.push(key.clone());
-        let init = if let Some(inner) = option_inner(&field.ty) {
-            quote! { obj.opt(#key, <#inner as crate::json::FromJson>::read)? }
+        let ty = &field.ty;
+        let (init, read) = if let Some(inner) = option_inner(ty) {
+            (quote! { None }, quote! { Some(<#inner as crate::json::FromJson>::read(&value)?) })
         } else {
-            let ty = &field.ty;
-            let read = quote! { obj.opt(#key, <#ty as crate::json::FromJson>::read)? };
+            let read = quote! { <#ty as crate::json::FromJson>::read(&value)? };
             match (&serde.default, &container.default) {
-                (Some(DefaultFrom::Path(path)), _) => quote! { #read.unwrap_or_else(#path) },
-                (Some(DefaultFrom::Trait), _) => quote! { #read.unwrap_or_default() },
-                (None, Some(_)) => quote! { #read.unwrap_or(defaults.#ident) },
+                (Some(DefaultFrom::Path(path)), _) => (quote! { #path() }, read),
+                (Some(DefaultFrom::Trait), _) | (None, Some(_)) => {
+                    (quote! { ::core::default::Default::default() }, read)
+                }
                 (None, None) => {
-                    quote! { <#ty as crate::json::FromJson>::read(&obj.need(#key)?)? }
+                    // Required: read first, from `need` (missing, or `null` where a value is
+                    // needed, is an error naming the key).
+                    inits.push(
+                        quote! { #ident: <#ty as crate::json::FromJson>::read(&obj.need(#key)?)? },
+                    );
+                    continue;
                 }
             }
         };
         inits.push(quote! { #ident: #init });
+        arms.push(quote! { #index => out.#ident = #read, });
     }
     let count = keys.len();
-    let defaults = container
-        .default
-        .is_some()
-        .then(|| quote! { let defaults = <#name as ::core::default::Default>::default(); });
+    // With `#[serde(default)]` on the container, a missing key keeps the value of the type's
+    // `Default` (serde's rule); the other fields start from their own defaults.
+    let start = if container.default.is_some() {
+        quote! { <#name as ::core::default::Default>::default() }
+    } else {
+        quote! { #name { #(#inits),* } }
+    };
+    // Every optional key present (and not `null`) replaces its default, in the order of KEYS:
+    // one loop and one `match` per type instead of a read per key, so an error leaves through
+    // one exit that drops `out` whichever key it was.
+    let body = if arms.is_empty() {
+        quote! { Ok(#start) }
+    } else {
+        quote! {
+            #[allow(unused_mut)]
+            let mut out = #start;
+            for (i, key) in #name::KEYS.iter().enumerate() {
+                let Some(value) = obj.get(key) else { continue };
+                match i {
+                    #(#arms)*
+                    _ => {}
+                }
+            }
+            Ok(out)
+        }
+    };
     Ok(quote! {
         impl #name {
             /// The keys this object takes, in the order they are documented.
@@ -144,8 +177,7 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
         impl crate::json::FromJson for #name {
             fn read(node: &crate::json::Node) -> crate::json::Read<#name> {
                 let obj = node.object(&#name::KEYS)?;
-                #defaults
-                Ok(#name { #(#inits),* })
+                #body
             }
         }
     })
