@@ -183,7 +183,14 @@ pub fn FieldInput(
             let (input_type, autocomplete) = match kind {
                 FieldKind::Email => ("email", Some("email")),
                 FieldKind::Tel => ("tel", Some("tel")),
-                _ => ("text", autocomplete_for(&field.name)),
+                // (The other kinds have their arms above; listed so a new kind is a compile
+                // error here, not a text input.)
+                FieldKind::Text
+                | FieldKind::Select
+                | FieldKind::Checkbox
+                | FieldKind::Textarea
+                | FieldKind::Hidden
+                | FieldKind::Consent => ("text", autocomplete_for(&field.name)),
             };
             view! {
                 <input type=input_type id=id.clone() name=name part="input"

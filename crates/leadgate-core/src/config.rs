@@ -4,12 +4,14 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::json::{JsonError, JsonErrorKind, Node, Obj, Read};
+use leadgate_derive::FromJson;
+
+use crate::json::{FromJson, JsonError, JsonErrorKind, Node};
 use crate::scoring::ScoringConfig;
 
 /// A form as the marketer configured it. Build one with [`FormConfig::from_json`], which
 /// validates everything; a `FormConfig` that exists is a valid one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FormConfig {
@@ -54,7 +56,7 @@ pub struct FormConfig {
 }
 
 /// One input of the form.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Field {
@@ -96,38 +98,6 @@ pub struct Field {
 }
 
 impl Field {
-    fn read(node: &Node) -> Read<Field> {
-        let obj = node.object(&[
-            "name",
-            "type",
-            "label",
-            "placeholder",
-            "help",
-            "required",
-            "min_length",
-            "max_length",
-            "options",
-            "value",
-            "version",
-        ])?;
-        let length = |key| obj.opt(key, |n: &Node| n.count().map(|c| c as usize));
-        Ok(Field {
-            name: obj.need("name")?.string()?,
-            kind: FieldKind::ALL[obj.need("type")?.one_of(&FieldKind::NAMES)?],
-            label: obj.opt_string("label")?.unwrap_or_default(),
-            placeholder: obj.opt_string("placeholder")?,
-            help: obj.opt_string("help")?,
-            required: obj.opt("required", Node::boolean)?.unwrap_or(false),
-            min_length: length("min_length")?,
-            max_length: length("max_length")?,
-            options: obj
-                .opt("options", |n| n.list(|o| SelectOption::read(&o)))?
-                .unwrap_or_default(),
-            value: obj.opt_string("value")?,
-            version: obj.opt_string("version")?,
-        })
-    }
-
     /// The longest answer accepted for this field.
     pub fn max_len(&self) -> usize {
         self.max_length.unwrap_or(if self.kind == FieldKind::Textarea { 1000 } else { 200 })
@@ -135,7 +105,7 @@ impl Field {
 }
 
 /// The kinds of input a form can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
@@ -158,19 +128,6 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    const ALL: [FieldKind; 8] = [
-        FieldKind::Text,
-        FieldKind::Email,
-        FieldKind::Tel,
-        FieldKind::Select,
-        FieldKind::Checkbox,
-        FieldKind::Textarea,
-        FieldKind::Hidden,
-        FieldKind::Consent,
-    ];
-    const NAMES: [&'static str; 8] =
-        ["text", "email", "tel", "select", "checkbox", "textarea", "hidden", "consent"];
-
     /// Whether the value is a tick (true/false) rather than text.
     pub fn is_tick(self) -> bool {
         matches!(self, FieldKind::Checkbox | FieldKind::Consent)
@@ -178,7 +135,7 @@ impl FieldKind {
 }
 
 /// One choice of a `select` field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SelectOption {
@@ -189,16 +146,9 @@ pub struct SelectOption {
     pub label: Option<String>,
 }
 
-impl SelectOption {
-    fn read(node: &Node) -> Read<SelectOption> {
-        let obj = node.object(&["value", "label"])?;
-        Ok(SelectOption { value: obj.need("value")?.string()?, label: obj.opt_string("label")? })
-    }
-}
-
 /// The visitor-facing texts that are not a field's own. Every one left out comes from the
 /// built-in texts of the config's `locale` (English, German, French; English otherwise).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Texts {
@@ -247,52 +197,6 @@ pub struct Texts {
     /// Defaults to "Did you mean {email}?"
     #[serde(default)]
     pub did_you_mean: String,
-}
-
-impl Texts {
-    const KEYS: [&'static str; 13] = [
-        "submit",
-        "sending",
-        "success",
-        "failed",
-        "retry",
-        "required",
-        "invalid_email",
-        "too_short",
-        "too_long",
-        "choose",
-        "queued",
-        "check_fields",
-        "did_you_mean",
-    ];
-
-    fn read(node: &Node) -> Read<Texts> {
-        let obj: Obj = node.object(&Texts::KEYS)?;
-        let mut texts = Texts::unset();
-        for (key, value) in obj.entries() {
-            *texts.slot(key) = value.string()?;
-        }
-        Ok(texts)
-    }
-
-    /// The text called `key` (one of [`Texts::KEYS`]); `check_fields` for others.
-    fn slot(&mut self, key: &str) -> &mut String {
-        match key {
-            "submit" => &mut self.submit,
-            "sending" => &mut self.sending,
-            "success" => &mut self.success,
-            "failed" => &mut self.failed,
-            "retry" => &mut self.retry,
-            "required" => &mut self.required,
-            "invalid_email" => &mut self.invalid_email,
-            "too_short" => &mut self.too_short,
-            "too_long" => &mut self.too_long,
-            "choose" => &mut self.choose,
-            "queued" => &mut self.queued,
-            "did_you_mean" => &mut self.did_you_mean,
-            _ => &mut self.check_fields,
-        }
-    }
 }
 
 impl Default for Texts {
@@ -455,30 +359,6 @@ impl FormConfig {
         let builtin = Texts::for_locale(config.locale.as_deref().unwrap_or("en"));
         config.texts.fill_from(&builtin);
         Ok(config)
-    }
-
-    fn read(node: &Node) -> Read<FormConfig> {
-        let obj = node.object(&[
-            "form_id", "endpoint", "title", "fields", "scoring", "texts", "locale", "dir",
-            "delivery", "tracking", "$schema",
-        ])?;
-        Ok(FormConfig {
-            form_id: obj.need("form_id")?.string()?,
-            endpoint: obj.opt_string("endpoint")?,
-            title: obj.opt_string("title")?,
-            fields: obj.need("fields")?.list(|n| Field::read(&n))?,
-            scoring: obj.opt("scoring", ScoringConfig::read)?.unwrap_or_default(),
-            texts: obj.opt("texts", Texts::read)?.unwrap_or_else(Texts::unset),
-            locale: obj.opt_string("locale")?,
-            dir: obj.opt("dir", crate::locale::Direction::read)?,
-            delivery: obj
-                .opt("delivery", crate::delivery::DeliveryConfig::read)?
-                .unwrap_or_default(),
-            tracking: obj
-                .opt("tracking", crate::tracking::TrackingConfig::read)?
-                .unwrap_or_default(),
-            schema: obj.opt_string("$schema")?,
-        })
     }
 
     /// The field called `name`.
@@ -719,13 +599,8 @@ mod tests {
                 K::Json(J::UnknownKey {
                     key: "fileds".into(),
                     context: String::new(),
-                    known: [
-                        "form_id", "endpoint", "title", "fields", "scoring", "texts", "locale",
-                        "dir", "delivery", "tracking", "$schema",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
-                    suggestion: Some("fields".into()),
+                    known: FormConfig::KEYS.to_vec(),
+                    suggestion: Some("fields"),
                 }),
             ),
             (r#"{"form_id": "x"}"#.into(), "", K::Json(J::MissingKey("fields".into()))),

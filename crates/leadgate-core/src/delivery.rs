@@ -2,10 +2,8 @@
 
 use serde::Serialize;
 
-use crate::json::Node;
-
 /// How a form's leads are routed and kept. Every key is optional.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, leadgate_derive::FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
@@ -31,30 +29,6 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
-    pub(crate) fn read(node: &Node) -> crate::json::Read<DeliveryConfig> {
-        let obj = node.object(&[
-            "nurture_endpoint",
-            "keep_days",
-            "dead_letter_days",
-            "outbox_limit",
-            "events_endpoint",
-            "events_include_fields",
-        ])?;
-        let default = DeliveryConfig::default();
-        Ok(DeliveryConfig {
-            nurture_endpoint: obj.opt_string("nurture_endpoint")?,
-            keep_days: obj.opt("keep_days", Node::count)?.unwrap_or(default.keep_days),
-            dead_letter_days: obj
-                .opt("dead_letter_days", Node::count)?
-                .unwrap_or(default.dead_letter_days),
-            outbox_limit: obj.opt("outbox_limit", Node::count)?.unwrap_or(default.outbox_limit),
-            events_endpoint: obj.opt_string("events_endpoint")?,
-            events_include_fields: obj
-                .opt("events_include_fields", Node::boolean)?
-                .unwrap_or(default.events_include_fields),
-        })
-    }
-
     /// The events endpoint for a form whose leads go to `endpoint`.
     pub fn events_endpoint_for(&self, endpoint: &str) -> Option<String> {
         match &self.events_endpoint {
@@ -182,7 +156,10 @@ mod tests {
 
     #[test]
     fn config_defaults_and_keys() {
-        let read = |text: &str| DeliveryConfig::read(&Node::root(&crate::json::parse(text)?));
+        let read = |text: &str| {
+            use crate::json::{FromJson, Node};
+            DeliveryConfig::read(&Node::root(&crate::json::parse(text)?))
+        };
         assert_eq!(read("{}").unwrap(), DeliveryConfig::default());
         let d = read(r#"{"nurture_endpoint": "/nurture", "keep_days": 2}"#).unwrap();
         assert_eq!((d.nurture_endpoint.as_deref(), d.keep_days), (Some("/nurture"), 2));

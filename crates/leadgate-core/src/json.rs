@@ -3,9 +3,10 @@
 //! (`fields[2].type`) and say what was expected there.
 //!
 //! Written by hand rather than derived with serde: derived readers are one instance per type
-//! and per deserializer, and made up a fifth of the widget's wasm. Every config type reads
-//! itself through the few functions here (a `read` beside each type; the scoring model's in
-//! `scoring/read.rs`).
+//! and per deserializer, and made up a fifth of the widget's wasm. Config types get their
+//! [`FromJson`] from `#[derive(leadgate_derive::FromJson)]`, which reads their serde
+//! attributes and writes a small reader on the functions here (one key check with "did you
+//! mean", then one loop over the keys); a condition's reader is in `scoring/read.rs`.
 //!
 //! A leaf module: its errors are its own ([`JsonError`]); the config wraps them in
 //! [`crate::ConfigError`], storage readers in theirs.
@@ -49,9 +50,9 @@ pub enum JsonErrorKind {
         /// Said after the key, e.g. `` for op `equals` ``; often empty.
         context: String,
         /// The keys the object takes.
-        known: Vec<String>,
+        known: Vec<&'static str>,
         /// The known key one typo away, if any.
-        suggestion: Option<String>,
+        suggestion: Option<&'static str>,
     },
     /// A key the object needs is missing.
     MissingKey(String),
@@ -62,7 +63,7 @@ pub enum JsonErrorKind {
         /// The name as written.
         name: String,
         /// The names allowed.
-        expected: Vec<String>,
+        expected: Vec<&'static str>,
     },
 }
 
@@ -91,7 +92,7 @@ impl fmt::Display for JsonErrorKind {
                     f.write_str(", there are no fields")?;
                 } else {
                     f.write_str(", expected one of ")?;
-                    f.write_str(&quoted_list(known.iter().map(String::as_str)))?;
+                    f.write_str(&quoted_list(known.iter().copied()))?;
                 }
                 if let Some(near) = suggestion {
                     f.write_str(" (did you mean `")?;
@@ -114,7 +115,7 @@ impl fmt::Display for JsonErrorKind {
                 f.write_str("unknown variant `")?;
                 f.write_str(name)?;
                 f.write_str("`, expected one of ")?;
-                f.write_str(&quoted_list(expected.iter().map(String::as_str)))
+                f.write_str(&quoted_list(expected.iter().copied()))
             }
         }
     }
@@ -549,6 +550,82 @@ pub fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// A type read from a JSON value at its place. Config types derive it
+/// (`#[derive(leadgate_derive::FromJson)]`) from their own serde attributes, so a type, its
+/// keys, its defaults and its JSON Schema are described once; the few types with a shape of
+/// their own (a condition, tagged by `op`) implement it by hand.
+pub trait FromJson: Sized {
+    /// Reads the value at `node`; the error names the place and what was expected.
+    fn read(node: &Node) -> Read<Self>;
+}
+
+impl FromJson for String {
+    fn read(node: &Node) -> Read<String> {
+        node.string()
+    }
+}
+
+impl FromJson for bool {
+    fn read(node: &Node) -> Read<bool> {
+        node.boolean()
+    }
+}
+
+impl FromJson for i64 {
+    fn read(node: &Node) -> Read<i64> {
+        node.int()
+    }
+}
+
+impl FromJson for u32 {
+    fn read(node: &Node) -> Read<u32> {
+        node.count()
+    }
+}
+
+impl FromJson for u64 {
+    fn read(node: &Node) -> Read<u64> {
+        node.unsigned()
+    }
+}
+
+/// A length or a count: a whole number from 0 to `u32::MAX`.
+impl FromJson for usize {
+    fn read(node: &Node) -> Read<usize> {
+        node.count().map(|n| n as usize)
+    }
+}
+
+impl FromJson for f64 {
+    fn read(node: &Node) -> Read<f64> {
+        node.number()
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn read(node: &Node) -> Read<Vec<T>> {
+        node.list(|item| T::read(&item))
+    }
+}
+
+/// An object whose keys are names the marketer chooses (`"groups": {"fit": {...}}`).
+impl<T: FromJson> FromJson for std::collections::BTreeMap<String, T> {
+    fn read(node: &Node) -> Read<std::collections::BTreeMap<String, T>> {
+        // (`insert`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
+        let mut map = std::collections::BTreeMap::new();
+        for (key, value) in node.any_object()?.entries() {
+            map.insert(key.to_string(), T::read(&value)?);
+        }
+        Ok(map)
+    }
+}
+
+impl<T: FromJson> FromJson for Box<T> {
+    fn read(node: &Node) -> Read<Box<T>> {
+        T::read(node).map(Box::new)
+    }
+}
+
 /// A value at its place in the config.
 pub struct Node<'a> {
     value: &'a Json,
@@ -583,7 +660,7 @@ impl<'a> Node<'a> {
 
     /// This value as an object with only the `keys` given (an unknown key is an error that
     /// names it and the known ones).
-    pub fn object(&self, keys: &[&str]) -> Read<Obj<'a>> {
+    pub fn object(&self, keys: &[&'static str]) -> Read<Obj<'a>> {
         let obj = self.any_object()?;
         obj.only(keys, "")?;
         Ok(obj)
@@ -656,15 +733,19 @@ impl<'a> Node<'a> {
         let Json::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let mut path = self.path.clone();
-                index(&mut path, i);
-                read(Node { value, path })
-            })
-            .collect()
+        // (A loop, not `collect` into a `Result`: that is a large iterator adapter per `T`.)
+        let mut out = Vec::with_capacity(items.len());
+        for (i, value) in items.iter().enumerate() {
+            out.push(read(self.item(i, value))?);
+        }
+        Ok(out)
+    }
+
+    /// Item `i` of this list, at its place.
+    fn item(&self, i: usize, value: &'a Json) -> Node<'a> {
+        let mut path = self.path.clone();
+        index(&mut path, i);
+        Node { value, path }
     }
 
     /// A list of strings.
@@ -687,13 +768,19 @@ impl<'a> Node<'a> {
         self.value
     }
 
+    /// The error for a string that is not one of `names`.
+    pub fn unknown_variant(&self, names: &[&'static str]) -> JsonError {
+        let name = match self.value {
+            Json::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        self.wrong(JsonErrorKind::UnknownVariant { name, expected: names.to_vec() })
+    }
+
     /// One of the `names` (a string), as its index.
-    pub fn one_of(&self, names: &[&str]) -> Read<usize> {
+    pub fn one_of(&self, names: &[&'static str]) -> Read<usize> {
         let name = self.string()?;
-        names.iter().position(|n| *n == name).ok_or_else(|| {
-            let expected = names.iter().map(|n| String::from(*n)).collect();
-            self.wrong(JsonErrorKind::UnknownVariant { name, expected })
-        })
+        names.iter().position(|n| *n == name).ok_or_else(|| self.unknown_variant(names))
     }
 }
 
@@ -712,14 +799,14 @@ impl<'a> Obj<'a> {
 
     /// Fails on the first key that is not in `keys`; `context` follows the key in the message
     /// (e.g. `` for op `equals` ``).
-    pub fn only(&self, keys: &[&str], context: &str) -> Read<()> {
+    pub fn only(&self, keys: &[&'static str], context: &str) -> Read<()> {
         match self.entries.iter().find(|(k, _)| !keys.contains(&k.as_str())) {
             None => Ok(()),
             Some((key, value)) => Err(self.at(key, value).wrong(JsonErrorKind::UnknownKey {
                 key: key.clone(),
                 context: context.into(),
-                known: keys.iter().map(|k| String::from(*k)).collect(),
-                suggestion: keys.iter().find(|k| close(k, key)).map(|k| String::from(*k)),
+                known: keys.to_vec(),
+                suggestion: keys.iter().find(|k| close(k, key)).copied(),
             })),
         }
     }

@@ -103,7 +103,14 @@ pub fn check_field(field: &Field, value: Option<&FieldValue>) -> Result<(), Fiel
         FieldKind::Select if !field.options.iter().any(|o| o.value == text) => {
             Err(FieldError::NotAnOption)
         }
-        _ => Ok(()),
+        FieldKind::Text
+        | FieldKind::Email
+        | FieldKind::Tel
+        | FieldKind::Select
+        | FieldKind::Checkbox
+        | FieldKind::Textarea
+        | FieldKind::Hidden
+        | FieldKind::Consent => Ok(()),
     }
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::config::Texts;
 
 /// Text direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, leadgate_derive::FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -16,10 +16,6 @@ pub enum Direction {
 }
 
 impl Direction {
-    pub(crate) fn read(node: &crate::json::Node) -> crate::json::Read<Direction> {
-        Ok([Direction::Ltr, Direction::Rtl][node.one_of(&["ltr", "rtl"])?])
-    }
-
     /// The value of the HTML `dir` attribute.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,11 +2,9 @@
 
 use serde::Serialize;
 
-use crate::json::Node;
-
 /// Privacy switches for the visitor context the widget keeps in the browser (visits, pages
 /// seen, first and last touch). Every key is optional.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, leadgate_derive::FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackingConfig {
@@ -18,22 +16,6 @@ pub struct TrackingConfig {
     pub honor_gpc: bool,
     /// Minutes of inactivity that end a visit. Defaults to 30.
     pub visit_timeout_minutes: u32,
-}
-
-impl TrackingConfig {
-    pub(crate) fn read(node: &Node) -> crate::json::Read<TrackingConfig> {
-        let obj = node.object(&["require_consent", "honor_gpc", "visit_timeout_minutes"])?;
-        let default = TrackingConfig::default();
-        Ok(TrackingConfig {
-            require_consent: obj
-                .opt("require_consent", Node::boolean)?
-                .unwrap_or(default.require_consent),
-            honor_gpc: obj.opt("honor_gpc", Node::boolean)?.unwrap_or(default.honor_gpc),
-            visit_timeout_minutes: obj
-                .opt("visit_timeout_minutes", Node::count)?
-                .unwrap_or(default.visit_timeout_minutes),
-        })
-    }
 }
 
 impl Default for TrackingConfig {

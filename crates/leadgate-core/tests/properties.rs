@@ -153,9 +153,41 @@ proptest! {
         }
     }
 
+    /// The reader, the types and `Serialize` (which the JSON Schema follows) agree: a config
+    /// written out reads back equal (numbers beyond the 15 significant digits that the wasm's
+    /// number reader rounds exactly compare within 1e-12).
+    #[test]
+    fn a_config_written_out_reads_back_equal(json in config_json()) {
+        if let Ok(config) = FormConfig::from_json(&json) {
+            let written = serde_json::to_string(&config).unwrap();
+            let again = FormConfig::from_json(&written).map_err(|e| e.to_string());
+            prop_assert!(again.is_ok(), "{:?}: {}", again, written);
+            let (a, b) = (serde_json::to_value(&config).unwrap(), serde_json::to_value(again.unwrap()).unwrap());
+            prop_assert!(same(&a, &b), "{} became {}", a, b);
+        }
+    }
+
     #[test]
     fn arbitrary_text_never_panics_the_loader(json in any::<String>()) {
         let _ = FormConfig::from_json(&json);
+    }
+}
+
+/// `a` and `b` are the same JSON, floats within a relative 1e-12.
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
     }
 }
 

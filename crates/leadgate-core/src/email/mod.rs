@@ -44,7 +44,7 @@ pub fn email_domain(address: &str) -> Option<String> {
 }
 
 /// The kind of address an e-mail is, for scoring (`email_class`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, leadgate_derive::FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EmailClass {

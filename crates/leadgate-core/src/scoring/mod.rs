@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use leadgate_derive::FromJson;
+
 use crate::config::{check_name, ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::VisitorContext;
 use crate::lead::Lead;
@@ -44,7 +46,7 @@ fn in_range(path: String, value: Option<i64>) -> Result<(), ConfigError> {
 }
 
 /// How leads are scored and qualified.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
@@ -103,7 +105,7 @@ impl Default for ScoringConfig {
 }
 
 /// Caps and decay of one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct GroupConfig {
@@ -118,7 +120,7 @@ pub struct GroupConfig {
 }
 
 /// How evidence fades: by half-life, inside a window, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Decay {
@@ -130,7 +132,7 @@ pub struct Decay {
 }
 
 /// One grade: the letter and the lowest points that earn it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GradeBand {
@@ -141,7 +143,7 @@ pub struct GradeBand {
 }
 
 /// The combined label: grade × engagement level (`A1` … `C3`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelConfig {
@@ -158,7 +160,7 @@ fn engagement() -> String {
 }
 
 /// One engagement level of the label.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LevelBand {
@@ -169,7 +171,7 @@ pub struct LevelBand {
 }
 
 /// The qualification bars.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stages {
@@ -181,7 +183,7 @@ pub struct Stages {
 }
 
 /// A bar: a lowest total, a lowest grade, or both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct StageBar {
@@ -193,7 +195,7 @@ pub struct StageBar {
 }
 
 /// A scoring rule: when the condition holds, the lead gets the points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {

@@ -1,131 +1,10 @@
-//! Reading the scoring model from the config's JSON (see `crate::json`): every key checked,
-//! every error at its place, e.g. `scoring.rules[3].when.values`.
-
-use std::collections::BTreeMap;
+//! Reading a rule's condition from the config's JSON (see `crate::json`): every key checked,
+//! every error at its place, e.g. `scoring.rules[3].when.values`. The other scoring types
+//! derive their readers (`#[derive(FromJson)]`); a condition's shape depends on its `op`.
 
 use crate::email::EmailClass;
-use crate::json::{Node, Obj};
-use crate::scoring::{
-    Condition, Decay, GradeBand, GroupConfig, LabelConfig, LevelBand, Rule, ScoringConfig,
-    StageBar, Stages, TouchScope, UtmParam,
-};
-
-use crate::json::Read;
-
-impl ScoringConfig {
-    pub(crate) fn read(node: &Node) -> Read<ScoringConfig> {
-        let obj = node.object(&[
-            "threshold",
-            "rules",
-            "groups",
-            "max_total",
-            "min_total",
-            "grades",
-            "grade_group",
-            "label",
-            "stages",
-        ])?;
-        let mut config = ScoringConfig::default();
-        if let Some(threshold) = obj.opt("threshold", Node::int)? {
-            config.threshold = threshold;
-        }
-        if let Some(rules) = obj.get("rules") {
-            config.rules = rules.list(|n| Rule::read(&n))?;
-        }
-        if let Some(groups) = obj.get("groups") {
-            let mut map = BTreeMap::new();
-            for (name, group) in groups.any_object()?.entries() {
-                map.insert(name.to_string(), GroupConfig::read(&group)?);
-            }
-            config.groups = map;
-        }
-        config.max_total = obj.opt("max_total", Node::int)?;
-        config.min_total = obj.opt("min_total", Node::int)?;
-        if let Some(grades) = obj.get("grades") {
-            config.grades = grades.list(|n| {
-                let band = n.object(&["grade", "min"])?;
-                Ok(GradeBand {
-                    grade: band.need("grade")?.string()?,
-                    min: band.need("min")?.int()?,
-                })
-            })?;
-        }
-        config.grade_group = obj.opt_string("grade_group")?;
-        config.label = obj.opt("label", |n| {
-            let label = n.object(&["group", "levels"])?;
-            Ok(LabelConfig {
-                group: label.opt_string("group")?.unwrap_or_else(super::engagement),
-                levels: label.need("levels")?.list(|n| {
-                    let band = n.object(&["level", "min"])?;
-                    Ok(LevelBand {
-                        level: band.need("level")?.string()?,
-                        min: band.need("min")?.int()?,
-                    })
-                })?,
-            })
-        })?;
-        config.stages = obj.opt("stages", |n| {
-            let stages = n.object(&["mql", "sql"])?;
-            Ok(Stages {
-                mql: StageBar::read(&stages.need("mql")?)?,
-                sql: stages.opt("sql", StageBar::read)?,
-            })
-        })?;
-        Ok(config)
-    }
-}
-
-impl GroupConfig {
-    fn read(node: &Node) -> Read<GroupConfig> {
-        let obj = node.object(&["max", "min", "decay"])?;
-        Ok(GroupConfig {
-            max: obj.opt("max", Node::int)?,
-            min: obj.opt("min", Node::int)?,
-            decay: obj.opt("decay", |n| {
-                let decay = n.object(&["half_life_days", "window_days"])?;
-                Ok(Decay {
-                    half_life_days: decay.opt("half_life_days", Node::number)?,
-                    window_days: decay.opt("window_days", Node::number)?,
-                })
-            })?,
-        })
-    }
-}
-
-impl StageBar {
-    fn read(node: &Node) -> Read<StageBar> {
-        let obj = node.object(&["min_total", "min_grade"])?;
-        Ok(StageBar {
-            min_total: obj.opt("min_total", Node::int)?,
-            min_grade: obj.opt_string("min_grade")?,
-        })
-    }
-}
-
-impl Rule {
-    fn read(node: &Node) -> Read<Rule> {
-        let obj = node.object(&[
-            "id",
-            "group",
-            "points",
-            "reason",
-            "disqualify",
-            "repeatable",
-            "max_points",
-            "when",
-        ])?;
-        Ok(Rule {
-            id: obj.need("id")?.string()?,
-            group: obj.opt_string("group")?.unwrap_or_else(super::default_group),
-            points: obj.need("points")?.int()?,
-            reason: obj.opt_string("reason")?,
-            disqualify: obj.opt("disqualify", Node::boolean)?.unwrap_or(false),
-            repeatable: obj.opt("repeatable", Node::boolean)?.unwrap_or(false),
-            max_points: obj.opt("max_points", Node::int)?,
-            when: Condition::read(&obj.need("when")?)?,
-        })
-    }
-}
+use crate::json::{FromJson, Node, Obj, Read};
+use crate::scoring::{Condition, TouchScope, UtmParam};
 
 /// The ops and the keys each takes besides `op`.
 const OPS: [(&str, &[&str]); 22] = [
@@ -154,14 +33,11 @@ const OPS: [(&str, &[&str]); 22] = [
 ];
 
 fn touch(obj: &Obj) -> Read<TouchScope> {
-    const SCOPES: [TouchScope; 4] =
-        [TouchScope::Any, TouchScope::Current, TouchScope::Last, TouchScope::First];
-    let scope = obj.opt("touch", |n| n.one_of(&["any", "current", "last", "first"]))?;
-    Ok(scope.map_or(TouchScope::Any, |i| SCOPES[i]))
+    Ok(obj.opt("touch", TouchScope::read)?.unwrap_or_default())
 }
 
-impl Condition {
-    pub(crate) fn read(node: &Node) -> Read<Condition> {
+impl FromJson for Condition {
+    fn read(node: &Node) -> Read<Condition> {
         let obj = node.any_object()?;
         if obj.get("op").is_none() {
             // Say so about a misspelt `op` (`"Op"`, `"ops"`) rather than only that it is missing.
@@ -207,17 +83,10 @@ impl Condition {
             },
             "present" => Condition::Present { field: field()? },
             "absent" => Condition::Absent { field: field()? },
-            "email_class" => {
-                const CLASSES: [EmailClass; 4] = [
-                    EmailClass::Free,
-                    EmailClass::Disposable,
-                    EmailClass::Role,
-                    EmailClass::Business,
-                ];
-                let class =
-                    obj.need("class")?.one_of(&["free", "disposable", "role", "business"])?;
-                Condition::EmailClass { field: field()?, class: CLASSES[class] }
-            }
+            "email_class" => Condition::EmailClass {
+                field: field()?,
+                class: EmailClass::read(&obj.need("class")?)?,
+            },
             "email_domain_in" => {
                 Condition::EmailDomainIn { field: field()?, domains: list("domains")? }
             }
@@ -230,24 +99,12 @@ impl Condition {
             "seconds_on_site_at_least" => {
                 Condition::SecondsOnSiteAtLeast { seconds: obj.need("seconds")?.unsigned()? }
             }
-            "utm" => {
-                const PARAMS: [UtmParam; 5] = [
-                    UtmParam::Source,
-                    UtmParam::Medium,
-                    UtmParam::Campaign,
-                    UtmParam::Term,
-                    UtmParam::Content,
-                ];
-                let param = obj
-                    .need("param")?
-                    .one_of(&["source", "medium", "campaign", "term", "content"])?;
-                Condition::Utm {
-                    param: PARAMS[param],
-                    value: obj.opt_string("value")?,
-                    values: obj.opt("values", Node::strings)?.unwrap_or_default(),
-                    touch: touch(&obj)?,
-                }
-            }
+            "utm" => Condition::Utm {
+                param: UtmParam::read(&obj.need("param")?)?,
+                value: obj.opt_string("value")?,
+                values: obj.opt("values", Node::strings)?.unwrap_or_default(),
+                touch: touch(&obj)?,
+            },
             "referrer_domain" => {
                 Condition::ReferrerDomain { domains: list("domains")?, touch: touch(&obj)? }
             }
@@ -257,7 +114,10 @@ impl Condition {
             },
             "all" => Condition::All { conditions: conditions()? },
             "any" => Condition::Any { conditions: conditions()? },
-            _ => Condition::Not { condition: Box::new(Condition::read(&obj.need("condition")?)?) },
+            "not" => Condition::Not { condition: Box::read(&obj.need("condition")?)? },
+            // `name` comes from OPS, whose every entry has its arm above; a new op without
+            // one is refused as unknown, never read as another op.
+            _ => return Err(obj.need("op")?.unknown_variant(&names)),
         })
     }
 }
