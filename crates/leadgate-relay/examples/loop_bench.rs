@@ -100,7 +100,8 @@ fn main() {
             };
             context.utm.insert("utm_source".into(), sources[n % sources.len()].into());
             let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            // The first four bytes: a UUID's version and variant bits are elsewhere.
+            bytes[..4].copy_from_slice(&(n as u32).to_be_bytes());
             let at = Timestamp(1_795_735_496_123 + n as u64 * 1000);
             let payload = LeadPayload::build(&today, lead_id(bytes), lead, context, at);
             let won = rng.unit() < 1.0 / (1.0 + (-log_odds).exp());
