@@ -131,7 +131,9 @@ fn outcome_forms_without_a_valid_token_or_from_another_site_are_refused() {
     let bearer = format!("Bearer {TOKEN}");
     let other = csrf_after(&relay.get_auth("/leads", &bearer).body, "/outcome\"");
     let path = format!("/leads/{}/outcome", lead.id);
-    let cases: Vec<(String, Vec<(&str, &str)>, u16, &str)> = vec![
+    // (form body, extra headers, status, text in the answer)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("status=accepted".into(), vec![], 403, "no CSRF token"),
         ("csrf=&status=accepted".into(), vec![], 403, "no CSRF token"),
         ("csrf=123.AAAA&status=accepted".into(), vec![], 403, "CSRF token"),

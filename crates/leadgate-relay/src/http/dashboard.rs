@@ -99,18 +99,18 @@ impl OutcomeForm {
 }
 
 /// Refuses a form posted from another site, or without a valid CSRF token for `action`
-/// bound to this request's credential: the 403 to answer.
+/// bound to this request's credential: the 403 to answer (`None`: the form may go on).
 fn check_form(
     state: &RelayState,
     headers: &HeaderMap,
     token: Option<&str>,
     action: &str,
-) -> Result<(), Response> {
-    check_same_site(headers).map_err(|r| Refused::from(r).from_client(None).into_response())?;
-    state
-        .csrf()
-        .check(token, action, credential(headers), now())
-        .map_err(|e| (StatusCode::FORBIDDEN, e.to_string()).into_response())
+) -> Option<Response> {
+    if let Err(refusal) = check_same_site(headers) {
+        return Some(Refused::from(refusal).from_client(None).into_response());
+    }
+    let checked = state.csrf().check(token, action, credential(headers), now());
+    checked.err().map(|e| (StatusCode::FORBIDDEN, e.to_string()).into_response())
 }
 
 /// An error page (the form's problem, in words) with a link back to the list.
@@ -137,7 +137,7 @@ pub(super) async fn post_outcome(
     headers: HeaderMap,
     Form(form): Form<OutcomeForm>,
 ) -> Response {
-    if let Err(refused) = check_form(&state, &headers, form.csrf.as_deref(), OUTCOME_ACTION) {
+    if let Some(refused) = check_form(&state, &headers, form.csrf.as_deref(), OUTCOME_ACTION) {
         return refused;
     }
     let back = form.back();
@@ -220,7 +220,7 @@ pub(super) async fn import_outcomes(
     headers: HeaderMap,
     Form(form): Form<OutcomeForm>,
 ) -> Response {
-    if let Err(refused) = check_form(&state, &headers, form.csrf.as_deref(), IMPORT_ACTION) {
+    if let Some(refused) = check_form(&state, &headers, form.csrf.as_deref(), IMPORT_ACTION) {
         return refused;
     }
     let back = form.back();
