@@ -355,3 +355,24 @@ fn the_insights_page_shows_the_numbers_of_the_insights_json() {
     assert_eq!(relay.get_auth("/insights?from=yesterday", &bearer).status, 400);
     assert_eq!(relay.get("/insights").status, 401);
 }
+
+#[test]
+fn on_an_open_relay_the_buttons_work_from_its_own_pages_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(options(dir.path()));
+    let lead = good_payload(40);
+    assert_eq!(relay.post_lead(&lead).status, 201);
+    let page = relay.get("/leads");
+    assert_eq!(page.status, 200);
+    let token = csrf_after(&page.body, "/outcome\"");
+    let path = format!("/leads/{}/outcome", lead.id);
+    let body = format!("csrf={}&status=accepted", enc(&token));
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let evil = [form[0], ("Origin", "https://evil.example")];
+    assert_eq!(relay.raw("POST", &path, &evil, &body).status, 403);
+    assert_eq!(relay.raw("POST", &path, &form, "status=accepted").status, 403);
+    assert!(history(&relay, &lead.id).is_empty());
+    let reply = relay.raw("POST", &path, &form, &body);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert_eq!(history(&relay, &lead.id).len(), 1);
+}
