@@ -84,6 +84,9 @@ pub struct StoredLead {
     pub spam: Option<String>,
     /// How many webhooks accepted it.
     pub forwarded: u32,
+    /// The lead's current sales status (from its outcomes: `accepted`, `won`, ...), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sales_status: Option<String>,
 }
 
 impl StoredLead {
@@ -590,7 +593,7 @@ impl Store {
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
                      WHERE d.lead_id = leads.id AND d.status = 'delivered'),
-                    relay_total IS NOT NULL
+                    relay_total IS NOT NULL, sales_status
                  FROM leads
                  WHERE (CAST($1 AS TEXT) IS NULL
                         OR (email {collate_c} >= $1 AND email {collate_c} < $2)
@@ -938,6 +941,7 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
         relay_score,
         spam: row.opt_text(8)?,
         forwarded: row.uint(9)?,
+        sales_status: row.opt_text(11)?,
         id,
     })
 }

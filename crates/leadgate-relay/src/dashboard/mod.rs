@@ -12,6 +12,7 @@
 //! escape every value by default. This module knows nothing of HTTP: [`crate::http::dashboard`]
 //! serves what it renders.
 
+mod insights;
 mod page;
 
 use crate::store::{Funnel, ScoreCheck, StoredLead};
@@ -31,6 +32,31 @@ pub const PAGE_LEADS: u32 = 500;
 /// [`crate::http::CsrfKey`]): `input type="hidden" name=(CSRF_FIELD) value=(token);`.
 pub const CSRF_FIELD: &str = "csrf";
 
+/// What the page's forms need, from the request that asked for it: without them (`None`) the
+/// lead rows have no buttons.
+#[derive(Debug, Clone, Default)]
+pub struct Actions {
+    /// The CSRF token of the outcome buttons (action [`OUTCOME_ACTION`]).
+    pub outcome_csrf: String,
+    /// The CSRF token of the CSV import (action [`IMPORT_ACTION`]).
+    pub import_csrf: String,
+    /// The reasons a rejection may give (the relay's `[outcomes]` list).
+    pub reasons: Vec<String>,
+    /// The page's search and page (`q`, `before`), sent back with each form so the answer
+    /// returns to the same list.
+    pub q: String,
+    /// See `q`.
+    pub before: String,
+    /// The id of the page's last lead when the page is full: the "Older leads" link.
+    pub older: Option<String>,
+}
+
+/// The CSRF action of the outcome buttons (`POST /leads/{id}/outcome`).
+pub const OUTCOME_ACTION: &str = "outcome";
+
+/// The CSRF action of the CSV import (`POST /leads/outcomes-import`).
+pub const IMPORT_ACTION: &str = "outcome-import";
+
 /// The page for `leads` (newest first) alone, with numbers computed from them.
 pub fn render(leads: &[StoredLead]) -> String {
     let mut funnel = Funnel::default();
@@ -40,12 +66,51 @@ pub fn render(leads: &[StoredLead]) -> String {
         funnel.totals.forwarded += u64::from(lead.forwarded > 0);
         funnel.mismatches += u64::from(lead.score_checked == ScoreCheck::Mismatch);
     }
-    render_dashboard(leads, &funnel, "")
+    render_dashboard(leads, &funnel, "", None)
 }
 
-/// The whole page: `funnel`'s numbers, then `leads` (newest first), found by `search`.
-pub fn render_dashboard(leads: &[StoredLead], funnel: &Funnel, search: &str) -> String {
-    page::dashboard(leads, funnel, search).into_string()
+/// The whole page: `funnel`'s numbers, then `leads` (newest first), found by `search`; with
+/// `actions`, each lead has its outcome buttons and the page the CSV import.
+pub fn render_dashboard(
+    leads: &[StoredLead],
+    funnel: &Funnel,
+    search: &str,
+    actions: Option<&Actions>,
+) -> String {
+    page::dashboard(leads, funnel, search, actions).into_string()
+}
+
+/// The insights page (`/insights`) of `data`, the value `GET /v1/insights` answers, with the
+/// filter it was made with (`form`, `from`, `to`: empty when not given).
+pub fn render_insights(data: &serde_json::Value, form: &str, from: &str, to: &str) -> String {
+    insights::page(data, form, from, to).into_string()
+}
+
+/// A rate of the insights JSON as the insights page writes it: `42.0% (21 of 50; 95% …)`.
+pub fn rate_text(rate: &serde_json::Value) -> String {
+    insights::rate_text(rate)
+}
+
+/// A short page with a `title` and `lines` (e.g. the errors of a CSV import) and a link back
+/// to `back` (a path of the relay's own).
+pub fn render_message(title: &str, lines: &[String], back: &str) -> String {
+    page::message(title, lines, back).into_string()
+}
+
+/// `/leads` with the search `q` and page `before` (each left out when empty).
+pub fn leads_url(q: &str, before: &str) -> String {
+    let mut params = Vec::new();
+    if !q.is_empty() {
+        params.push(format!("q={}", page::percent_encode(q)));
+    }
+    if !before.is_empty() {
+        params.push(format!("before={}", page::percent_encode(before)));
+    }
+    if params.is_empty() {
+        "/leads".to_string()
+    } else {
+        format!("/leads?{}", params.join("&"))
+    }
 }
 
 /// The leads as CSV (RFC 4180), newest first.
@@ -138,6 +203,7 @@ mod tests {
             relay_score: Some(serde_json::from_value(score).unwrap()),
             spam: Some(evil.into()),
             forwarded: 0,
+            sales_status: Some(evil.into()),
         }
     }
 
@@ -155,7 +221,15 @@ mod tests {
             leads: 1,
             points: -5,
         });
-        let html = render_dashboard(&[hostile_lead(evil)], &funnel, evil);
+        let actions = Actions {
+            outcome_csrf: evil.into(),
+            import_csrf: evil.into(),
+            reasons: vec![evil.into()],
+            q: evil.into(),
+            before: evil.into(),
+            older: Some(evil.into()),
+        };
+        let html = render_dashboard(&[hostile_lead(evil)], &funnel, evil, Some(&actions));
         for banned in ["<script", "style=", "<style", "\" onmouseover"] {
             assert!(!html.contains(banned), "{banned}: {html}");
         }

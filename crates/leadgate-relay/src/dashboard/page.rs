@@ -6,10 +6,16 @@
 use leadgate_core::{FieldValue, RuleHit};
 use maud::{html, Markup, DOCTYPE};
 
+use super::{leads_url, Actions, CSRF_FIELD};
 use crate::store::{Funnel, FunnelRow, ScoreCheck, StoredLead};
 
 /// The whole page: `funnel`'s numbers, then `leads` (newest first), found by `search`.
-pub fn dashboard(leads: &[StoredLead], funnel: &Funnel, search: &str) -> Markup {
+pub fn dashboard(
+    leads: &[StoredLead],
+    funnel: &Funnel,
+    search: &str,
+    actions: Option<&Actions>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -22,6 +28,7 @@ pub fn dashboard(leads: &[StoredLead], funnel: &Funnel, search: &str) -> Markup 
             body {
                 header {
                     h1 { "Leads" }
+                    nav { a href="/insights" { "Insights: funnel, conversion, speed, rules, reasons" } }
                     (kpis(funnel))
                 }
                 main {
@@ -39,14 +46,23 @@ pub fn dashboard(leads: &[StoredLead], funnel: &Funnel, search: &str) -> Markup 
                                     th scope="col" { "Score" }
                                     th scope="col" { "Why" }
                                     th scope="col" { "Source" }
+                                    th scope="col" { "Sales" }
                                 }
                             }
                             tbody {
                                 @for lead in leads {
-                                    (lead_row(lead))
+                                    (lead_row(lead, actions))
                                 }
                             }
                         }
+                        @if let Some(older) = actions.and_then(|a| a.older.as_deref()) {
+                            p class="older" {
+                                a href=(leads_url(search, older)) { "Older leads →" }
+                            }
+                        }
+                    }
+                    @if let Some(actions) = actions {
+                        (import_form(actions))
                     }
                 }
             }
@@ -204,7 +220,7 @@ fn search_form(search: &str) -> Markup {
 }
 
 /// `text` for a URL's query: unreserved characters (and `@`) as they are, the rest as `%XX`.
-fn percent_encode(text: &str) -> String {
+pub(super) fn percent_encode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
@@ -218,7 +234,7 @@ fn percent_encode(text: &str) -> String {
 
 /// One lead: when, which form, the answers, the score and whether the relay agreed, why, and
 /// where the visitor came from.
-fn lead_row(lead: &StoredLead) -> Markup {
+fn lead_row(lead: &StoredLead, actions: Option<&Actions>) -> Markup {
     let p = &lead.payload;
     let score = lead.score();
     let class = match (&lead.spam, score.qualified) {
@@ -298,6 +314,113 @@ fn lead_row(lead: &StoredLead) -> Markup {
                 }
                 @if !p.context.page_url.is_empty() {
                     div { span class="muted" { "on" } " " (p.context.page_url) }
+                }
+            }
+            td class="sales" {
+                @if let Some(status) = &lead.sales_status {
+                    span class={ "status status-" (status) } { (status) }
+                } @else {
+                    span class="muted" { "no outcome yet" }
+                }
+                @if let Some(actions) = actions {
+                    (outcome_forms(&lead.id, actions))
+                }
+            }
+        }
+    }
+}
+
+/// The hidden fields every dashboard form carries: its CSRF token and the list to return to.
+fn hidden(csrf: &str, actions: &Actions) -> Markup {
+    html! {
+        input type="hidden" name=(CSRF_FIELD) value=(csrf);
+        @if !actions.q.is_empty() {
+            input type="hidden" name="q" value=(actions.q);
+        }
+        @if !actions.before.is_empty() {
+            input type="hidden" name="before" value=(actions.before);
+        }
+    }
+}
+
+/// A lead's outcome buttons: accept, reject (a reason from the relay's list and a note), won
+/// (an amount). Plain same-origin POST forms; the answer is a redirect back to the list.
+fn outcome_forms(id: &str, actions: &Actions) -> Markup {
+    let action = format!("/leads/{}/outcome", percent_encode(id));
+    let reason_id = format!("reason-{id}");
+    let note_id = format!("note-{id}");
+    let amount_id = format!("amount-{id}");
+    html! {
+        div class="actions" {
+            form method="post" action=(action) class="outcome" {
+                (hidden(&actions.outcome_csrf, actions))
+                input type="hidden" name="status" value="accepted";
+                button type="submit" class="accept" { "Accept" }
+            }
+            form method="post" action=(action) class="outcome" {
+                (hidden(&actions.outcome_csrf, actions))
+                input type="hidden" name="status" value="rejected";
+                label for=(reason_id) { "Reason" }
+                select id=(reason_id) name="reason" required {
+                    @for reason in &actions.reasons {
+                        option value=(reason) { (reason) }
+                    }
+                }
+                label for=(note_id) { "Note" }
+                input id=(note_id) name="note" type="text" maxlength="1000";
+                button type="submit" class="reject" { "Reject" }
+            }
+            form method="post" action=(action) class="outcome" {
+                (hidden(&actions.outcome_csrf, actions))
+                input type="hidden" name="status" value="won";
+                label for=(amount_id) { "Amount" }
+                input id=(amount_id) name="amount" type="number" min="0" step="0.01"
+                    inputmode="decimal";
+                button type="submit" class="won" { "Won" }
+            }
+        }
+    }
+}
+
+/// The CSV import of outcomes: one line per outcome, checked as a whole before any is kept.
+fn import_form(actions: &Actions) -> Markup {
+    html! {
+        section class="import" {
+            h2 { "Import outcomes (CSV)" }
+            form method="post" action="/leads/outcomes-import" {
+                (hidden(&actions.import_csrf, actions))
+                label for="outcomes-csv" {
+                    "One outcome a line: " code { "lead id or e-mail,status,reason,amount,at" }
+                    " (a header line is optional; every line is checked before any is recorded)"
+                }
+                textarea id="outcomes-csv" name="csv" rows="6" cols="80" required
+                    placeholder="someone@company.example,rejected,no-budget,," {}
+                button type="submit" { "Import" }
+            }
+        }
+    }
+}
+
+/// A short page: a title, lines (errors), and a link back.
+pub fn message(title: &str, lines: &[String], back: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · leadgate" }
+                link rel="stylesheet" href="/leads.css";
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    @if !lines.is_empty() {
+                        ul class="errors" {
+                            @for line in lines { li { (line) } }
+                        }
+                    }
+                    p { a href=(back) { "Back to the leads" } }
                 }
             }
         }

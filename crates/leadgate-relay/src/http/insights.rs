@@ -378,6 +378,28 @@ pub(crate) async fn insights(
     ([(CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
+/// `GET /insights?form=&from=&to=`: the insights as a page (the same numbers as the JSON),
+/// under the dashboard's CSP.
+pub(crate) async fn page(
+    _: Reader,
+    State(state): State<RelayState>,
+    Params(params): Params<InsightParams>,
+) -> Response {
+    let rows = match aggregates(&state, &params).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
+    };
+    let body = build(&rows, &now().to_rfc3339());
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let html = crate::dashboard::render_insights(
+        &body,
+        &text(&params.form),
+        &text(&params.from),
+        &text(&params.to),
+    );
+    super::dashboard::html_page(StatusCode::OK, html)
+}
+
 /// The aggregate rows `params` select, or the 400/503 to answer.
 async fn aggregates(state: &RelayState, params: &InsightParams) -> Result<AggRows, Response> {
     let filter = params.filter().map_err(|message| error(StatusCode::BAD_REQUEST, message))?;

@@ -12,6 +12,9 @@
 //! | `GET /v1/deliveries` | token | webhook messages; `?status=pending\|delivered\|dead` |
 //! | `POST /v1/deliveries/replay` | Bearer token | dead letters back in the queue; `?lead_id=`, `?webhook=` |
 //! | `GET /leads`, `GET /leads.csv` | token | the dashboard ([`crate::dashboard`], served by [`dashboard`]) and its CSV export; `?q=` |
+//! | `POST /leads/{id}/outcome` | token + CSRF, same site | the dashboard's outcome buttons (form: `status`, `reason`, `note`, `amount`); 303 back to `/leads` |
+//! | `POST /leads/outcomes-import` | token + CSRF, same site | the dashboard's CSV import of outcomes (form: `csv`); all or none, 400 page naming bad lines |
+//! | `GET /insights` | token | the insights as a page (funnel, score bands, speed to lead as SVG bars; rules, reasons); `?form=&from=&to=` |
 //! | `GET /leads.css` | public | the dashboard's stylesheet |
 //! | `GET /healthz` | public | `ok` when the database answers |
 //! | `GET /*` | public | demo mode only: the files of `demo_dir` under [`DEMO_CSP`] |
@@ -76,8 +79,11 @@ pub fn router(state: RelayState) -> Router {
         .route("/v1/deliveries", get(api::deliveries))
         .route("/v1/deliveries/replay", post(api::replay))
         .route("/leads", get(dashboard::page))
+        .route("/leads/{id}/outcome", post(dashboard::post_outcome))
+        .route("/leads/outcomes-import", post(dashboard::import_outcomes))
         .route("/leads.csv", get(dashboard::csv))
         .route("/leads.css", get(dashboard::stylesheet))
+        .route("/insights", get(insights::page))
         .route("/healthz", get(api::health))
         // Outcomes, config versions, insights, the SLA (each route there).
         .merge(sales::routes());
