@@ -160,6 +160,7 @@ pub enum Json {
 
 impl Json {
     /// The same value as a `serde_json::Value` (a repeated key: the last one wins).
+    #[allow(clippy::disallowed_types, reason = "for the relay and tests; the widget's events only")]
     pub fn to_value(&self) -> serde_json::Value {
         use serde_json::Value;
         match self {
@@ -673,9 +674,8 @@ impl<'a> Node<'a> {
     }
 
     /// An object of strings (`{"utm_source": "google"}`).
-    pub fn string_map(&self) -> Read<std::collections::BTreeMap<String, String>> {
-        // (`insert`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
-        let mut map = std::collections::BTreeMap::new();
+    pub fn string_map(&self) -> Read<crate::Map<String>> {
+        let mut map = crate::Map::new();
         for (key, value) in self.any_object()?.entries() {
             map.insert(key.to_string(), value.string()?);
         }

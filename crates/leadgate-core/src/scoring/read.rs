@@ -1,8 +1,6 @@
 //! Reading the scoring model from the config's JSON (see `crate::json`): every key checked,
 //! every error at its place, e.g. `scoring.rules[3].when.values`.
 
-use std::collections::BTreeMap;
-
 use crate::email::EmailClass;
 use crate::json::{Node, Obj};
 use crate::scoring::{
@@ -33,7 +31,7 @@ impl ScoringConfig {
             config.rules = rules.list(|n| Rule::read(&n))?;
         }
         if let Some(groups) = obj.get("groups") {
-            let mut map = BTreeMap::new();
+            let mut map = crate::Map::new();
             for (name, group) in groups.any_object()?.entries() {
                 map.insert(name.to_string(), GroupConfig::read(&group)?);
             }
