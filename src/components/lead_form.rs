@@ -125,7 +125,11 @@ pub fn LeadForm(
                 signals::collect(),
                 signals::now(),
             );
-            #[allow(clippy::disallowed_macros, reason = "the v1 payload's meta is a JSON value")]
+            #[allow(
+                clippy::disallowed_macros,
+                clippy::disallowed_types,
+                reason = "the v1 payload's meta is a JSON value"
+            )]
             let meta = serde_json::json!({
                 "honeypot": honeypot.get_untracked(),
                 "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,

@@ -52,7 +52,10 @@ pub struct LeadPayload {
     /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[allow(clippy::disallowed_types, reason = "v1 payload: any JSON object; the relay reads it so")]
+    #[allow(
+        clippy::disallowed_types,
+        reason = "v1 payload: any JSON object; the relay reads it so"
+    )]
     pub meta: Option<serde_json::Value>,
 }
 
@@ -147,7 +150,9 @@ impl LeadPayload {
                 return Err(PayloadError::ScoreRange { at: at(i) });
             }
             // Cannot overflow with both sides within ±MAX_SCORE × hits; checked all the same.
-            sum = sum.checked_add(hit.points).ok_or_else(|| PayloadError::ScoreRange { at: at(i) })?;
+            sum = sum
+                .checked_add(hit.points)
+                .ok_or_else(|| PayloadError::ScoreRange { at: at(i) })?;
         }
         if sum != self.score.total {
             return Err(PayloadError::ScoreSum { total: self.score.total, sum });
