@@ -8,6 +8,12 @@ use crate::config::{FieldKind, FormConfig};
 pub use crate::context::{PageView, Touch, VisitorContext};
 use crate::lead::{FieldValue, Lead};
 use crate::map::Map;
+
+/// Any JSON value: the payload's free-form `meta` (the relay reads it as JSON). An alias, so
+/// that the derives name it too and the wasm lint against `serde_json::Value` (clippy.toml)
+/// is allowed in this one place: the widget fills it once per lead.
+#[allow(clippy::disallowed_types, reason = "v1 payload: meta is any JSON object")]
+pub type JsonValue = serde_json::Value;
 use crate::scoring::{score, Score};
 use crate::time::Timestamp;
 
@@ -52,11 +58,7 @@ pub struct LeadPayload {
     /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[allow(
-        clippy::disallowed_types,
-        reason = "v1 payload: any JSON object; the relay reads it so"
-    )]
-    pub meta: Option<serde_json::Value>,
+    pub meta: Option<JsonValue>,
 }
 
 /// The consent given with a lead.
