@@ -24,6 +24,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The shipped wasm is built with a size-optimised std (scripts/wasm-release-env.sh): -Zbuild-std
+# compiles the standard library from its source.
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  step "rust-src (the standard library's source, for -Zbuild-std)"
+  rustup component add rust-src
+fi
+
 # The end-to-end suite's three engines: Chromium + chromedriver, Firefox ESR (geckodriver
 # below), WebKitGTK's WebKitWebDriver + MiniBrowser, which has no headless mode (Xvfb).
 apt_packages=()
@@ -72,8 +79,10 @@ if ! have_version wasm-opt "version 132" || [ package-lock.json -nt node_modules
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# Trunk runs cargo --offline (Trunk.toml: offline = true): fetch the crates first.
+# Trunk runs cargo --offline (Trunk.toml: offline = true): fetch the crates first, and those
+# of the standard library that -Zbuild-std compiles (its own lock file, in rust-src).
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
+(source scripts/wasm-release-env.sh && cargo fetch --target wasm32-unknown-unknown >/dev/null)
 
 step "tools ready: $(trunk --version), $(wasm-bindgen --version), $(wasm-opt --version | sed -n 1p)"
 echo "browsers: $(chromium --version 2>/dev/null | sed -n 1p); $(firefox-esr --version 2>/dev/null | sed -n 1p) + $(geckodriver --version | sed -n 1p); WebKitGTK $(dpkg-query -W -f='${Version}' webkit2gtk-driver 2>/dev/null)"

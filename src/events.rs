@@ -25,7 +25,7 @@ pub struct EventDetail {
     pub error: Option<String>,
     /// The answers, only when the config's `delivery.events_include_fields` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<serde_json::Value>,
+    pub fields: Option<leadgate_core::payload::JsonValue>,
 }
 
 impl EventDetail {

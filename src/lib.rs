@@ -10,6 +10,10 @@
 //! reports views and starts to the relay; [`storage`] is the one door to `localStorage`.
 //! Scoring itself is [`leadgate_core::score`], the same code the relay runs.
 
+// What must not reach the widget's wasm (clippy.toml: disallowed types and macros), checked
+// when the crate is built for wasm32.
+#![cfg_attr(target_arch = "wasm32", warn(clippy::disallowed_types, clippy::disallowed_macros))]
+
 pub mod components;
 pub mod delivery;
 pub mod embed;

@@ -1,6 +1,4 @@
-use std::collections::BTreeMap;
-
-use leadgate_core::{FormConfig, Lead, LeadPayload};
+use leadgate_core::{FormConfig, Lead, LeadPayload, Map};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -107,7 +105,7 @@ pub fn LeadForm(
                 }
                 Phase::Editing => {}
             }
-            let mut lead = Lead { fields: BTreeMap::new() };
+            let mut lead = Lead { fields: Map::new() };
             lead.fields.extend(
                 config.fields.iter().zip(&states).map(|(f, s)| (f.name.clone(), s.value(f))),
             );
@@ -128,10 +126,16 @@ pub fn LeadForm(
                 signals::collect(),
                 signals::now(),
             );
-            payload.meta = Some(serde_json::json!({
+            #[allow(
+                clippy::disallowed_macros,
+                clippy::disallowed_types,
+                reason = "the v1 payload's meta is a JSON value"
+            )]
+            let meta = serde_json::json!({
                 "honeypot": honeypot.get_untracked(),
                 "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,
-            }));
+            });
+            payload.meta = Some(meta);
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
                 signals::grant_consent(&config.tracking);
             }

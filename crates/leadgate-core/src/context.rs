@@ -5,11 +5,10 @@
 //! Times: new fields use [`Timestamp`] (milliseconds since the epoch, a JSON number); the
 //! touches' `at` stays RFC 3339 text as in payload v1.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::json::{Node, Read};
+use crate::map::Map;
 use crate::time::Timestamp;
 
 /// How many page views a context keeps (the most recent); scoring reads no more than these.
@@ -25,10 +24,10 @@ pub struct VisitorContext {
     pub referrer: Option<String>,
     /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content` from the page
     /// URL, by their full names (`"utm_source": "google"`).
-    pub utm: BTreeMap<String, String>,
+    pub utm: Map<String>,
     /// Ad click ids from the page URL by name: `gclid`, `gbraid`, `wbraid`, `fbclid`,
     /// `msclkid`, `li_fat_id`, `ttclid`.
-    pub click_ids: BTreeMap<String, String>,
+    pub click_ids: Map<String>,
     /// The visitor's first recorded arrival on this site (kept across visits).
     pub first_touch: Option<Touch>,
     /// The arrival that started the current visit.
@@ -70,9 +69,9 @@ pub struct Touch {
     /// The referrer then, if any.
     pub referrer: Option<String>,
     /// UTM parameters then, by their full names.
-    pub utm: BTreeMap<String, String>,
+    pub utm: Map<String>,
     /// Ad click ids then, by name.
-    pub click_ids: BTreeMap<String, String>,
+    pub click_ids: Map<String>,
 }
 
 impl Touch {

@@ -161,6 +161,7 @@ pub enum Json {
 
 impl Json {
     /// The same value as a `serde_json::Value` (a repeated key: the last one wins).
+    #[allow(clippy::disallowed_types, reason = "for the relay and tests; the widget's events only")]
     pub fn to_value(&self) -> serde_json::Value {
         use serde_json::Value;
         match self {
@@ -609,10 +610,9 @@ impl<T: FromJson> FromJson for Vec<T> {
 }
 
 /// An object whose keys are names the marketer chooses (`"groups": {"fit": {...}}`).
-impl<T: FromJson> FromJson for std::collections::BTreeMap<String, T> {
-    fn read(node: &Node) -> Read<std::collections::BTreeMap<String, T>> {
-        // (`insert`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
-        let mut map = std::collections::BTreeMap::new();
+impl<T: FromJson> FromJson for crate::Map<T> {
+    fn read(node: &Node) -> Read<crate::Map<T>> {
+        let mut map = crate::Map::new();
         for (key, value) in node.any_object()?.entries() {
             map.insert(key.to_string(), T::read(&value)?);
         }
@@ -754,9 +754,8 @@ impl<'a> Node<'a> {
     }
 
     /// An object of strings (`{"utm_source": "google"}`).
-    pub fn string_map(&self) -> Read<std::collections::BTreeMap<String, String>> {
-        // (`insert`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
-        let mut map = std::collections::BTreeMap::new();
+    pub fn string_map(&self) -> Read<crate::Map<String>> {
+        let mut map = crate::Map::new();
         for (key, value) in self.any_object()?.entries() {
             map.insert(key.to_string(), value.string()?);
         }

@@ -1,11 +1,10 @@
 //! What the visitor typed: field values, and their validation.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Field, FieldKind, FormConfig};
 use crate::email::is_valid_email;
+use crate::map::Map;
 
 /// One answer: text for inputs, a tick for checkboxes and consent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +39,7 @@ impl FieldValue {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
     /// Answers by field name.
-    pub fields: BTreeMap<String, FieldValue>,
+    pub fields: Map<FieldValue>,
 }
 
 impl Lead {

@@ -9,6 +9,9 @@
 //! config, so a score computed in the browser can be re-checked on the server. Nothing here does
 //! I/O or reads a clock: time comes in as a parameter.
 #![deny(missing_docs)]
+// What must not reach the widget's wasm (clippy.toml: disallowed types and macros), checked
+// when the crate is built for wasm32.
+#![cfg_attr(target_arch = "wasm32", warn(clippy::disallowed_types, clippy::disallowed_macros))]
 
 pub mod config;
 pub mod context;
@@ -17,6 +20,7 @@ pub mod email;
 pub mod json;
 pub mod lead;
 pub mod locale;
+pub mod map;
 pub mod payload;
 pub mod scoring;
 pub mod time;
@@ -26,6 +30,7 @@ pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Tex
 pub use context::{PageView, Touch, VisitorContext, MAX_PAGES};
 pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
+pub use map::Map;
 pub use payload::{
     ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
 };

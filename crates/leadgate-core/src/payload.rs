@@ -1,6 +1,5 @@
 //! The JSON a sales endpoint receives (payload v1), and its checks.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +7,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::{FieldKind, FormConfig};
 pub use crate::context::{PageView, Touch, VisitorContext};
 use crate::lead::{FieldValue, Lead};
+use crate::map::Map;
+
+/// Any JSON value: the payload's free-form `meta` (the relay reads it as JSON). An alias, so
+/// that the derives name it too and the wasm lint against `serde_json::Value` (clippy.toml)
+/// is allowed in this one place: the widget fills it once per lead.
+#[allow(clippy::disallowed_types, reason = "v1 payload: meta is any JSON object")]
+pub type JsonValue = serde_json::Value;
 use crate::scoring::{score, Score};
 use crate::time::Timestamp;
 
@@ -39,7 +45,7 @@ pub struct LeadPayload {
     /// When the visitor submitted, RFC 3339 UTC.
     pub submitted_at: String,
     /// The answers by field name (consent boxes included).
-    pub fields: BTreeMap<String, FieldValue>,
+    pub fields: Map<FieldValue>,
     /// The score computed at submit time, with every hit.
     pub score: Score,
     /// Where the visitor came from and what they did.
@@ -52,7 +58,7 @@ pub struct LeadPayload {
     /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<serde_json::Value>,
+    pub meta: Option<JsonValue>,
 }
 
 /// The consent given with a lead.
@@ -140,14 +146,15 @@ impl LeadPayload {
             return Err(PayloadError::ScoreRange { at: "score.total".into() });
         }
         let mut sum: i64 = 0;
+        let at = |i: usize| String::from("score.hits[") + &i.to_string() + "].points";
         for (i, hit) in self.score.hits.iter().enumerate() {
             if !in_range(hit.points) {
-                return Err(PayloadError::ScoreRange { at: format!("score.hits[{i}].points") });
+                return Err(PayloadError::ScoreRange { at: at(i) });
             }
             // Cannot overflow with both sides within ±MAX_SCORE × hits; checked all the same.
             sum = sum
                 .checked_add(hit.points)
-                .ok_or(PayloadError::ScoreRange { at: format!("score.hits[{i}].points") })?;
+                .ok_or_else(|| PayloadError::ScoreRange { at: at(i) })?;
         }
         if sum != self.score.total {
             return Err(PayloadError::ScoreSum { total: self.score.total, sum });
@@ -173,7 +180,7 @@ impl LeadPayload {
             }
             changed += usize::from(text.len() != before);
         };
-        let mut answers = BTreeMap::new();
+        let mut answers = Map::new();
         for (mut name, mut value) in std::mem::take(&mut self.fields) {
             fix(&mut name, usize::MAX);
             if let FieldValue::Text(text) = &mut value {

@@ -66,7 +66,7 @@ fn lead() -> impl Strategy<Value = Lead> {
         value,
         0..5,
     )
-    .prop_map(|fields| Lead { fields })
+    .prop_map(|fields| Lead { fields: fields.into_iter().collect() })
 }
 
 fn touch() -> impl Strategy<Value = Option<Touch>> {
@@ -101,8 +101,8 @@ fn context() -> impl Strategy<Value = VisitorContext> {
                     referrer,
                     first_touch,
                     last_touch,
-                    click_ids: params.clone(),
-                    utm: params,
+                    click_ids: params.clone().into_iter().collect(),
+                    utm: params.into_iter().collect(),
                     ..Default::default()
                 }
             },

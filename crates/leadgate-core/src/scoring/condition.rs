@@ -332,8 +332,8 @@ impl<'a> Facts<'a> {
 struct TouchView<'a> {
     at: Timestamp,
     referrer: Option<&'a str>,
-    utm: &'a std::collections::BTreeMap<String, String>,
-    click_ids: &'a std::collections::BTreeMap<String, String>,
+    utm: &'a crate::Map<String>,
+    click_ids: &'a crate::Map<String>,
 }
 
 /// Text compared as configured: trimmed, and lower-cased when case is ignored.

@@ -6,8 +6,6 @@
 //! time and returns a [`Score`] whose [`RuleHit`]s add up to its total exactly: decay is
 //! rounded per hit, and caps are hits of their own.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use leadgate_derive::FromJson;
@@ -15,6 +13,7 @@ use leadgate_derive::FromJson;
 use crate::config::{check_name, ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::VisitorContext;
 use crate::lead::Lead;
+use crate::map::Map;
 use crate::time::Timestamp;
 
 mod condition;
@@ -57,7 +56,7 @@ pub struct ScoringConfig {
     pub rules: Vec<Rule>,
     /// Caps and decay per group, by group name. `fit` and `engagement` always exist; other
     /// names become groups by being listed here. Defaults to none (no caps, no decay).
-    pub groups: BTreeMap<String, GroupConfig>,
+    pub groups: Map<GroupConfig>,
     /// The highest total; above it a `cap:total` line brings the total down. Defaults to none.
     pub max_total: Option<i64>,
     /// The lowest total; below it a `cap:total` line brings the total up. Defaults to none.
@@ -91,7 +90,7 @@ impl Default for ScoringConfig {
         ScoringConfig {
             threshold: 0,
             rules: Vec::new(),
-            groups: BTreeMap::new(),
+            groups: Map::new(),
             max_total: None,
             min_total: None,
             grades: vec![band("A", 75), band("B", 50), band("C", 25), band("D", i64::MIN)],
@@ -306,7 +305,7 @@ pub struct Score {
     /// The sum of the hits' points.
     pub total: i64,
     /// The points of each group (after its cap, before the total's cap).
-    pub groups: BTreeMap<String, i64>,
+    pub groups: Map<i64>,
     /// The grade band the graded points fall in.
     pub grade: String,
     /// The combined label (grade and engagement level, e.g. `A1`), if configured.
@@ -422,8 +421,7 @@ pub fn score(
             disqualifies: rule.disqualify,
         });
     }
-    // (`extend`, not `collect`: collecting into a map sorts first, a few KB of wasm.)
-    let mut groups = BTreeMap::new();
+    let mut groups = Map::new();
     groups.extend(sums.iter().map(|(name, _, sum)| (name.to_string(), *sum)));
     for (name, group) in &config.groups {
         let Some(points) = groups.get_mut(name) else { continue };

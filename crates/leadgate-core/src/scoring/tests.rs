@@ -99,7 +99,7 @@ fn total_groups_grade_and_reasons() {
         Timestamp(0),
     );
     assert_eq!(s.total, 80);
-    assert_eq!(s.groups, BTreeMap::from([("engagement".into(), 10), ("fit".into(), 70)]));
+    assert_eq!(s.groups, crate::Map::from([("engagement".into(), 10), ("fit".into(), 70)]));
     assert_eq!(s.grade, "A");
     assert!(s.qualified);
     assert_eq!(s.stage, Stage::Mql);
