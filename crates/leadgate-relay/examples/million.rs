@@ -112,7 +112,7 @@ fn email_of(n: u32, dice: &mut Dice) -> String {
 }
 
 fn touch(at: Timestamp, source: Option<&str>, campaign: &str, page: &str) -> Touch {
-    let mut utm = BTreeMap::new();
+    let mut utm = leadgate_core::Map::new();
     if let Some(source) = source {
         utm.insert("utm_source".to_string(), source.to_string());
         let medium = match source {
@@ -123,7 +123,7 @@ fn touch(at: Timestamp, source: Option<&str>, campaign: &str, page: &str) -> Tou
         utm.insert("utm_medium".to_string(), medium.to_string());
         utm.insert("utm_campaign".to_string(), campaign.to_string());
     }
-    let mut click_ids = BTreeMap::new();
+    let mut click_ids = leadgate_core::Map::new();
     if source == Some("google") {
         click_ids.insert("gclid".to_string(), format!("Cj0K{:x}", at.0));
     }

@@ -715,7 +715,7 @@ impl LeadFacts {
     ) -> LeadFacts {
         let score = relay_score.unwrap_or(&payload.score);
         let utm =
-            |map: &BTreeMap<String, String>, key: &str| map.get(key).cloned().unwrap_or_default();
+            |map: &leadgate_core::Map<String>, key: &str| map.get(key).cloned().unwrap_or_default();
         let first =
             payload.context.first_touch.as_ref().map_or((String::new(), String::new()), |t| {
                 (utm(&t.utm, "utm_source"), utm(&t.utm, "utm_campaign"))
