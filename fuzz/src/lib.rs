@@ -5,7 +5,7 @@
 //! The targets are in `fuzz_targets/`; `scripts/fuzz.sh` builds and runs them. Nothing here
 //! may panic on its own: a panic is a finding about leadgate's core.
 
-use std::collections::BTreeMap;
+use leadgate_core::Map;
 use std::sync::OnceLock;
 
 use leadgate_core::json::Json;
@@ -115,7 +115,7 @@ pub fn words(json: &Json, limit: usize) -> Vec<String> {
 /// when there is one), and one field that the form does not have.
 pub fn lead_from(config: &FormConfig, words: &[String]) -> Lead {
     let mut next = words.iter().cycle();
-    let mut fields = BTreeMap::new();
+    let mut fields = Map::new();
     for field in &config.fields {
         let word = if words.is_empty() { None } else { next.next() };
         let value = match word {
@@ -135,7 +135,7 @@ pub fn lead_from(config: &FormConfig, words: &[String]) -> Lead {
 /// time, UTM parameters, click ids and touches.
 pub fn context_from(words: &[String]) -> VisitorContext {
     let word = |i: usize| words.get(i % words.len().max(1)).cloned().unwrap_or_default();
-    let params = |from: usize| -> BTreeMap<String, String> {
+    let params = |from: usize| -> Map<String> {
         ["utm_source", "utm_medium", "utm_campaign", "gclid"]
             .iter()
             .enumerate()
