@@ -34,6 +34,7 @@ use leadgate_core::payload::lead_id;
 use leadgate_core::{
     FieldValue, FormConfig, Lead, LeadPayload, PageView, Timestamp, Touch, VisitorContext,
 };
+use leadgate_relay::sales::DEFAULT_REASONS;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "million-dashboard-token-0123456789abcdef";
@@ -41,16 +42,6 @@ const CHECKPOINT: u32 = 100_000;
 const RUNS: usize = 5;
 const CHUNK: u32 = 50_000;
 const DAY_MS: u64 = 86_400_000;
-const REASONS: [&str; 8] = [
-    "no-budget",
-    "not-decision-maker",
-    "wrong-fit",
-    "competitor",
-    "spam",
-    "unreachable",
-    "no-need",
-    "other",
-];
 
 /// A deterministic stream of pseudo-random numbers for lead `n` (splitmix64).
 struct Dice(u64);
@@ -484,7 +475,7 @@ fn post_outcomes(relay: &Relay, config: &FormConfig, run: u32, (from, to): (u32,
         } else if roll < win + accept {
             json!({"lead_id": id, "status": "accepted"})
         } else {
-            let reason = REASONS[dice.below(REASONS.len() as u64) as usize];
+            let reason = DEFAULT_REASONS[dice.below(DEFAULT_REASONS.len() as u64) as usize];
             json!({"lead_id": id, "status": "rejected", "reason": reason})
         };
         let status = match outcome["status"].as_str() {
