@@ -120,18 +120,19 @@ async fn read_config(host: &Element) -> Result<(FormConfig, String), String> {
         })?
     };
     let page_lang = inherited(host, "lang");
-    let config = FormConfig::from_json_in(&text, page_lang.as_deref())
-        .map_err(|e| String::from("in data-config=\"") + source + "\": " + &e.to_string())?;
-    let endpoint = host
-        .get_attribute("data-endpoint")
-        .filter(|e| !e.trim().is_empty())
-        .or_else(|| config.endpoint.clone())
-        .ok_or_else(|| {
-            String::from("in data-config=\"")
-                + source
-                + "\": leadgate config error at `endpoint`: no endpoint; set \"endpoint\" in \
-                   the config or data-endpoint on the element"
-        })?;
+    with_endpoint(host, &text, page_lang.as_deref())
+        .map_err(|e| String::from("in data-config=\"") + source + "\": " + &e.to_string())
+}
+
+/// The config in `text` and where its leads go (the element's `data-endpoint`, else the
+/// config's).
+fn with_endpoint(
+    host: &Element,
+    text: &str,
+    page_lang: Option<&str>,
+) -> Result<(FormConfig, String), leadgate_core::ConfigError> {
+    let config = FormConfig::from_json_in(text, page_lang)?;
+    let endpoint = config.resolve_endpoint(host.get_attribute("data-endpoint"))?;
     Ok((config, endpoint))
 }
 
@@ -165,13 +166,8 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
             .ok_or_else(|| error("leadgate.mount: the config is not a JSON object".into()))?,
     };
     let page_lang = inherited(&host, "lang");
-    let config = FormConfig::from_json_in(&text, page_lang.as_deref())
+    let (config, endpoint) = with_endpoint(&host, &text, page_lang.as_deref())
         .map_err(|e| error(String::from("leadgate.mount: ") + &e.to_string()))?;
-    let endpoint = host
-        .get_attribute("data-endpoint")
-        .filter(|e| !e.trim().is_empty())
-        .or_else(|| config.endpoint.clone())
-        .ok_or_else(|| error("leadgate.mount: leadgate config error at `endpoint`: no endpoint; set \"endpoint\" in the config or data-endpoint on the element".into()))?;
     let widget = mount(&host, config, endpoint).map_err(error)?;
     let slot = std::rc::Rc::new(std::cell::RefCell::new(Some(widget)));
     let unmount = Closure::<dyn Fn()>::new(move || {

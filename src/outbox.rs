@@ -12,16 +12,17 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use leadgate_core::delivery::{retry_delay_ms, verdict, DeliveryConfig, Verdict, DAY_MS};
-use leadgate_core::json::{Json, Node, Read};
-use leadgate_core::LeadPayload;
+use leadgate_core::delivery::{retry_delay_ms, verdict, Verdict, DAY_MS};
+use leadgate_core::json::{Node, Read};
+pub use leadgate_core::outbox::Entry;
+use leadgate_core::outbox::{read_entries, EventDetail};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::delivery::{beacon_lead, post_lead};
-use crate::events::{emit, EventDetail};
+use crate::events::emit;
 use crate::storage::Store;
 
 /// The storage key of the outbox.
@@ -30,77 +31,6 @@ const KEY: &str = "outbox";
 const LEASE_KEY: &str = "outbox-lease";
 /// The Web Locks name.
 const LOCK_NAME: &str = "leadgate-outbox";
-
-/// A lead waiting for its endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Entry {
-    /// The lead's id: the idempotency key of every attempt.
-    pub id: String,
-    /// The payload's JSON, exactly as it is sent every attempt. Kept as text: the widget
-    /// never needs to read a payload back, and not decoding one keeps it smaller.
-    pub body: String,
-    /// What the `leadgate:*` events about this lead say (no field values).
-    pub detail: EventDetail,
-    /// Where it goes.
-    pub endpoint: String,
-    /// When it was submitted (ms since the epoch).
-    pub created_at: u64,
-    /// When it is given up if still undelivered.
-    pub expires_at: u64,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// Not before this time (ms) is it tried again.
-    pub next_at: u64,
-    /// Set when the endpoint refused it: a dead letter kept until then.
-    pub dead_until: Option<u64>,
-    /// The last problem, for the console and events.
-    pub last_error: Option<String>,
-    /// How long to keep it as a dead letter, in days.
-    pub dead_letter_days: u32,
-}
-
-impl Entry {
-    /// Reads an entry as `Serialize` wrote it.
-    pub fn read(node: &Node) -> Read<Entry> {
-        let obj = node.any_object()?;
-        let number = |key| obj.opt(key, Node::unsigned).map(Option::unwrap_or_default);
-        Ok(Entry {
-            id: obj.need("id")?.string()?,
-            body: obj.need("body")?.string()?,
-            detail: obj.opt("detail", EventDetail::read)?.unwrap_or_default(),
-            endpoint: obj.need("endpoint")?.string()?,
-            created_at: number("created_at")?,
-            expires_at: number("expires_at")?,
-            attempts: obj.opt("attempts", Node::count)?.unwrap_or_default(),
-            next_at: number("next_at")?,
-            dead_until: obj.opt("dead_until", Node::unsigned)?,
-            last_error: obj.opt_string("last_error")?,
-            dead_letter_days: obj.opt("dead_letter_days", Node::count)?.unwrap_or_default(),
-        })
-    }
-
-    /// A fresh entry for `payload`, kept as `config` says; `None` if it can't be encoded.
-    pub fn new(
-        payload: &LeadPayload,
-        endpoint: String,
-        config: &DeliveryConfig,
-        now: u64,
-    ) -> Option<Self> {
-        Some(Entry {
-            id: payload.id.clone(),
-            body: serde_json::to_string(payload).ok()?,
-            detail: EventDetail::for_lead(payload, config.events_include_fields),
-            endpoint,
-            created_at: now,
-            expires_at: now + u64::from(config.keep_days) * DAY_MS,
-            attempts: 0,
-            next_at: now,
-            dead_until: None,
-            last_error: None,
-            dead_letter_days: config.dead_letter_days,
-        })
-    }
-}
 
 /// How a submitted lead stands after its first attempt (and later ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +64,7 @@ fn now() -> u64 {
 
 /// The stored entries; one that can't be read is skipped, not the whole outbox.
 fn load(store: &Store) -> Vec<Entry> {
-    let read_all = |node: &Node| -> Read<Vec<Entry>> {
-        let Json::Array(_) = node.json() else { return Ok(Vec::new()) };
-        Ok(node.list(|item| Ok(Entry::read(&item).ok()))?.into_iter().flatten().collect())
-    };
-    store.get(KEY, read_all).unwrap_or_default()
+    store.get(KEY, read_entries).unwrap_or_default()
 }
 
 fn console_error(message: &str) {

@@ -5,10 +5,8 @@
 
 use std::cell::RefCell;
 
-use leadgate_core::json::{Node, Read};
 use leadgate_core::tracking::TrackingConfig;
-use leadgate_core::{PageView, Timestamp, Touch, VisitorContext, MAX_PAGES};
-use serde::Serialize;
+use leadgate_core::{Timestamp, Touch, VisitorContext, VisitorMemory, CLICK_IDS};
 
 use crate::storage::Store;
 
@@ -16,48 +14,12 @@ use crate::storage::Store;
 pub const UTM_PARAMETERS: [&str; 5] =
     ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
 
-/// The ad click ids read from the page URL.
-pub const CLICK_IDS: [&str; 7] =
-    ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id", "ttclid"];
-
 const VISITOR_KEY: &str = "visitor";
 const CONSENT_KEY: &str = "tracking-consent";
 
-/// What the widget remembers about the visitor between pages.
-#[derive(Debug, Clone, Default, Serialize)]
-struct Memory {
-    first_seen: Option<Timestamp>,
-    first_touch: Option<Touch>,
-    last_touch: Option<Touch>,
-    visits: u32,
-    pages_seen: u32,
-    landing_page: Option<String>,
-    pages: Vec<PageView>,
-    seconds_on_site: u64,
-    last_activity: u64,
-}
-
-impl Memory {
-    /// Reads what [`persist`] wrote (missing keys take their defaults).
-    fn read(node: &Node) -> Read<Memory> {
-        let obj = node.any_object()?;
-        Ok(Memory {
-            first_seen: obj.opt("first_seen", Node::unsigned)?.map(Timestamp),
-            first_touch: obj.opt("first_touch", Touch::read)?,
-            last_touch: obj.opt("last_touch", Touch::read)?,
-            visits: obj.opt("visits", Node::count)?.unwrap_or_default(),
-            pages_seen: obj.opt("pages_seen", Node::count)?.unwrap_or_default(),
-            landing_page: obj.opt_string("landing_page")?,
-            pages: obj.opt("pages", |n| n.list(|p| PageView::read(&p)))?.unwrap_or_default(),
-            seconds_on_site: obj.opt("seconds_on_site", Node::unsigned)?.unwrap_or_default(),
-            last_activity: obj.opt("last_activity", Node::unsigned)?.unwrap_or_default(),
-        })
-    }
-}
-
 thread_local! {
     /// This page's view of the memory, and whether it is stored.
-    static PAGE: RefCell<Option<(Memory, bool)>> = const { RefCell::new(None) };
+    static PAGE: RefCell<Option<(VisitorMemory, bool)>> = const { RefCell::new(None) };
 }
 
 /// The current time, for scoring and `submitted_at`.
@@ -131,29 +93,9 @@ pub fn record_page_view(tracking: &TrackingConfig) {
         }
         None => {}
     }
-    let now_ms = now().0;
-    let mut memory: Memory =
-        store.as_ref().and_then(|s| s.get(VISITOR_KEY, Memory::read)).unwrap_or_default();
-    let touch = this_page();
-    let idle_ms = u64::from(tracking.visit_timeout_minutes.max(1)) * 60_000;
-    let idle = now_ms.saturating_sub(memory.last_activity);
-    let campaign = !touch.utm.is_empty() || !touch.click_ids.is_empty();
-    if memory.visits == 0 || idle > idle_ms || campaign {
-        memory.visits += 1;
-        memory.landing_page = Some(touch.page_url.clone());
-        memory.last_touch = Some(touch.clone());
-    } else {
-        memory.seconds_on_site += idle / 1000;
-    }
-    if memory.first_seen.is_none() {
-        memory.first_seen = Some(Timestamp(now_ms));
-        memory.first_touch = Some(touch.clone());
-    }
-    memory.pages_seen += 1;
-    memory.pages.push(PageView { url: touch.page_url, at: Timestamp(now_ms) });
-    let extra = memory.pages.len().saturating_sub(MAX_PAGES);
-    memory.pages.drain(..extra);
-    memory.last_activity = now_ms;
+    let mut memory: VisitorMemory =
+        store.as_ref().and_then(|s| s.get(VISITOR_KEY, VisitorMemory::read)).unwrap_or_default();
+    memory.record_page_view(this_page(), now(), tracking.visit_timeout_minutes);
     PAGE.with(|p| *p.borrow_mut() = Some((memory, false)));
     if allowed {
         persist();
@@ -163,7 +105,7 @@ pub fn record_page_view(tracking: &TrackingConfig) {
 /// On a page without a widget: counts the page view only for a visitor the widget already
 /// remembers (the form's page decided that it may), and never under Global Privacy Control.
 pub fn resume_tracking() {
-    let known = Store::local().is_some_and(|s| s.get(VISITOR_KEY, Memory::read).is_some());
+    let known = Store::local().is_some_and(|s| s.get(VISITOR_KEY, VisitorMemory::read).is_some());
     if known {
         record_page_view(&TrackingConfig::default());
     }
@@ -195,24 +137,8 @@ fn persist() {
 
 /// The context to send with a lead now.
 pub fn collect() -> VisitorContext {
-    let touch = this_page();
     let memory = PAGE.with(|p| p.borrow().as_ref().map(|(m, _)| m.clone())).unwrap_or_default();
-    let on_this_page = now().0.saturating_sub(memory.last_activity) / 1000;
-    VisitorContext {
-        page_url: touch.page_url.clone(),
-        referrer: touch.referrer.clone(),
-        utm: touch.utm.clone(),
-        click_ids: touch.click_ids.clone(),
-        first_touch: memory.first_touch.or_else(|| Some(touch.clone())),
-        last_touch: memory.last_touch.or(Some(touch)),
-        visits: memory.visits.max(1),
-        pages_seen: memory.pages_seen.max(1),
-        landing_page: memory.landing_page,
-        pages: memory.pages,
-        first_seen: memory.first_seen,
-        seconds_on_site: memory.seconds_on_site
-            + if memory.last_activity > 0 { on_this_page } else { 0 },
-    }
+    memory.context(this_page(), now())
 }
 
 /// A fresh lead id (UUID v4) from the browser's cryptographic randomness.

@@ -361,6 +361,19 @@ impl FormConfig {
         Ok(config)
     }
 
+    /// Where leads go: the mount element's `data-endpoint` when it is set and not blank, else
+    /// the config's `endpoint`; neither is an error at `endpoint`.
+    pub fn resolve_endpoint(&self, data_endpoint: Option<String>) -> Result<String, ConfigError> {
+        data_endpoint.filter(|e| !e.trim().is_empty()).or_else(|| self.endpoint.clone()).ok_or_else(
+            || {
+                ConfigError::invalid(
+                    "endpoint",
+                    "no endpoint; set \"endpoint\" in the config or data-endpoint on the element",
+                )
+            },
+        )
+    }
+
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
@@ -426,12 +439,18 @@ impl FormConfig {
     }
 }
 
-/// Names (form id, field names, rule ids) appear in payloads, CSS parts and element ids.
-pub(crate) fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
-    let ok = !name.is_empty()
+/// Whether `name` is a name leadgate takes: 1 to 64 letters, digits, `-` or `_`. Names (form
+/// id, field names, rule ids, groups, the relay's webhooks) appear in payloads, CSS parts,
+/// element ids and log lines.
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// [`is_name`], or the error at `path`.
+pub(crate) fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    if is_name(name) {
         Ok(())
     } else {
         Err(ConfigError { path: path.into(), kind: ConfigErrorKind::BadName(name.into()) })

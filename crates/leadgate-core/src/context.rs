@@ -14,6 +14,11 @@ use crate::time::Timestamp;
 /// How many page views a context keeps (the most recent); scoring reads no more than these.
 pub const MAX_PAGES: usize = 100;
 
+/// The ad click ids the widget reads from the page URL, and the only ones a
+/// `click_id_present` condition may name.
+pub const CLICK_IDS: [&str; 7] =
+    ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id", "ttclid"];
+
 /// Where the visitor came from and what they did (attribution and engagement).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -25,8 +30,7 @@ pub struct VisitorContext {
     /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content` from the page
     /// URL, by their full names (`"utm_source": "google"`).
     pub utm: Map<String>,
-    /// Ad click ids from the page URL by name: `gclid`, `gbraid`, `wbraid`, `fbclid`,
-    /// `msclkid`, `li_fat_id`, `ttclid`.
+    /// Ad click ids from the page URL by name (those in [`CLICK_IDS`]).
     pub click_ids: Map<String>,
     /// The visitor's first recorded arrival on this site (kept across visits).
     pub first_touch: Option<Touch>,
@@ -102,17 +106,21 @@ impl PageView {
 impl VisitorContext {
     /// Records a page view, dropping the oldest beyond [`MAX_PAGES`].
     pub fn push_page(&mut self, url: String, at: Timestamp) {
-        self.pages.push(PageView { url, at });
-        if self.pages.len() > MAX_PAGES {
-            let extra = self.pages.len() - MAX_PAGES;
-            self.pages.drain(..extra);
-        }
+        push_page(&mut self.pages, PageView { url, at });
     }
 
     /// The page views scoring reads: the last [`MAX_PAGES`].
     pub fn recent_pages(&self) -> &[PageView] {
         &self.pages[self.pages.len().saturating_sub(MAX_PAGES)..]
     }
+}
+
+/// Adds `view` to `pages`, dropping the oldest beyond [`MAX_PAGES`] (a context's pages and the
+/// widget's memory of them).
+pub fn push_page(pages: &mut Vec<PageView>, view: PageView) {
+    pages.push(view);
+    let extra = pages.len().saturating_sub(MAX_PAGES);
+    pages.drain(..extra);
 }
 
 #[cfg(test)]

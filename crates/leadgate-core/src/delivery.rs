@@ -79,13 +79,37 @@ pub fn verdict(status: Option<u16>) -> Verdict {
     }
 }
 
-/// Milliseconds to wait before attempt `attempt + 1` (attempt counts from 1): exponential from
-/// one second, capped at five minutes, times `jitter` (a factor in 0.7..1.3 the caller draws),
-/// and never sooner than the server's `Retry-After` (seconds).
+/// Exponential backoff with jitter: the one retry rule of the widget's outbox and the relay's
+/// webhooks, each with its own figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The wait after the first failed attempt, in ms; it doubles with every attempt.
+    pub base_ms: u64,
+    /// The longest wait before jitter, in ms.
+    pub max_ms: u64,
+    /// The range the jitter factor is clamped to, e.g. `(0.8, 1.2)`.
+    pub jitter: (f64, f64),
+}
+
+impl Backoff {
+    /// The widget's outbox: from one second, capped at five minutes, jitter within 0.5..1.5.
+    pub const OUTBOX: Backoff = Backoff { base_ms: 1000, max_ms: 300_000, jitter: (0.5, 1.5) };
+
+    /// Milliseconds to wait before attempt `attempt + 1` (attempt counts from 1): `base_ms`
+    /// doubled per attempt up to `max_ms`, times `jitter` (a factor the caller draws), and never
+    /// sooner than the server's `Retry-After` (seconds).
+    pub fn delay_ms(&self, attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
+        let exp = self.base_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
+        let wait =
+            (exp.min(self.max_ms) as f64 * jitter.clamp(self.jitter.0, self.jitter.1)) as u64;
+        wait.max(retry_after_secs.unwrap_or(0).saturating_mul(1000))
+    }
+}
+
+/// [`Backoff::OUTBOX`]'s wait before attempt `attempt + 1`; the widget draws `jitter` in
+/// 0.7..1.3.
 pub fn retry_delay_ms(attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
-    let base = 1000u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(20)).min(300_000);
-    let jittered = (base as f64 * jitter.clamp(0.5, 1.5)) as u64;
-    jittered.max(retry_after_secs.unwrap_or(0).saturating_mul(1000))
+    Backoff::OUTBOX.delay_ms(attempt, jitter, retry_after_secs)
 }
 
 /// Reads a `Retry-After` header: delta-seconds only (an HTTP date gives `None`, and the

@@ -17,20 +17,24 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod email;
+pub mod hash;
 pub mod json;
 pub mod lead;
 pub mod locale;
 pub mod map;
+pub mod memory;
+pub mod outbox;
 pub mod payload;
 pub mod scoring;
 pub mod time;
 pub mod tracking;
 
 pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Texts};
-pub use context::{PageView, Touch, VisitorContext, MAX_PAGES};
+pub use context::{PageView, Touch, VisitorContext, CLICK_IDS, MAX_PAGES};
 pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
 pub use map::Map;
+pub use memory::VisitorMemory;
 pub use payload::{
     ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
 };

@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leadgate_core::delivery::{parse_retry_after, verdict, Verdict};
+use leadgate_core::delivery::{parse_retry_after, verdict, Backoff, Verdict};
+use leadgate_core::hash::Fnv1a64;
 use leadgate_core::{LeadPayload, Score};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -88,8 +89,9 @@ pub enum Route {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookError {
-    /// The name has characters other than letters, digits, `-` and `_`.
-    #[error("webhook name {0:?}: use letters, digits, - and _ only")]
+    /// The name is not 1 to 64 letters, digits, `-` and `_` (the rule of every name in a
+    /// config).
+    #[error("webhook name {0:?}: use 1 to 64 letters, digits, - and _ only")]
     Name(String),
     /// The URL is not `http(s)://host…`.
     #[error("webhook {webhook}: url {url:?} is not http(s)://host/…")]
@@ -236,9 +238,7 @@ impl Webhook {
     /// drops non-public addresses. One per webhook: its connections are kept for the next
     /// message.
     pub(crate) fn client(&self, options: &Forwarding) -> Result<reqwest::Client, WebhookError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
+        if !leadgate_core::config::is_name(&self.name) {
             return Err(WebhookError::Name(self.name.clone()));
         }
         let bad_url = || WebhookError::Url { webhook: self.name.clone(), url: self.url.clone() };
@@ -373,9 +373,9 @@ impl Forwarding {
     /// The wait before the attempt after failed attempt number `attempt` (from 1), times
     /// `jitter` (0.8..1.2), and never sooner than `retry_after_secs`.
     pub fn backoff_ms(&self, attempt: u32, jitter: f64, retry_after_secs: Option<u64>) -> u64 {
-        let exp = self.base_delay_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(30));
-        let wait = (exp.min(self.max_delay_ms) as f64 * jitter.clamp(0.8, 1.2)) as u64;
-        wait.max(retry_after_secs.unwrap_or(0).saturating_mul(1000))
+        let backoff =
+            Backoff { base_ms: self.base_delay_ms, max_ms: self.max_delay_ms, jitter: (0.8, 1.2) };
+        backoff.delay_ms(attempt, jitter, retry_after_secs)
     }
 }
 
@@ -649,11 +649,7 @@ async fn post(client: &reqwest::Client, hook: &Webhook, msg_id: &str, body: &str
 
 /// A number in 0..1 from `text` and `n` (FNV-1a): jitter without a random source.
 fn unit_hash(text: &str, n: u32) -> f64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes().chain(n.to_le_bytes()) {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = Fnv1a64::default().feed(text.as_bytes()).feed(&n.to_le_bytes()).finish();
     (hash % 10_000) as f64 / 10_000.0
 }
 

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::pattern::{host_of, in_domain, url_path, wildcard_match};
 use crate::config::{ConfigError, FormConfig};
-use crate::context::VisitorContext;
+use crate::context::{VisitorContext, CLICK_IDS};
 use crate::email::{classify, EmailClass, EmailClasses};
 use crate::lead::{FieldValue, Lead};
 use crate::time::Timestamp;
@@ -762,7 +762,8 @@ impl Condition {
                         at("ids[") + &i.to_string() + "]",
                         "unknown click id \"".to_string()
                             + &ids[i]
-                            + "\", expected one of gclid, gbraid, wbraid, fbclid, msclkid, li_fat_id, ttclid",
+                            + "\", expected one of "
+                            + &CLICK_IDS.join(", "),
                     )),
                     None => Ok(()),
                 }
@@ -778,10 +779,6 @@ impl Condition {
         }
     }
 }
-
-/// The click ids the widget collects.
-pub const CLICK_IDS: [&str; 7] =
-    ["gclid", "gbraid", "wbraid", "fbclid", "msclkid", "li_fat_id", "ttclid"];
 
 fn domains_ok(path: &str, domains: &[String]) -> Result<(), ConfigError> {
     if domains.is_empty() {

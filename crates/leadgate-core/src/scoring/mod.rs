@@ -12,6 +12,7 @@ use leadgate_derive::FromJson;
 
 use crate::config::{check_name, ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::VisitorContext;
+use crate::hash::fnv1a64;
 use crate::lead::Lead;
 use crate::map::Map;
 use crate::time::Timestamp;
@@ -21,7 +22,7 @@ pub mod pattern;
 mod read;
 
 use condition::{number_text, Facts};
-pub use condition::{Condition, TouchScope, UtmParam, CLICK_IDS};
+pub use condition::{Condition, TouchScope, UtmParam};
 
 /// The groups every config has, whether or not `groups` mentions them.
 pub const BUILT_IN_GROUPS: [&str; 2] = ["fit", "engagement"];
@@ -684,13 +685,6 @@ impl Decay {
         }
         Ok(())
     }
-}
-
-/// 64-bit FNV-1a: small, stable, good enough to tell models apart (not a security hash).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
