@@ -76,6 +76,9 @@ pub struct StoredLead {
     /// The `Idempotency-Key` header of the first delivery (none when the sender set none,
     /// as `navigator.sendBeacon` can't).
     pub idempotency_key: Option<String>,
+    /// The visitor's e-mail address as the relay found it when it stored the lead (lowercased;
+    /// empty when the lead has none): what search and the outcome import match.
+    pub email: String,
     /// The payload as first received (its `score` is the browser's).
     pub payload: LeadPayload,
     /// The relay's own score, when it knows the form; routing uses it.
@@ -593,7 +596,7 @@ impl Store {
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
                      WHERE d.lead_id = leads.id AND d.status = 'delivered'),
-                    relay_total IS NOT NULL, sales_status
+                    relay_total IS NOT NULL, sales_status, email
                  FROM leads
                  WHERE (CAST($1 AS TEXT) IS NULL
                         OR (email {collate_c} >= $1 AND email {collate_c} < $2)
@@ -942,6 +945,7 @@ fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
         spam: row.opt_text(8)?,
         forwarded: row.uint(9)?,
         sales_status: row.opt_text(11)?,
+        email: row.opt_text(12)?.unwrap_or_default(),
         id,
     })
 }

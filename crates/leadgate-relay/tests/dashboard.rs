@@ -198,7 +198,10 @@ fn leads_are_found_by_email_or_domain_and_exported_as_csv() {
     assert_eq!(lines.len(), 3, "{}", csv.body);
     assert!(lines[0].starts_with("id,received_at,form_id,email,score,grade,stage,qualified"));
     assert!(lines[1].starts_with(&format!("{},", bob.id)));
-    assert!(lines[1].contains(",Bob@Example.org,10,"), "{}", lines[1]);
+    // The e-mail column is the address the relay stored (lowercased: what search matches);
+    // the fields cell keeps it as typed.
+    assert!(lines[1].contains(",bob@example.org,10,"), "{}", lines[1]);
+    assert!(lines[1].contains("Bob@Example.org"), "{}", lines[1]);
     assert!(
         lines[2].contains("has-email (+10): Gave an e-mail address; big-company (+25)"),
         "{}",
@@ -206,4 +209,64 @@ fn leads_are_found_by_email_or_domain_and_exported_as_csv() {
     );
     // The visitor's formula is inside the JSON fields cell, which starts with `{`: inert.
     assert!(lines[1].contains(r#""{""company"":""=HYPERLINK(\""x\"")"""#), "{}", lines[1]);
+}
+
+/// The exports stream: more leads than several of the store's pages, each exactly once, in the
+/// list's order (newest first), sent chunked (no `Content-Length`: the relay never held the
+/// whole file), with `?limit=` and `?before=` honoured across page boundaries.
+#[test]
+fn exports_stream_every_lead_once_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path());
+    opts.rate_limit = None;
+    let relay = Relay::start(opts);
+    let page = leadgate_relay::http::export::PAGE as usize;
+    let total = 2 * page + 7;
+    for i in 0..total {
+        let mut lead = good_payload(1);
+        let mut bytes = [7u8; 16];
+        bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        lead.id = leadgate_core::payload::lead_id(bytes);
+        assert_eq!(relay.post_lead(&lead).status, 201);
+    }
+    let json = relay.get("/v1/leads");
+    assert_eq!(json.status, 200);
+    assert!(json.header("content-type").unwrap().starts_with("application/json"));
+    assert_eq!(json.header("content-length"), None, "a streamed body has no length up front");
+    assert_eq!(json.header("transfer-encoding"), Some("chunked"));
+    let leads: Vec<Value> = serde_json::from_str(&json.body).unwrap();
+    // The truth: every posted lead, ordered as the list orders (received_at, then id, newest
+    // first), from the rows themselves.
+    let conn = rusqlite::Connection::open(&relay.db).unwrap();
+    let mut select =
+        conn.prepare("SELECT id FROM leads ORDER BY received_at DESC, id DESC").unwrap();
+    let want: Vec<String> =
+        select.query_map([], |row| row.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(want.len(), total);
+    let got: Vec<String> = leads.iter().map(|l| l["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(got, want, "the JSON export");
+    assert!(leads.iter().all(|l| l["email"] == "ada@example.com"));
+
+    let csv = relay.get("/leads.csv");
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-length"), None);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("id,received_at,"));
+    let csv_ids: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(csv_ids, want.iter().map(String::as_str).collect::<Vec<_>>(), "the CSV export");
+
+    // A limit that ends inside the second page, and the page after it.
+    let ids = |path: &str| -> Vec<String> {
+        let leads: Vec<Value> = serde_json::from_str(&relay.get(path).body).unwrap();
+        leads.iter().map(|l| l["id"].as_str().unwrap().to_string()).collect()
+    };
+    let first = ids(&format!("/v1/leads?limit={}", page + 3));
+    assert_eq!(first, want[..page + 3]);
+    let rest = ids(&format!("/v1/leads?before={}", first.last().unwrap()));
+    assert_eq!(rest, want[page + 3..]);
+    assert_eq!(ids("/v1/leads?limit=0"), Vec::<String>::new());
+    let tail = relay.get(&format!("/leads.csv?limit=2&before={}", want[total - 3]));
+    let tail_ids: Vec<&str> =
+        tail.body.split("\r\n").skip(1).filter(|l| !l.is_empty()).map(|l| &l[..36]).collect();
+    assert_eq!(tail_ids, want[total - 2..].iter().map(String::as_str).collect::<Vec<_>>());
 }

@@ -113,52 +113,54 @@ pub fn leads_url(q: &str, before: &str) -> String {
     }
 }
 
-/// The leads as CSV (RFC 4180), newest first.
+/// The first line of the leads' CSV export.
+pub const CSV_HEADER: &str = "id,received_at,form_id,email,score,grade,stage,qualified,\
+    client_score,score_checked,spam,forwarded,utm_source,utm_campaign,reasons,fields\r\n";
+
+/// The leads as CSV (RFC 4180), in the order given: [`CSV_HEADER`], then a line each. The
+/// relay streams the same lines a page at a time (`http::export`).
 pub fn render_csv(leads: &[StoredLead]) -> String {
-    let mut out = String::from(
-        "id,received_at,form_id,email,score,grade,stage,qualified,client_score,score_checked,\
-         spam,forwarded,utm_source,utm_campaign,reasons,fields\r\n",
-    );
+    let mut out = String::from(CSV_HEADER);
     for lead in leads {
-        let p = &lead.payload;
-        let score = lead.score();
-        let email = p
-            .fields
-            .iter()
-            .find(|(n, _)| n.as_str() == "email")
-            .or_else(|| p.fields.iter().find(|(_, v)| v.as_text().contains('@')))
-            .map(|(_, v)| v.as_text().to_string())
-            .unwrap_or_default();
-        let reasons: Vec<String> = score
-            .hits
-            .iter()
-            .map(|h| format!("{} ({:+}): {}", h.rule, h.points, h.reason))
-            .collect();
-        let fields = serde_json::to_string(&p.fields).unwrap_or_default();
-        let utm = |k: &str| p.context.utm.get(k).cloned().unwrap_or_default();
-        let cells = [
-            lead.id.clone(),
-            lead.received_at.clone(),
-            lead.form_id.clone(),
-            email,
-            score.total.to_string(),
-            score.grade.clone(),
-            score.stage.as_str().to_string(),
-            score.qualified.to_string(),
-            p.score.total.to_string(),
-            lead.score_checked.as_str().to_string(),
-            lead.spam.clone().unwrap_or_default(),
-            lead.forwarded.to_string(),
-            utm("utm_source"),
-            utm("utm_campaign"),
-            reasons.join("; "),
-            fields,
-        ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        push_csv_line(&mut out, lead);
     }
     out
+}
+
+/// Appends one lead's CSV line (with its `\r\n`) to `out`. The e-mail is the one the relay
+/// found when it stored the lead (the lead's e-mail has one rule, in `http::intake`).
+pub fn push_csv_line(out: &mut String, lead: &StoredLead) {
+    let p = &lead.payload;
+    let score = lead.score();
+    let reasons: Vec<String> =
+        score.hits.iter().map(|h| format!("{} ({:+}): {}", h.rule, h.points, h.reason)).collect();
+    let fields = serde_json::to_string(&p.fields).unwrap_or_default();
+    let utm = |k: &str| p.context.utm.get(k).cloned().unwrap_or_default();
+    let cells = [
+        lead.id.clone(),
+        lead.received_at.clone(),
+        lead.form_id.clone(),
+        lead.email.clone(),
+        score.total.to_string(),
+        score.grade.clone(),
+        score.stage.as_str().to_string(),
+        score.qualified.to_string(),
+        p.score.total.to_string(),
+        lead.score_checked.as_str().to_string(),
+        lead.spam.clone().unwrap_or_default(),
+        lead.forwarded.to_string(),
+        utm("utm_source"),
+        utm("utm_campaign"),
+        reasons.join("; "),
+        fields,
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&csv_cell(cell));
+    }
+    out.push_str("\r\n");
 }
 
 /// One CSV cell: quoted when needed; a text a spreadsheet would run as a formula (`=`, `+`,
@@ -199,6 +201,7 @@ mod tests {
             attempts: 2,
             score_checked: ScoreCheck::Mismatch,
             idempotency_key: None,
+            email: "eve@example.com".into(),
             payload: serde_json::from_value(payload).unwrap(),
             relay_score: Some(serde_json::from_value(score).unwrap()),
             spam: Some(evil.into()),

@@ -2,16 +2,19 @@
 //! and its replay, and the health check.
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Operator, Reader};
 use super::error::AppError;
+use super::export::{self, Format};
 use super::Params;
 use crate::clock;
 use crate::logline::{log, Level};
-use crate::store::{DeliveryRecord, DeliveryStatus, Funnel, LeadQuery, StoredLead};
+use crate::store::{DeliveryRecord, DeliveryStatus, Funnel, LeadQuery};
 use crate::RelayState;
 
 /// `?q=&limit=` of the lead lists.
@@ -28,14 +31,16 @@ pub(crate) struct ListParams {
     pub before: Option<String>,
 }
 
-/// `GET /v1/leads`: stored leads, newest first.
+/// `GET /v1/leads`: stored leads, newest first, as a JSON array streamed a page at a time
+/// ([`super::export`]).
 pub(super) async fn list(
     _: Reader,
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
-) -> Result<Json<Vec<StoredLead>>, AppError> {
+) -> Result<Response, AppError> {
     let query = LeadQuery { search: params.q, limit: params.limit, before: params.before };
-    Ok(Json(state.store.list(query).await?))
+    let body = export::body(state.store.clone(), query, Format::Json).await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /v1/stats`: the dashboard's numbers.

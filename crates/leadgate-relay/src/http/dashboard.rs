@@ -19,10 +19,11 @@ use serde_json::{Map, Value};
 use super::api::ListParams;
 use super::auth::{credential, Reader};
 use super::error::{unavailable, AppError, Refused};
+use super::export::{self, Format};
 use super::Params;
 use crate::clock::now;
 use crate::dashboard::{
-    leads_url, render_csv, render_dashboard, render_message, Actions, DASHBOARD_CSP, IMPORT_ACTION,
+    leads_url, render_dashboard, render_message, Actions, DASHBOARD_CSP, IMPORT_ACTION,
     OUTCOME_ACTION, PAGE_LEADS, STYLESHEET,
 };
 use crate::guard::check_same_site;
@@ -182,21 +183,21 @@ fn see_other(location: &str) -> Response {
         .into_response()
 }
 
-/// `GET /leads.csv?q=`: every matching lead, newest first.
+/// `GET /leads.csv?q=`: every matching lead, newest first, streamed a page at a time
+/// ([`super::export`]).
 pub(super) async fn csv(
     _: Reader,
     State(state): State<RelayState>,
     Params(params): Params<ListParams>,
 ) -> Result<Response, AppError> {
     let query = LeadQuery { search: params.q, limit: params.limit, before: params.before };
-    let leads = state.store.list(query).await?;
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8"),
             (CONTENT_DISPOSITION, "attachment; filename=\"leads.csv\""),
             (CACHE_CONTROL, "no-store"),
         ],
-        render_csv(&leads),
+        export::body(state.store.clone(), query, Format::Csv).await?,
     )
         .into_response())
 }

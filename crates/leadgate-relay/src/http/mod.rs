@@ -33,6 +33,7 @@ pub mod api;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod export;
 pub mod insights;
 pub mod intake;
 pub mod sales;
