@@ -1,5 +1,5 @@
-//! The dashboard's forms over real HTTP: a lead's outcome buttons (accept, reject with a
-//! reason, won) and the CSV import, each with its CSRF token; a form without one, with
+//! The dashboard's forms over real HTTP: a lead's outcome buttons (contacted, accept, meeting,
+//! reject with a reason, won with an amount, lost with a reason) and the CSV import, each with its CSRF token; a form without one, with
 //! another credential's, or posted from another site is refused and records nothing.
 #![allow(clippy::unwrap_used)]
 
@@ -61,7 +61,7 @@ fn post_raw(relay: &Relay, path: &str, auth: &str, extra: &[(&str, &str)], body:
 }
 
 #[test]
-fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
+fn outcome_buttons_record_every_sales_step_from_the_dashboard() {
     let (_dir, relay) = start();
     let lead = good_payload(1);
     assert_eq!(relay.post_lead(&lead).status, 201);
@@ -69,7 +69,15 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     let page = relay.get_auth("/leads?q=example.com", &auth);
     assert_eq!(page.status, 200);
     let action = format!("action=\"/leads/{}/outcome\"", lead.id);
-    assert_eq!(page.body.matches(&action).count(), 3, "{}", page.body);
+    assert_eq!(page.body.matches(&action).count(), 6, "{}", page.body);
+    for status in ["contacted", "accepted", "meeting", "rejected", "won", "lost"] {
+        let field = format!("name=\"status\" value=\"{status}\"");
+        assert!(page.body.contains(&field), "a {status} button: {}", page.body);
+    }
+    for label in [format!("for=\"reason-{}\"", lead.id), format!("for=\"lost-reason-{}\"", lead.id)]
+    {
+        assert!(page.body.contains(&label), "every select has its label: {label}");
+    }
     assert!(page.body.contains("<option value=\"no-budget\">"), "the reasons are offered");
     assert!(page.body.contains("no outcome yet"));
     for banned in ["<script", " style="] {
@@ -84,6 +92,9 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
             enc(&token)
         ),
         format!("csrf={}&q=example.com&status=won&amount=1200.50", enc(&token)),
+        format!("csrf={}&q=example.com&status=contacted", enc(&token)),
+        format!("csrf={}&q=example.com&status=meeting", enc(&token)),
+        format!("csrf={}&q=example.com&status=lost&reason=competitor", enc(&token)),
     ];
     for body in &forms {
         let reply = post_raw(&relay, &path, &auth, &[], body);
@@ -92,8 +103,8 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     }
     let outcomes = history(&relay, &lead.id);
     let statuses: Vec<&str> = outcomes.iter().map(|o| o["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses.len(), 3, "{outcomes:?}");
-    for status in ["accepted", "rejected", "won"] {
+    assert_eq!(statuses.len(), 6, "{outcomes:?}");
+    for status in ["accepted", "rejected", "won", "contacted", "meeting", "lost"] {
         assert!(statuses.contains(&status), "{outcomes:?}");
     }
     for o in &outcomes {
@@ -103,20 +114,23 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     let text = serde_json::to_string(&outcomes).unwrap();
     assert!(text.contains("no-budget") && text.contains("call in Q3"), "{text}");
     assert!(text.contains(r#""amount":1200.5"#), "{text}");
-    // The row shows the lead's current status.
+    let lost = outcomes.iter().find(|o| o["status"] == "lost").unwrap();
+    assert_eq!(lost["reason"], "competitor", "{lost}");
+    // The row shows the lead's current status (the latest outcome's).
     let page = relay.get_auth("/leads", &auth);
     assert!(
-        page.body.contains("status-won") || page.body.contains("status-rejected"),
+        ["status-lost", "status-meeting", "status-won"].iter().any(|s| page.body.contains(s)),
         "{}",
         page.body
     );
+    assert!(!page.body.contains("no outcome yet"), "{}", page.body);
 
     // A bad form (a reason not on the list) records nothing and says why.
     let body = format!("csrf={}&status=rejected&reason=bored", enc(&token));
     let reply = post_raw(&relay, &path, &auth, &[], &body);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("reason"), "{}", reply.body);
-    assert_eq!(history(&relay, &lead.id).len(), 3);
+    assert_eq!(history(&relay, &lead.id).len(), 6);
 }
 
 #[test]
