@@ -362,6 +362,39 @@ fn the_insights_page_shows_the_numbers_of_the_insights_json() {
         );
         assert!(html.contains(&row), "{row}");
     }
+    // By source and campaign (last touch) and by first touch: leads, rates, pipeline and won
+    // amount, each row as the JSON has it.
+    let amount = leadgate_relay::dashboard::amount_text;
+    for (key, kind) in [("by_source", "last"), ("by_first_touch", "first")] {
+        for row in data[key].as_array().unwrap() {
+            let start = format!(
+                r#"data-touch="{kind}" data-source="{}" data-campaign="{}""#,
+                row["utm_source"].as_str().unwrap(),
+                row["utm_campaign"].as_str().unwrap()
+            );
+            let at = html.find(&start).unwrap_or_else(|| panic!("no {start} row: {html}"));
+            let tr = &html[at..at + html[at..].find("</tr>").unwrap()];
+            let f = &row["funnel"];
+            assert!(tr.contains(&format!("data-leads>{}", f["leads"])), "{tr}");
+            for r in [&f["mql_rate"], &row["accepted"], &row["won"]] {
+                assert!(tr.contains(&rate(r)), "{r} in {tr}");
+            }
+            let pipeline = format!("data-pipeline>{} (n = {})", amount(&f["pipeline"]), f["leads"]);
+            let won = format!("data-won>{} (n = {})", amount(&f["won_amount"]), f["leads"]);
+            assert!(tr.contains(&pipeline) && tr.contains(&won), "{pipeline} {won} in {tr}");
+        }
+    }
+    let sources = data["by_source"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0]["funnel"]["won_amount"], 900.0, "{sources:?}");
+    assert!(html.contains("data-won>900.00 (n = 12)"), "{html}");
+    // The score's AUC with its interval, and the lead velocity rate.
+    let auc = &data["auc"];
+    assert!(auc["auc"].is_number(), "one won deal and eleven others: {auc}");
+    let auc_text = leadgate_relay::dashboard::auc_text(auc);
+    assert!(html.contains(&auc_text), "{auc_text}\n{html}");
+    let velocity = leadgate_relay::dashboard::velocity_text(&data["lead_velocity"]["mqls"]);
+    assert!(html.contains(&velocity), "{velocity}\n{html}");
     // Rates over fewer than 10 leads are marked.
     assert!(html.contains("thin: n = "), "{html}");
     // The leads page links to it; a bad day is a 400.
