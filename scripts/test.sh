@@ -23,8 +23,9 @@ step "release build + size budget"
 bash scripts/build.sh
 step "native tests: core (spec fixtures, properties), relay, end-to-end in headless Chromium"
 LEADGATE_BROWSER=chromium cargo test --workspace
-# The same end-to-end suite in the other two engines (LEADGATE_BROWSER picks the WebDriver).
-E2E_TESTS=(--test e2e --test outbox --test visitor --test embedding)
+# The same end-to-end suite in the other two engines (LEADGATE_BROWSER picks the WebDriver);
+# `dashboard` is the relay's dashboard clicked in the browser (it needs no widget build).
+E2E_TESTS=(--test e2e --test outbox --test visitor --test embedding --test dashboard)
 step "end-to-end suite in headless Firefox (geckodriver)"
 start=$SECONDS
 LEADGATE_BROWSER=firefox cargo test -p leadgate "${E2E_TESTS[@]}"

@@ -514,3 +514,23 @@ impl Browser {
         self.command("POST", "/execute/async", json!({ "script": script, "args": args }))
     }
 }
+
+impl Browser {
+    /// The element of the page (not of a widget's shadow root) that `selector` matches, once
+    /// it exists (up to 20 s).
+    pub fn page_element(&self, selector: &str) -> ElementRef {
+        let value = self.wait_for(
+            selector,
+            20,
+            "return document.querySelector(arguments[0]);",
+            json!([selector]),
+        );
+        ElementRef(value[ELEMENT].as_str().expect("an element").to_string())
+    }
+
+    /// The page's URL, as the browser has it.
+    pub fn current_url(&self) -> String {
+        let value = self.command("GET", "/url", json!({}));
+        value.as_str().expect("a URL").to_string()
+    }
+}

@@ -1,5 +1,5 @@
-//! The dashboard's forms over real HTTP: a lead's outcome buttons (accept, reject with a
-//! reason, won) and the CSV import, each with its CSRF token; a form without one, with
+//! The dashboard's forms over real HTTP: a lead's outcome buttons (contacted, accept, meeting,
+//! reject with a reason, won with an amount, lost with a reason) and the CSV import, each with its CSRF token; a form without one, with
 //! another credential's, or posted from another site is refused and records nothing.
 #![allow(clippy::unwrap_used)]
 
@@ -61,7 +61,7 @@ fn post_raw(relay: &Relay, path: &str, auth: &str, extra: &[(&str, &str)], body:
 }
 
 #[test]
-fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
+fn outcome_buttons_record_every_sales_step_from_the_dashboard() {
     let (_dir, relay) = start();
     let lead = good_payload(1);
     assert_eq!(relay.post_lead(&lead).status, 201);
@@ -69,7 +69,15 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     let page = relay.get_auth("/leads?q=example.com", &auth);
     assert_eq!(page.status, 200);
     let action = format!("action=\"/leads/{}/outcome\"", lead.id);
-    assert_eq!(page.body.matches(&action).count(), 3, "{}", page.body);
+    assert_eq!(page.body.matches(&action).count(), 6, "{}", page.body);
+    for status in ["contacted", "accepted", "meeting", "rejected", "won", "lost"] {
+        let field = format!("name=\"status\" value=\"{status}\"");
+        assert!(page.body.contains(&field), "a {status} button: {}", page.body);
+    }
+    for label in [format!("for=\"reason-{}\"", lead.id), format!("for=\"lost-reason-{}\"", lead.id)]
+    {
+        assert!(page.body.contains(&label), "every select has its label: {label}");
+    }
     assert!(page.body.contains("<option value=\"no-budget\">"), "the reasons are offered");
     assert!(page.body.contains("no outcome yet"));
     for banned in ["<script", " style="] {
@@ -84,6 +92,9 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
             enc(&token)
         ),
         format!("csrf={}&q=example.com&status=won&amount=1200.50", enc(&token)),
+        format!("csrf={}&q=example.com&status=contacted", enc(&token)),
+        format!("csrf={}&q=example.com&status=meeting", enc(&token)),
+        format!("csrf={}&q=example.com&status=lost&reason=competitor", enc(&token)),
     ];
     for body in &forms {
         let reply = post_raw(&relay, &path, &auth, &[], body);
@@ -92,8 +103,8 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     }
     let outcomes = history(&relay, &lead.id);
     let statuses: Vec<&str> = outcomes.iter().map(|o| o["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses.len(), 3, "{outcomes:?}");
-    for status in ["accepted", "rejected", "won"] {
+    assert_eq!(statuses.len(), 6, "{outcomes:?}");
+    for status in ["accepted", "rejected", "won", "contacted", "meeting", "lost"] {
         assert!(statuses.contains(&status), "{outcomes:?}");
     }
     for o in &outcomes {
@@ -103,20 +114,23 @@ fn outcome_buttons_record_accept_reject_and_won_from_the_dashboard() {
     let text = serde_json::to_string(&outcomes).unwrap();
     assert!(text.contains("no-budget") && text.contains("call in Q3"), "{text}");
     assert!(text.contains(r#""amount":1200.5"#), "{text}");
-    // The row shows the lead's current status.
+    let lost = outcomes.iter().find(|o| o["status"] == "lost").unwrap();
+    assert_eq!(lost["reason"], "competitor", "{lost}");
+    // The row shows the lead's current status (the latest outcome's).
     let page = relay.get_auth("/leads", &auth);
     assert!(
-        page.body.contains("status-won") || page.body.contains("status-rejected"),
+        ["status-lost", "status-meeting", "status-won"].iter().any(|s| page.body.contains(s)),
         "{}",
         page.body
     );
+    assert!(!page.body.contains("no outcome yet"), "{}", page.body);
 
     // A bad form (a reason not on the list) records nothing and says why.
     let body = format!("csrf={}&status=rejected&reason=bored", enc(&token));
     let reply = post_raw(&relay, &path, &auth, &[], &body);
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert!(reply.body.contains("reason"), "{}", reply.body);
-    assert_eq!(history(&relay, &lead.id).len(), 3);
+    assert_eq!(history(&relay, &lead.id).len(), 6);
 }
 
 #[test]
@@ -348,6 +362,39 @@ fn the_insights_page_shows_the_numbers_of_the_insights_json() {
         );
         assert!(html.contains(&row), "{row}");
     }
+    // By source and campaign (last touch) and by first touch: leads, rates, pipeline and won
+    // amount, each row as the JSON has it.
+    let amount = leadgate_relay::dashboard::amount_text;
+    for (key, kind) in [("by_source", "last"), ("by_first_touch", "first")] {
+        for row in data[key].as_array().unwrap() {
+            let start = format!(
+                r#"data-touch="{kind}" data-source="{}" data-campaign="{}""#,
+                row["utm_source"].as_str().unwrap(),
+                row["utm_campaign"].as_str().unwrap()
+            );
+            let at = html.find(&start).unwrap_or_else(|| panic!("no {start} row: {html}"));
+            let tr = &html[at..at + html[at..].find("</tr>").unwrap()];
+            let f = &row["funnel"];
+            assert!(tr.contains(&format!("data-leads>{}", f["leads"])), "{tr}");
+            for r in [&f["mql_rate"], &row["accepted"], &row["won"]] {
+                assert!(tr.contains(&rate(r)), "{r} in {tr}");
+            }
+            let pipeline = format!("data-pipeline>{} (n = {})", amount(&f["pipeline"]), f["leads"]);
+            let won = format!("data-won>{} (n = {})", amount(&f["won_amount"]), f["leads"]);
+            assert!(tr.contains(&pipeline) && tr.contains(&won), "{pipeline} {won} in {tr}");
+        }
+    }
+    let sources = data["by_source"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0]["funnel"]["won_amount"], 900.0, "{sources:?}");
+    assert!(html.contains("data-won>900.00 (n = 12)"), "{html}");
+    // The score's AUC with its interval, and the lead velocity rate.
+    let auc = &data["auc"];
+    assert!(auc["auc"].is_number(), "one won deal and eleven others: {auc}");
+    let auc_text = leadgate_relay::dashboard::auc_text(auc);
+    assert!(html.contains(&auc_text), "{auc_text}\n{html}");
+    let velocity = leadgate_relay::dashboard::velocity_text(&data["lead_velocity"]["mqls"]);
+    assert!(html.contains(&velocity), "{velocity}\n{html}");
     // Rates over fewer than 10 leads are marked.
     assert!(html.contains("thin: n = "), "{html}");
     // The leads page links to it; a bad day is a 400.

@@ -4,6 +4,7 @@
 //! Every rate is shown with its counts ("12 of 40"); a rate over fewer than 10 leads is marked
 //! "thin: n = 4".
 
+use leadgate_insights::THIN_N;
 use maud::{html, Markup, DOCTYPE};
 use serde_json::Value;
 
@@ -37,7 +38,10 @@ pub fn page(data: &Value, form: &str, from: &str, to: &str) -> Markup {
                 }
                 main class="insights" {
                     (funnel(&data["funnel"]))
+                    (lead_velocity(&data["lead_velocity"]))
+                    (touches(&data["by_source"], &data["by_first_touch"]))
                     (score_bands(&data["calibration"]["by_score_band"]))
+                    (auc(&data["auc"]))
                     (speed(&data["speed_to_lead"]))
                     (rules(&data["rules"]))
                     (reasons(&data["rejection_reasons"]))
@@ -136,6 +140,176 @@ fn funnel(f: &Value) -> Markup {
                 " · pipeline " (f["pipeline"].as_f64().unwrap_or(0.0))
                 " · won " (f["won_amount"].as_f64().unwrap_or(0.0))
             }
+        }
+    }
+}
+
+/// The "thin" mark of a number over `n` leads: fewer than 10.
+fn thin_mark(n: u64) -> Markup {
+    html! {
+        @if n < THIN_N {
+            " " span class="thin" { "thin: n = " (n) }
+        }
+    }
+}
+
+/// A money amount of the insights JSON (in the relay's currency units): `1234.50`.
+pub fn amount_text(amount: &Value) -> String {
+    format!("{:.2}", amount.as_f64().unwrap_or(0.0))
+}
+
+/// The lead velocity rate: qualified leads this month against last month.
+fn lead_velocity(v: &Value) -> Markup {
+    let m = &v["mqls"];
+    let (this, last) =
+        (m["this_month"].as_u64().unwrap_or(0), m["last_month"].as_u64().unwrap_or(0));
+    html! {
+        section {
+            h2 { "Lead velocity" }
+            p data-velocity {
+                "Qualified leads (MQL) in " (v["month"].as_str().unwrap_or_default()) ": " (this)
+                "; in " (v["previous"].as_str().unwrap_or_default()) ": " (last)
+                "; change " (format!("{:+}", m["change"].as_i64().unwrap_or(0)))
+                "; lead velocity rate "
+                (velocity_text(m))
+                (thin_mark(last))
+            }
+        }
+    }
+}
+
+/// The lead velocity rate as text: `+20.0% (n = 10 last month)`, or why there is none.
+pub fn velocity_text(mqls: &Value) -> String {
+    let last = mqls["last_month"].as_u64().unwrap_or(0);
+    match mqls["rate_percent"].as_f64() {
+        Some(rate) => format!("{rate:+.1}% (n = {last} last month)"),
+        None => "none: no qualified lead last month (n = 0)".to_string(),
+    }
+}
+
+/// By source and campaign (the last touch: where the lead came from when it was submitted),
+/// with each one's pipeline and won amount, then the same by first touch.
+fn touches(last: &Value, first: &Value) -> Markup {
+    let rows = last.as_array().cloned().unwrap_or_default();
+    let chart: Vec<(String, f64, String)> = rows
+        .iter()
+        .map(|r| {
+            let f = &r["funnel"];
+            let text = format!(
+                "won {} · pipeline {} (n = {})",
+                amount_text(&f["won_amount"]),
+                amount_text(&f["pipeline"]),
+                f["leads"].as_i64().unwrap_or(0)
+            );
+            (touch_label(r), f["won_amount"].as_f64().unwrap_or(0.0), text)
+        })
+        .collect();
+    html! {
+        section {
+            h2 { "By source and campaign (last touch)" }
+            @if rows.is_empty() {
+                p class="muted" { "No lead yet." }
+            } @else {
+                (bars("Won amount by source and campaign", &chart, None))
+                (touch_table("last", &rows))
+            }
+            h2 { "First touch vs last touch" }
+            p class="muted" {
+                "The same leads by where they first came from (first touch), to set against \
+                 the table above (last touch)."
+            }
+            @let firsts = first.as_array().cloned().unwrap_or_default();
+            @if firsts.is_empty() {
+                p class="muted" { "No lead yet." }
+            } @else {
+                (touch_table("first", &firsts))
+            }
+        }
+    }
+}
+
+/// `source / campaign` of a row of `by_source` or `by_first_touch`.
+fn touch_label(row: &Value) -> String {
+    let none = |key: &str| match row[key].as_str() {
+        Some(text) if !text.is_empty() => text.to_string(),
+        _ => "(none)".to_string(),
+    };
+    format!("{} / {}", none("utm_source"), none("utm_campaign"))
+}
+
+/// One table of touches (`kind`: `first` or `last`): leads, MQLs, accept and win rates,
+/// pipeline and won amount.
+fn touch_table(kind: &str, rows: &[Value]) -> Markup {
+    html! {
+        table class={ "touches touches-" (kind) } {
+            thead {
+                tr {
+                    th scope="col" { "Source / campaign" }
+                    th scope="col" { "Leads" }
+                    th scope="col" { "MQL" }
+                    th scope="col" { "Accepted" }
+                    th scope="col" { "Won" }
+                    th scope="col" { "Pipeline" }
+                    th scope="col" { "Won amount" }
+                }
+            }
+            tbody {
+                @for r in rows {
+                    @let f = &r["funnel"];
+                    @let leads = f["leads"].as_i64().unwrap_or(0);
+                    tr data-touch=(kind) data-source=(r["utm_source"].as_str().unwrap_or_default())
+                        data-campaign=(r["utm_campaign"].as_str().unwrap_or_default()) {
+                        th scope="row" { (touch_label(r)) }
+                        td class="num" data-leads { (leads) (thin_mark(u64::try_from(leads).unwrap_or(0))) }
+                        (rate_cell(&f["mql_rate"]))
+                        (rate_cell(&r["accepted"]))
+                        (rate_cell(&r["won"]))
+                        td class="num" data-pipeline { (amount_text(&f["pipeline"])) " (n = " (leads) ")" }
+                        td class="num" data-won { (amount_text(&f["won_amount"])) " (n = " (leads) ")" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The score's AUC for won deals, with its 95% interval and its counts.
+fn auc(a: &Value) -> Markup {
+    html! {
+        section {
+            h2 { "How well the score ranks won deals (AUC)" }
+            @if let Some(e) = a["error"].as_str() {
+                p class="muted" data-auc { (e) }
+            } @else {
+                p data-auc {
+                    (auc_text(a))
+                    @if a["thin"].as_bool().unwrap_or(false) {
+                        " " span class="thin" {
+                            "thin: n = " (a["positives"].as_u64().unwrap_or(0)) " won, "
+                            (a["negatives"].as_u64().unwrap_or(0)) " not won"
+                        }
+                    }
+                }
+                p class="muted" {
+                    "0.5: the score ranks won deals no better than chance; 1: every won deal \
+                     scored above every other judged lead."
+                }
+            }
+        }
+    }
+}
+
+/// The AUC as text: `0.78 (95% 0.61–0.90; 4 won, 8 not won)`, or why there is none.
+pub fn auc_text(a: &Value) -> String {
+    let (won, not) = (a["positives"].as_u64().unwrap_or(0), a["negatives"].as_u64().unwrap_or(0));
+    match a["auc"].as_f64() {
+        None => format!("no AUC yet: it needs won and not-won leads ({won} won, {not} not won)"),
+        Some(auc) => {
+            let interval = match (a["low"].as_f64(), a["high"].as_f64()) {
+                (Some(low), Some(high)) => format!("95% {low:.2}–{high:.2}; "),
+                _ => String::new(),
+            };
+            format!("{auc:.2} ({interval}{won} won, {not} not won)")
         }
     }
 }

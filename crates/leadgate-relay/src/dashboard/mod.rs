@@ -91,6 +91,21 @@ pub fn rate_text(rate: &serde_json::Value) -> String {
     insights::rate_text(rate)
 }
 
+/// An amount of the insights JSON as the insights page writes it: `1234.50`.
+pub fn amount_text(amount: &serde_json::Value) -> String {
+    insights::amount_text(amount)
+}
+
+/// The AUC of the insights JSON (`auc`) as the insights page writes it.
+pub fn auc_text(auc: &serde_json::Value) -> String {
+    insights::auc_text(auc)
+}
+
+/// The lead velocity rate of the insights JSON (`lead_velocity.mqls`) as the page writes it.
+pub fn velocity_text(mqls: &serde_json::Value) -> String {
+    insights::velocity_text(mqls)
+}
+
 /// A short page with a `title` and `lines` (e.g. the errors of a CSV import) and a link back
 /// to `back` (a path of the relay's own).
 pub fn render_message(title: &str, lines: &[String], back: &str) -> String {

@@ -157,7 +157,7 @@ fn funnel_tables(funnel: &Funnel) -> Markup {
                             tr {
                                 th scope="col" { "Score" }
                                 th scope="col" { "Leads" }
-                                th scope="col" {}
+                                th scope="col" { "Share" }
                             }
                         }
                         tbody {
@@ -244,7 +244,7 @@ fn lead_row(lead: &StoredLead, actions: Option<&Actions>) -> Markup {
     };
     let referrer = p.context.referrer.as_deref().filter(|r| !r.is_empty());
     html! {
-        tr class=[class] {
+        tr class=[class] data-lead=(lead.id) {
             td class="when" {
                 time datetime=(lead.received_at) { (readable_time(&lead.received_at)) }
                 @if lead.attempts > 1 {
@@ -343,29 +343,25 @@ fn hidden(csrf: &str, actions: &Actions) -> Markup {
     }
 }
 
-/// A lead's outcome buttons: accept, reject (a reason from the relay's list and a note), won
-/// (an amount). Plain same-origin POST forms; the answer is a redirect back to the list.
+/// A lead's outcome buttons, in funnel order: contacted, accept, meeting, reject (a reason
+/// from the relay's list and a note), won (an amount), lost (a reason from the same list).
+/// Plain same-origin POST forms; the answer is a redirect back to the list.
 fn outcome_forms(id: &str, actions: &Actions) -> Markup {
     let action = format!("/leads/{}/outcome", percent_encode(id));
     let reason_id = format!("reason-{id}");
     let note_id = format!("note-{id}");
     let amount_id = format!("amount-{id}");
+    let lost_id = format!("lost-reason-{id}");
     html! {
         div class="actions" {
-            form method="post" action=(action) class="outcome" {
-                (hidden(&actions.outcome_csrf, actions))
-                input type="hidden" name="status" value="accepted";
-                button type="submit" class="accept" { "Accept" }
-            }
+            (status_button(&action, actions, "contacted", "Contacted"))
+            (status_button(&action, actions, "accepted", "Accept"))
+            (status_button(&action, actions, "meeting", "Meeting"))
             form method="post" action=(action) class="outcome" {
                 (hidden(&actions.outcome_csrf, actions))
                 input type="hidden" name="status" value="rejected";
                 label for=(reason_id) { "Reason" }
-                select id=(reason_id) name="reason" required {
-                    @for reason in &actions.reasons {
-                        option value=(reason) { (reason) }
-                    }
-                }
+                (reason_select(&reason_id, &actions.reasons))
                 label for=(note_id) { "Note" }
                 input id=(note_id) name="note" type="text" maxlength="1000";
                 button type="submit" class="reject" { "Reject" }
@@ -377,6 +373,35 @@ fn outcome_forms(id: &str, actions: &Actions) -> Markup {
                 input id=(amount_id) name="amount" type="number" min="0" step="0.01"
                     inputmode="decimal";
                 button type="submit" class="won" { "Won" }
+            }
+            form method="post" action=(action) class="outcome" {
+                (hidden(&actions.outcome_csrf, actions))
+                input type="hidden" name="status" value="lost";
+                label for=(lost_id) { "Why lost" }
+                (reason_select(&lost_id, &actions.reasons))
+                button type="submit" class="lost" { "Lost" }
+            }
+        }
+    }
+}
+
+/// A form with one button that records `status` (no reason, no amount).
+fn status_button(action: &str, actions: &Actions, status: &str, text: &str) -> Markup {
+    html! {
+        form method="post" action=(action) class="outcome" {
+            (hidden(&actions.outcome_csrf, actions))
+            input type="hidden" name="status" value=(status);
+            button type="submit" class=(status) { (text) }
+        }
+    }
+}
+
+/// The reasons of the relay's list, one to choose (rejected and lost).
+fn reason_select(id: &str, reasons: &[String]) -> Markup {
+    html! {
+        select id=(id) name="reason" required {
+            @for reason in reasons {
+                option value=(reason) { (reason) }
             }
         }
     }
