@@ -591,22 +591,34 @@ impl Store {
             // beginning). U+10FFFF sorts after every character in both databases' byte order.
             let upper = search.as_ref().map(|s| format!("{s}\u{10FFFF}"));
             let limit = query.limit.map_or(i64::MAX, i64::from);
-            let rows = db.query(
+            // The search is its own subquery (two index ranges, each a plain comparison), not
+            // an `OR` beside the other conditions: SQLite only uses an index for an `OR` whose
+            // every term can, and a "no search" term can't, so it scanned every lead.
+            let matching = if search.is_some() {
+                "id IN (SELECT id FROM leads WHERE email {collate_c} >= $1 AND email {collate_c} < $2
+                        UNION ALL
+                        SELECT id FROM leads
+                        WHERE email_domain {collate_c} >= $1 AND email_domain {collate_c} < $2)"
+            } else {
+                "CAST($1 AS TEXT) IS NULL AND CAST($2 AS TEXT) IS NULL"
+            };
+            let older = if query.before.is_some() {
+                "(received_at, id) < ((SELECT received_at FROM leads WHERE id = $3), $3)"
+            } else {
+                "CAST($3 AS TEXT) IS NULL"
+            };
+            let sql = format!(
                 "SELECT id, form_id, received_at, attempts, score_checked, payload,
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
                      WHERE d.lead_id = leads.id AND d.status = 'delivered'),
                     relay_total IS NOT NULL, sales_status, email
                  FROM leads
-                 WHERE (CAST($1 AS TEXT) IS NULL
-                        OR (email {collate_c} >= $1 AND email {collate_c} < $2)
-                        OR (email_domain {collate_c} >= $1 AND email_domain {collate_c} < $2))
-                    AND (CAST($3 AS TEXT) IS NULL
-                        OR (received_at, id) < ((SELECT received_at FROM leads WHERE id = $3), $3))
+                 WHERE {matching} AND {older}
                  ORDER BY received_at DESC, id DESC
-                 LIMIT $4",
-                args![search, upper, query.before, limit],
-            )?;
+                 LIMIT $4"
+            );
+            let rows = db.query(&sql, args![search, upper, query.before, limit])?;
             rows.iter().map(stored_lead).collect()
         })
         .await

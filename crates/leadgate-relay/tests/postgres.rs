@@ -130,6 +130,16 @@ fn two_relays_share_one_postgres_database() {
         assert_eq!(attempts[first.id.as_str()], 2);
         assert!((101..=120u8).all(|s| attempts[good_payload(s).id.as_str()] == 2));
     }
+    // Search by address and by domain (prefixes, through the byte-ordered indexes), and the
+    // streamed export paging by keyset.
+    let count = |path: &str| serde_json::from_str::<Vec<Value>>(&a.get(path).body).unwrap().len();
+    assert_eq!(count("/v1/leads?q=bob@example.com"), 10);
+    assert_eq!(count("/v1/leads?q=BOB@"), 10);
+    assert_eq!(count("/v1/leads?q=example.com"), 50);
+    assert_eq!(count("/v1/leads?q=exa&limit=7"), 7);
+    assert_eq!(count("/v1/leads?q=nobody.example"), 0);
+    let csv = a.get("/leads.csv?q=bob@");
+    assert_eq!(csv.body.matches("bob@example.com").count(), 20, "the email column and the fields");
 
     // Both relays forward from the shared queue: every qualified lead arrives exactly once.
     wait_until("every qualified lead delivered", || {
