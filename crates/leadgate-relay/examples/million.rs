@@ -763,6 +763,14 @@ fn main() {
     let form_path = form_path.canonicalize().expect("demo/contact.json");
     let config = FormConfig::from_json(&std::fs::read_to_string(&form_path).unwrap()).unwrap();
     let dir = tempfile::Builder::new().prefix("leadgate-million-").tempdir().unwrap();
+    // `MILLION_KEEP=1`: the database file stays (its path is printed) for a look inside.
+    let (dir, _removed_at_end) = if std::env::var_os("MILLION_KEEP").is_some() {
+        let kept = dir.keep();
+        eprintln!("keeping {}", kept.display());
+        (kept, None)
+    } else {
+        (dir.path().to_path_buf(), Some(dir))
+    };
 
     // PostgreSQL: the given URL, or a throwaway cluster (dropped, so stopped, at the end).
     let mut cluster = None;
@@ -774,13 +782,13 @@ fn main() {
         cluster = Some(started);
     }
     let run = (now_ms() / 1000) as u32;
-    let mut relay = Relay::start(&bin, dir.path(), &form_path, pg_url.clone());
+    let mut relay = Relay::start(&bin, dir.as_path(), &form_path, pg_url.clone());
     let db = match &pg_url {
         Some(url) => {
             let probe = Db::Postgres(url.clone(), 0);
             Db::Postgres(url.clone(), probe.bytes())
         }
-        None => Db::Sqlite(dir.path().join("leads.db")),
+        None => Db::Sqlite(dir.as_path().join("leads.db")),
     };
     let database = if pg_url.is_some() { "PostgreSQL" } else { "SQLite (WAL, synchronous=FULL)" };
     println!(
