@@ -11,6 +11,7 @@
 //! bad job fails alone. Reads use their own connection, so the dashboard never makes a
 //! delivery wait.
 
+mod packed;
 mod pg;
 pub mod sales;
 pub(crate) mod sql;
@@ -379,6 +380,9 @@ pub enum StoreError {
     /// A value could not be turned into JSON.
     #[error("the lead could not be encoded: {0}")]
     Encode(serde_json::Error),
+    /// A stored payload could not be packed or unpacked (`store::packed`).
+    #[error("a stored payload could not be packed or unpacked: {0}")]
+    Packed(String),
     /// An earlier database call panicked while holding the connection.
     #[error("the lead database is unavailable after an internal error")]
     Poisoned,
@@ -509,6 +513,8 @@ impl Store {
     /// commit, then finds it).
     pub async fn insert(&self, lead: NewLead) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(&lead.payload).map_err(StoreError::Encode)?;
+        // Packed here, on the runtime's threads, not on the one writer thread.
+        let packed = packed::pack(&json)?;
         // The relay's score is stored only where it differs from the browser's (a few hundred
         // bytes a lead saved): `relay_total` set and `relay_score` NULL means "the same".
         let relay_json = match &lead.relay_score {
@@ -535,9 +541,9 @@ impl Store {
                     qualified, stage, score_checked, attempts, payload, idempotency_key,
                     relay_total, relay_qualified, relay_score, spam, meta, email,
                     utm_source, utm_campaign, model, received_ms, relay_grade, first_source,
-                    first_campaign, rule_hits, email_domain)
+                    first_campaign, rule_hits, email_domain, packed)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14,
-                    $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+                    $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
                  ON CONFLICT (id) DO NOTHING",
                 args![
                     &p.id,
@@ -549,7 +555,8 @@ impl Store {
                     p.score.qualified,
                     p.score.stage.as_str(),
                     lead.check.as_str(),
-                    json,
+                    // The JSON is in `packed` (`payload` keeps rows from before migration 3).
+                    "",
                     lead.idempotency_key.clone(),
                     lead.relay_score.as_ref().map(|s| s.total),
                     lead.relay_score.as_ref().map(|s| s.qualified),
@@ -566,6 +573,7 @@ impl Store {
                     &columns.first_campaign,
                     &columns.rule_hits,
                     lead.email.rsplit_once('@').map_or("", |(_, domain)| domain),
+                    packed,
                 ],
             )?;
             if inserted == 0 {
@@ -612,7 +620,7 @@ impl Store {
                     idempotency_key, relay_score, spam,
                     (SELECT count(*) FROM deliveries d
                      WHERE d.lead_id = leads.id AND d.status = 'delivered'),
-                    relay_total IS NOT NULL, sales_status, email
+                    relay_total IS NOT NULL, sales_status, email, packed
                  FROM leads
                  WHERE {matching} AND {older}
                  ORDER BY received_at DESC, id DESC
@@ -875,7 +883,7 @@ impl Store {
         self.read(move |db| {
             let mut found = BTreeMap::new();
             let rows = db.query(
-                "SELECT COALESCE(relay_score, payload), relay_score IS NULL FROM leads
+                "SELECT relay_score, payload, packed FROM leads
                  WHERE spam IS NULL ORDER BY received_at DESC LIMIT 200",
                 args![],
             )?;
@@ -883,11 +891,10 @@ impl Store {
                 if found.len() == rules.len() {
                     break;
                 }
-                let text = row.text(0)?;
-                let hits = if row.bool(1)? {
-                    serde_json::from_str::<LeadPayload>(&text).map(|p| p.score.hits)
-                } else {
-                    serde_json::from_str::<Score>(&text).map(|s| s.hits)
+                let hits = match row.opt_text(0)? {
+                    Some(relay) => serde_json::from_str::<Score>(&relay).map(|s| s.hits),
+                    None => serde_json::from_str::<LeadPayload>(&packed::payload_json(row, 1, 2)?)
+                        .map(|p| p.score.hits),
                 };
                 for h in hits.unwrap_or_default() {
                     if rules.contains(&h.rule) && !found.contains_key(&h.rule) {
@@ -935,7 +942,7 @@ fn payload_score(payload: &LeadPayload) -> Score {
 /// One row of [`Store::list`].
 fn stored_lead(row: &Row) -> Result<StoredLead, StoreError> {
     let id = row.text(0)?;
-    let payload = serde_json::from_str(&row.text(5)?)
+    let payload = serde_json::from_str(&packed::payload_json(row, 5, 13)?)
         .map_err(|source| StoreError::Payload { id: id.clone(), source })?;
     let relay_score = match row.opt_text(7)? {
         Some(text) => Some(

@@ -166,6 +166,21 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
             missing, 0,
             "{file}: the search column is filled for every lead with an address"
         );
+        // Old leads keep their JSON text; the new one is packed (and reads back whole: the
+        // relay listed it above with the old ones, and its answers are there).
+        let (texts, packed): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*) FILTER (WHERE payload <> '' AND packed IS NULL),
+                        count(*) FILTER (WHERE payload = '' AND length(packed) > 100)
+                 FROM leads",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((texts, packed), (3, 1), "{file}");
+        let listed = runtime.block_on(store.list(Default::default())).unwrap();
+        let new = listed.iter().find(|l| l.id == good_payload(4).id).unwrap();
+        assert_eq!(new.payload, good_payload(4), "{file}: the packed payload is the one posted");
         drop(store);
 
         // Opening again runs nothing twice.

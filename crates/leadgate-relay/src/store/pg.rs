@@ -146,6 +146,8 @@ impl ToSql for Arg {
             Arg::Int(_) => Err(format!("an integer can't be sent as {ty}").into()),
             Arg::Text(s) if <&str as ToSql>::accepts(ty) => s.as_str().to_sql(ty, out),
             Arg::Text(_) => Err(format!("text can't be sent as {ty}").into()),
+            Arg::Bytes(b) if *ty == Type::BYTEA => b.as_slice().to_sql(ty, out),
+            Arg::Bytes(_) => Err(format!("bytes can't be sent as {ty}").into()),
         }
     }
 
@@ -168,8 +170,13 @@ fn column(row: &postgres::Row, i: usize) -> Result<Arg, StoreError> {
         row.try_get::<_, Option<i16>>(i)?.map(|v| Arg::Int(i64::from(v)))
     } else if <String as postgres::types::FromSql>::accepts(ty) {
         row.try_get::<_, Option<String>>(i)?.map(Arg::Text)
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i)?.map(Arg::Bytes)
     } else {
-        return Err(StoreError::Column { index: i, expected: "a boolean, an integer or text" });
+        return Err(StoreError::Column {
+            index: i,
+            expected: "a boolean, an integer, text or bytes",
+        });
     };
     Ok(value.unwrap_or(Arg::Null))
 }

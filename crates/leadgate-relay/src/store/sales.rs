@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use leadgate_core::{LeadPayload, Score, Timestamp};
 use serde::Serialize;
 
+use super::packed::payload_json;
 use super::sql::{args, Arg, Db, Row};
 use super::{Store, StoreError};
 use crate::sales::{
@@ -392,7 +393,7 @@ fn backfill(db: &mut dyn Db) -> Result<u64, StoreError> {
     loop {
         let rows = db.query(
             "SELECT id, payload, relay_score, score_checked = 'mismatch', spam IS NOT NULL,
-                received_at
+                received_at, packed
              FROM leads WHERE rule_hits IS NULL LIMIT 1000",
             args![],
         )?;
@@ -401,7 +402,7 @@ fn backfill(db: &mut dyn Db) -> Result<u64, StoreError> {
         }
         for row in &rows {
             let id = row.text(0)?;
-            let payload: LeadPayload = serde_json::from_str(&row.text(1)?)
+            let payload: LeadPayload = serde_json::from_str(&payload_json(row, 1, 6)?)
                 .map_err(|source| StoreError::Payload { id: id.clone(), source })?;
             let relay: Option<Score> = match row.opt_text(2)? {
                 Some(t) => Some(
@@ -809,7 +810,7 @@ impl Store {
         self.read(move |db| {
             let rows = db.query(
                 "SELECT id, payload, COALESCE(relay_total, total),
-                    COALESCE(relay_qualified, qualified), utm_source, sales_flags
+                    COALESCE(relay_qualified, qualified), utm_source, sales_flags, packed
                  FROM leads
                  WHERE form_id = $1 AND spam IS NULL AND (CAST($2 AS TEXT) IS NULL OR id > $2)
                  ORDER BY id LIMIT $3",
@@ -819,7 +820,7 @@ impl Store {
                 .map(|row| {
                     Ok(ScannedLead {
                         id: row.text(0)?,
-                        payload: row.text(1)?,
+                        payload: payload_json(row, 1, 6)?,
                         total: row.int(2)?,
                         qualified: row.bool(3)?,
                         source: row.text(4)?,

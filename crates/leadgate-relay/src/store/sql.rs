@@ -186,6 +186,12 @@ CREATE INDEX leads_email_c ON leads (email COLLATE \"C\");
 CREATE INDEX leads_email_domain ON leads (email_domain COLLATE \"C\");"
         ),
     },
+    Migration {
+        version: 3,
+        name: "payloads packed (zstd with a dictionary, store/packed.rs)",
+        sqlite: "ALTER TABLE leads ADD COLUMN packed BLOB;",
+        postgres: "ALTER TABLE leads ADD COLUMN packed BYTEA;",
+    },
 ];
 
 /// A parameter or a column value. Booleans are kept apart from integers because PostgreSQL
@@ -200,6 +206,8 @@ pub(crate) enum Arg {
     Text(String),
     /// A boolean.
     Bool(bool),
+    /// Bytes (a packed payload).
+    Bytes(Vec<u8>),
 }
 
 impl From<i64> for Arg {
@@ -248,6 +256,11 @@ impl From<String> for Arg {
         Arg::Text(v)
     }
 }
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Arg {
+        Arg::Bytes(v)
+    }
+}
 impl<T: Into<Arg>> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Arg {
         v.map_or(Arg::Null, Into::into)
@@ -282,6 +295,15 @@ impl Row {
         match self.at(i)? {
             Arg::Null => Ok(None),
             _ => self.text(i).map(Some),
+        }
+    }
+
+    /// Column `i` as bytes, or `None` for `NULL`.
+    pub(crate) fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.at(i)? {
+            Arg::Null => Ok(None),
+            Arg::Bytes(b) => Ok(Some(b.clone())),
+            _ => Err(StoreError::Column { index: i, expected: "bytes" }),
         }
     }
 

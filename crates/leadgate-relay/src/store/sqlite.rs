@@ -144,6 +144,7 @@ impl rusqlite::ToSql for Arg {
             Arg::Int(v) => ToSqlOutput::Owned(Value::Integer(*v)),
             Arg::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
             Arg::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Arg::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -153,10 +154,9 @@ fn column(value: ValueRef<'_>) -> Result<Arg, rusqlite::types::FromSqlError> {
         ValueRef::Null => Arg::Null,
         ValueRef::Integer(v) => Arg::Int(v),
         ValueRef::Text(_) => Arg::Text(value.as_str()?.to_string()),
-        // The schema stores no reals and no blobs.
-        ValueRef::Real(_) | ValueRef::Blob(_) => {
-            return Err(rusqlite::types::FromSqlError::InvalidType)
-        }
+        ValueRef::Blob(b) => Arg::Bytes(b.to_vec()),
+        // The schema stores no reals.
+        ValueRef::Real(_) => return Err(rusqlite::types::FromSqlError::InvalidType),
     })
 }
 
