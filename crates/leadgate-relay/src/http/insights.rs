@@ -16,12 +16,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use leadgate_core::{score, FormConfig, Lead, LeadPayload, Timestamp};
+use leadgate_core::{FormConfig, Timestamp};
 use leadgate_insights::{
     auc_with_interval, backtest, calibrate, compare_rules, lead_velocity, rejection_reasons,
     speed_from_buckets, suggest_points, BacktestLead, BandCounts, BootstrapOptions, HitMatrix,
-    LeadOutcome, OutcomeCounts, Rate, RuleCounts, Scored, SegmentKind, SegmentReasons,
-    SuggestOptions, Target,
+    LeadOutcome, OutcomeCounts, Rate, RuleCounts, SegmentKind, SegmentReasons, SuggestOptions,
+    Target,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -29,8 +29,9 @@ use serde_json::{json, Value};
 use super::auth::Reader;
 use super::error::{error, unavailable};
 use super::Params;
+use crate::backtest::{outcome_of, rescore, Rescoring};
 use crate::clock::now;
-use crate::sales::{dim, flag, Counters, SPEED_BUCKETS};
+use crate::sales::{dim, Counters, SPEED_BUCKETS};
 use crate::store::sales::{AggFilter, AggRows};
 use crate::RelayState;
 
@@ -465,14 +466,6 @@ fn weighed_rules(form: &FormConfig) -> (Vec<String>, Vec<i64>) {
     form.scoring.rules.iter().filter(|r| !r.disqualify).map(|r| (r.id.clone(), r.points)).unzip()
 }
 
-fn outcome_of(flags: u8) -> LeadOutcome {
-    LeadOutcome {
-        accepted: flags & flag::ACCEPTED != 0,
-        rejected: flags & flag::REJECTED != 0,
-        won: flags & flag::WON != 0,
-    }
-}
-
 /// `?target=won|accepted` of the suggestion.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SuggestParams {
@@ -537,44 +530,28 @@ pub(crate) async fn backtest_draft(
         Err(why) => return why.from_client(None).into_response(),
     };
     let started = std::time::Instant::now();
-    let mut leads: Vec<(String, Scored, Scored, LeadOutcome)> = Vec::new();
-    let mut after_id: Option<String> = None;
-    loop {
-        let batch = match state.store.scan_leads(form_id.clone(), after_id.clone(), 5000).await {
-            Ok(batch) => batch,
-            Err(e) => return unavailable(&e),
-        };
-        let Some(last) = batch.last() else { break };
-        after_id = Some(last.id.clone());
-        for stored in &batch {
-            let Ok(payload) = serde_json::from_str::<LeadPayload>(&stored.payload) else {
-                continue;
-            };
-            let at = payload.submitted_time().unwrap_or(Timestamp(0));
-            let lead = Lead { fields: payload.fields.clone() };
-            let after = score(&lead, &payload.context, &draft.scoring, at);
-            leads.push((
-                stored.source.clone(),
-                Scored { total: stored.total, qualified: stored.qualified },
-                Scored { total: after.total, qualified: after.qualified },
-                outcome_of(stored.flags),
-            ));
-        }
-    }
-    let input: Vec<BacktestLead<'_>> = leads
+    let models = crate::versions::read(&state.catalog).versions(&form_id);
+    let rescored = match rescore(&state.store, &form_id, &draft, &models, Rescoring::Fastest).await
+    {
+        Ok(rescored) => rescored,
+        Err(e) => return unavailable(&e),
+    };
+    let input: Vec<BacktestLead<'_>> = rescored
+        .leads
         .iter()
-        .map(|(source, before, after, outcome)| BacktestLead {
-            source,
-            before: *before,
-            after: *after,
-            outcome: *outcome,
+        .map(|lead| BacktestLead {
+            source: &lead.source,
+            before: lead.before,
+            after: lead.after,
+            outcome: lead.outcome,
         })
         .collect();
     match backtest(&input) {
         Ok(result) => Json(json!({
             "form_id": form_id,
             "draft_model": draft.scoring.model_id(),
-            "leads": leads.len(),
+            "leads": input.len(),
+            "rescored": {"from_hits": rescored.from_hits, "from_payloads": rescored.from_payloads},
             "ms": started.elapsed().as_millis() as u64,
             "backtest": result,
         }))
