@@ -2,9 +2,10 @@
 //! points of a form, and the backtest of a draft config. The numbers come from the aggregate
 //! rows (`store/sales.rs`), never from a scan of every lead, and the statistics from
 //! `leadgate-insights` (every rate with its n and a 95% Wilson interval; thin ones marked).
-//! The suggestion and the backtest read the judged leads (a compact hit matrix; the backtest
-//! re-scores each stored lead with the draft through core's `score`, the engine the widget
-//! runs).
+//! The suggestion reads the judged leads (a compact hit matrix); the backtest scores every
+//! stored lead with the draft ([`crate::backtest`]: from its stored rule hits when the draft
+//! keeps the conditions of the model that scored it, else from its payload through core's
+//! `score`, the engine the widget runs — the same numbers either way).
 //!
 //! Rates of sales' judgement (accepted, rejected, won) are counted among the leads sales
 //! *touched*: a lead nobody looked at yet is not a rejection.
@@ -515,9 +516,10 @@ pub(crate) async fn suggestion(
 }
 
 /// `POST /v1/forms/{form_id}/backtest` with `{"config": {...}}` (a draft, e.g. the suggestion
-/// applied): every stored lead of the form re-scored with the draft by core's `score` at its
-/// own submit time, before → after: how many qualify, precision and recall for accepted and
-/// won, AUC, per source. Nothing is stored.
+/// applied): every stored lead of the form scored with the draft at its own submit time (from
+/// its rule hits or its payload, see [`crate::backtest`]; `rescored` says how many each way),
+/// before → after: how many qualify, precision and recall for accepted and won, AUC, per
+/// source. Nothing is stored.
 pub(crate) async fn backtest_draft(
     _: Reader,
     State(state): State<RelayState>,
