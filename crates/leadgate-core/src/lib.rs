@@ -39,7 +39,7 @@ pub use payload::{
     ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
 };
 pub use scoring::{
-    score, Condition, Decay, GradeBand, GroupConfig, HitKind, LabelConfig, LevelBand, Rule,
-    RuleHit, Score, ScoringConfig, Stage, StageBar, Stages, TouchScope, UtmParam,
+    score, Condition, Decay, GradeBand, GroupConfig, HitKind, HitScorer, LabelConfig, LevelBand,
+    Rule, RuleHit, Score, ScoringConfig, Stage, StageBar, Stages, Tally, TouchScope, UtmParam,
 };
 pub use time::Timestamp;

@@ -145,6 +145,32 @@ proptest! {
         }
     }
 
+    /// A draft with other points, bar and caps, scored from the rules that held under the
+    /// model, is scored exactly as from the answers.
+    #[test]
+    fn hits_score_a_points_only_draft_as_the_answers_do(lead in lead(), context in context(), now in 0..NOW * 3,
+        points in proptest::collection::vec(-40i64..40, 10), bar in -20i64..80, cap in 0i64..90) {
+        let model = model(None);
+        let mut json = serde_json::to_value(&model).unwrap();
+        for (rule, p) in json["scoring"]["rules"].as_array_mut().unwrap().iter_mut().zip(&points) {
+            rule["points"] = (*p).into();
+            rule["repeatable"] = false.into();
+        }
+        json["scoring"]["stages"]["mql"]["min_total"] = bar.into();
+        json["scoring"]["groups"]["fit"]["max"] = cap.into();
+        let draft = FormConfig::from_json(&json.to_string()).unwrap();
+        let before = score(&lead, &context, &model.scoring, Timestamp(now));
+        let after = score(&lead, &context, &draft.scoring, Timestamp(now));
+        let scorer = draft.scoring.hit_scorer(&model.scoring).unwrap();
+        let tally = scorer.score(before.hits.iter().map(|h| h.rule.as_str())).unwrap();
+        prop_assert_eq!(
+            (tally.total, tally.qualified(), tally.stage, tally.disqualified),
+            (after.total, after.qualified, after.stage, after.disqualified)
+        );
+        let grade = tally.grade.map(|i| draft.scoring.grades[i].grade.clone()).unwrap_or_default();
+        prop_assert_eq!(grade, after.grade);
+    }
+
     #[test]
     fn any_config_that_loads_scores(json in config_json(), lead in lead(), context in context(), now in any::<u64>()) {
         if let Ok(config) = FormConfig::from_json(&json) {

@@ -2,8 +2,10 @@
 //! a 30-rule form (each lead hits about six rules) through `Store::insert`, posts outcomes for
 //! 40% of them drawn from a known logistic model, then prints the median of 5 runs of: the
 //! insights (`Store::aggregates` + `insights::build`, what `GET /v1/insights` does), the
-//! suggested points (the judged-lead matrix + the fit), and a backtest of a draft (every lead
-//! re-scored with core's `score`, what `POST /v1/forms/{id}/backtest` does).
+//! suggested points (the judged-lead matrix + the fit), and the backtest of a draft that changes
+//! points only (what `POST /v1/forms/{id}/backtest` does: its scores from the rule hits), the
+//! same draft with every payload re-scored by core's `score` (the path of a draft that changes
+//! conditions), and where that path's time goes.
 //!
 //! `cargo run --profile relay -p leadgate-relay --example loop_bench [LEADS]` on SQLite (a temp
 //! file); with `LEADGATE_DATABASE_URL=postgres://…` on that database (an empty one).
@@ -13,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use leadgate_core::payload::lead_id;
 use leadgate_core::{score, FieldValue, FormConfig, Lead, LeadPayload, Timestamp, VisitorContext};
-use leadgate_insights::{suggest_points, HitMatrix, LeadOutcome, SuggestOptions};
+use leadgate_insights::{backtest, suggest_points, BacktestLead, HitMatrix, SuggestOptions};
+use leadgate_relay::backtest::{outcome_of, rescore, Rescoring};
 use leadgate_relay::sales::{LeadRef, NewOutcome, OutcomeSource, Status};
 use leadgate_relay::store::sales::AggFilter;
 use leadgate_relay::store::{Database, NewLead, ScoreCheck, Store};
@@ -68,9 +71,13 @@ fn median(mut times: Vec<Duration>) -> Duration {
 fn main() {
     let leads: usize = std::env::args().nth(1).map_or(100_000, |n| n.parse().expect("LEADS"));
     let dir = tempfile::tempdir().unwrap();
-    let database = match std::env::var("LEADGATE_DATABASE_URL") {
-        Ok(url) => Database::Postgres(url),
-        Err(_) => Database::Sqlite(dir.path().join("bench.db")),
+    // LEADGATE_BENCH_SQLITE=path keeps the SQLite file; a file already there is used as it is.
+    let kept = std::env::var_os("LEADGATE_BENCH_SQLITE").map(std::path::PathBuf::from);
+    let filled_before = kept.as_ref().is_some_and(|p| p.exists());
+    let database = match (std::env::var("LEADGATE_DATABASE_URL"), kept) {
+        (Ok(url), _) => Database::Postgres(url),
+        (Err(_), Some(path)) => Database::Sqlite(path),
+        (Err(_), None) => Database::Sqlite(dir.path().join("bench.db")),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let store = Store::open_database(&database).unwrap();
@@ -81,10 +88,11 @@ fn main() {
 
     let started = Instant::now();
     let mut rng = Rng(0x5eed);
+    let leads_to_store = if filled_before { 0 } else { leads };
     let mut ids = Vec::with_capacity(leads);
     runtime.block_on(async {
         let mut pending = Vec::new();
-        for n in 0..leads {
+        for n in 0..leads_to_store {
             let mut lead = Lead::default();
             lead.fields
                 .insert("email".into(), FieldValue::Text(format!("lead{n}@example{}.com", n % 97)));
@@ -154,8 +162,8 @@ fn main() {
     });
     let judged_at = started.elapsed();
     println!(
-        "{leads} leads stored in {filled:.1?} ({:.0} leads/s), {} outcomes in {judged_at:.1?} ({:?})",
-        leads as f64 / filled.as_secs_f64(),
+        "{leads_to_store} leads stored in {filled:.1?} ({:.0} leads/s), {} outcomes in {judged_at:.1?} ({:?})",
+        leads_to_store as f64 / filled.as_secs_f64(),
         judged.len(),
         database
     );
@@ -200,12 +208,7 @@ fn main() {
         let mut outcomes = Vec::with_capacity(judged.len());
         for lead in &judged {
             matrix.push_ids(lead.hits.iter().map(|(r, _)| r.as_str())).unwrap();
-            use leadgate_relay::sales::flag;
-            outcomes.push(LeadOutcome {
-                accepted: lead.flags & flag::ACCEPTED != 0,
-                rejected: lead.flags & flag::REJECTED != 0,
-                won: lead.flags & flag::WON != 0,
-            });
+            outcomes.push(outcome_of(lead.flags));
         }
         let suggestion =
             suggest_points(&matrix, &outcomes, &today_points, &SuggestOptions::default());
@@ -217,37 +220,98 @@ fn main() {
         median(fit_times)
     );
 
+    // The suggestion applied: new points, the same rules (its scores come from the rule hits).
     let draft = config(|i| [20, 8, 0, -10, 5][i % 5]);
-    let mut backtest_times = Vec::new();
+    let models = [std::sync::Arc::new(today.clone())];
+    for (what, how) in [
+        ("points-only draft, from the rule hits", Rescoring::Fastest),
+        ("the same draft, from every payload", Rescoring::Payloads),
+    ] {
+        let mut times = Vec::new();
+        let mut statistics = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let rescored =
+                runtime.block_on(rescore(&store, "bench", &draft, &models, how)).unwrap();
+            let s = Instant::now();
+            let input: Vec<BacktestLead<'_>> = rescored
+                .leads
+                .iter()
+                .map(|l| BacktestLead {
+                    source: &l.source,
+                    before: l.before,
+                    after: l.after,
+                    outcome: l.outcome,
+                })
+                .collect();
+            let result = backtest(&input).unwrap();
+            statistics.push(s.elapsed());
+            times.push(t.elapsed());
+            assert_eq!(result.all.leads, leads as u64);
+            assert!(result.all.qualified.after > 0);
+            let from =
+                if how == Rescoring::Fastest { rescored.from_hits } else { rescored.from_payloads };
+            assert_eq!(from, leads as u64);
+        }
+        println!(
+            "backtest ({what}): median {:.1?} of 5, of which the statistics {:.1?}",
+            median(times),
+            median(statistics)
+        );
+    }
+
+    // Where the payload path's time goes: the SQL read, the JSON, the scoring.
+    let (mut read, mut parse, mut scoring) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        let t = Instant::now();
+        let (mut r, mut p, mut s) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let mut after_id = None;
-        let mut qualified_after = 0;
-        let mut n = 0;
         loop {
-            let batch =
-                runtime.block_on(store.scan_leads("bench".into(), after_id.clone(), 5000)).unwrap();
+            let t = Instant::now();
+            let batch = runtime
+                .block_on(store.scan_leads("bench".into(), after_id.clone(), 5000, Vec::new()))
+                .unwrap();
+            r += t.elapsed();
             let Some(last) = batch.last() else { break };
             after_id = Some(last.id.clone());
             for stored in &batch {
-                let payload: LeadPayload = serde_json::from_str(&stored.payload).unwrap();
+                let t = Instant::now();
+                let payload: LeadPayload =
+                    serde_json::from_str(stored.payload.as_deref().unwrap()).unwrap();
+                p += t.elapsed();
+                let t = Instant::now();
                 let at = payload.submitted_time().unwrap_or(Timestamp(0));
-                let s = score(
-                    &Lead { fields: payload.fields.clone() },
-                    &payload.context,
-                    &draft.scoring,
-                    at,
-                );
-                qualified_after += usize::from(s.qualified);
-                n += 1;
+                let lead = Lead { fields: payload.fields };
+                std::hint::black_box(score(&lead, &payload.context, &draft.scoring, at));
+                s += t.elapsed();
             }
         }
-        backtest_times.push(t.elapsed());
-        assert_eq!(n, leads);
-        assert!(qualified_after > 0);
+        read.push(r);
+        parse.push(p);
+        scoring.push(s);
     }
+    let mut hits_read = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut after_id = None;
+        loop {
+            let batch = runtime
+                .block_on(store.scan_leads(
+                    "bench".into(),
+                    after_id.clone(),
+                    5000,
+                    vec![today.scoring.model_id()],
+                ))
+                .unwrap();
+            let Some(last) = batch.last() else { break };
+            after_id = Some(last.id.clone());
+        }
+        hits_read.push(t.elapsed());
+    }
+    println!("  hits path: SQL read {:.1?} (median)", median(hits_read));
     println!(
-        "backtest (every lead re-scored with a draft): median {:.1?} of 5",
-        median(backtest_times)
+        "  payload path split: SQL read {:.1?}, JSON parse {:.1?}, scoring {:.1?} (medians)",
+        median(read),
+        median(parse),
+        median(scoring)
     );
 }

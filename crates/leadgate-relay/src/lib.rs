@@ -13,6 +13,7 @@
 //! `leadgate-relay` binary calls.
 #![deny(missing_docs)]
 
+pub mod backtest;
 pub mod clock;
 pub mod config;
 pub mod dashboard;

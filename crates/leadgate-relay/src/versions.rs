@@ -94,6 +94,11 @@ impl Catalog {
         Some(Arc::clone(form.by_model.get(model).unwrap_or(&form.current)))
     }
 
+    /// Every version of `form_id` (the configs that may have scored its leads).
+    pub fn versions(&self, form_id: &str) -> Vec<Arc<FormConfig>> {
+        self.forms.get(form_id).map_or_else(Vec::new, |f| f.by_model.values().cloned().collect())
+    }
+
     /// The current config of `form_id`, its version number and its JSON.
     pub fn current(&self, form_id: &str) -> Option<(Arc<FormConfig>, i64, Arc<str>)> {
         let f = self.forms.get(form_id)?;

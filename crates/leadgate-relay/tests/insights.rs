@@ -1,6 +1,7 @@
 //! The loop back to marketing over real HTTP on a real SQLite file: insights counted from the
 //! aggregates (checked against counts worked out by hand from the leads and outcomes posted
-//! here), the suggestion's refusal on thin data, a backtest of a draft, and config versions:
+//! here), the suggestion's refusal on thin data, a backtest of a draft (from the rule hits and
+//! from the payloads, the same numbers), and config versions:
 //! publish, serve with caching and CORS, a lead scored by the previous version re-scored with
 //! that version, rollback.
 #![allow(clippy::unwrap_used)]
@@ -159,6 +160,8 @@ fn insights_count_what_sales_said_by_rule_source_and_score() {
     assert_eq!(b["leads"], 10);
     assert_eq!(b["backtest"]["all"]["qualified"]["before"], 6, "{b}");
     assert_eq!(b["backtest"]["all"]["qualified"]["after"], 10, "{b}");
+    // Only the bar changed: every lead's score comes from its rule hits.
+    assert_eq!(b["rescored"], json!({"from_hits": 10, "from_payloads": 0}), "{b}");
 
     // CSV: one row per source.
     let csv = relay.get("/v1/insights.csv");
@@ -266,4 +269,213 @@ fn config_versions_publish_serve_rescore_and_roll_back() {
         v1.scoring.model_id()
     );
     assert_eq!(relay.post_to("/v1/forms/demo/versions/9/publish", "").status, 404);
+}
+
+/// A form whose scoring has a capped fit group, engagement evidence in a 30-day window, grades,
+/// a label and bars: what the rule hits must reproduce.
+fn backtest_form(extra_rule: bool) -> Value {
+    let mut rules = vec![
+        json!({"id": "has-email", "points": 10, "when": {"op": "present", "field": "email"}}),
+        json!({"id": "big-company", "points": 25, "when": {"op": "at_least", "field": "employees", "value": 200}}),
+        json!({"id": "free-mail", "points": -5, "when": {"op": "contains", "field": "email", "value": "gmail"}}),
+        json!({"id": "pricing", "group": "engagement", "points": 15, "when": {"op": "pages_matching_at_least", "pattern": "/pricing"}}),
+    ];
+    if extra_rule {
+        rules.push(
+            json!({"id": "corp", "points": 5, "when": {"op": "present", "field": "company"}}),
+        );
+    }
+    json!({"form_id": "demo", "fields": [
+        {"name": "email", "type": "email", "label": "E-mail", "required": true},
+        {"name": "company", "type": "text", "label": "Company"},
+        {"name": "employees", "type": "text", "label": "Employees"}],
+      "scoring": {
+        "groups": {"fit": {"max": 30}, "engagement": {"decay": {"window_days": 30}}},
+        "grades": [{"grade": "A", "min": 30}, {"grade": "B", "min": 15}, {"grade": "C", "min": -1000}],
+        "label": {"levels": [{"level": "1", "min": 10}, {"level": "2", "min": -1000}]},
+        "stages": {"mql": {"min_total": 20, "min_grade": "B"}},
+        "rules": rules}})
+}
+
+/// The rule hits and the payloads give one backtest: drafts that change points, leave a rule
+/// out or move the bars are scored from the hits of the leads whose model they keep, and the
+/// numbers equal those of every payload re-scored; a draft that changes a condition re-scores
+/// every payload.
+#[test]
+fn backtests_from_rule_hits_equal_backtests_from_payloads() {
+    use leadgate_core::{score, FieldValue, Lead, PageView, Timestamp, VisitorContext};
+    use leadgate_insights::{backtest, BacktestLead};
+    use leadgate_relay::backtest::{rescore, Rescored, Rescoring};
+    use leadgate_relay::sales::{LeadRef, NewOutcome, OutcomeSource, Status};
+    use leadgate_relay::store::{NewLead, ScoreCheck, Store};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let store = Store::open(&dir.path().join("leads.db")).unwrap();
+    let v1 = Arc::new(FormConfig::from_json(&backtest_form(false).to_string()).unwrap());
+    let v2 = Arc::new(FormConfig::from_json(&backtest_form(true).to_string()).unwrap());
+    let day = 86_400_000;
+    let now = Timestamp(1_795_735_496_123);
+    let mut stored = 0;
+    for seed in 1..=60u8 {
+        let n = usize::from(seed);
+        let mut lead = Lead::default();
+        let email = ["a@corp.example", "b@gmail.com", "c@shop.example"][n % 3];
+        lead.fields.insert("email".into(), FieldValue::Text(email.into()));
+        lead.fields
+            .insert("employees".into(), FieldValue::Text(["5", "500", "200"][n % 4 % 3].into()));
+        if n % 5 != 0 {
+            lead.fields.insert("company".into(), FieldValue::Text("Corp".into()));
+        }
+        let mut context =
+            VisitorContext { page_url: "https://www.example.com/".into(), ..Default::default() };
+        context.utm.insert("utm_source".into(), ["ads", "mail", ""][n % 3].into());
+        // A pricing page seen 2 days before the submit (in the window), 40 days (not), or never.
+        if n % 4 != 3 {
+            let ago = if n % 2 == 0 { 2 } else { 40 };
+            context
+                .pages
+                .push(PageView { url: "/pricing".into(), at: Timestamp(now.0 - ago * day) });
+        }
+        // Leads 1..=20 from a page with version 1, the rest with version 2.
+        let model = if seed <= 20 { &v1 } else { &v2 };
+        let mut payload = leadgate_core::LeadPayload::build(
+            model,
+            leadgate_core::payload::lead_id([seed; 16]),
+            lead.clone(),
+            context.clone(),
+            now,
+        );
+        // Every seventh lead's submit time does not read: the relay scored it at its arrival.
+        let received = Timestamp(now.0 + 60_000);
+        if n % 7 == 0 {
+            payload.submitted_at = "yesterday".into();
+        }
+        let at = payload.submitted_time().unwrap_or(received);
+        // Every eleventh lead reached a relay that did not know the form: unchecked.
+        let relay_score = (n % 11 != 0).then(|| score(&lead, &context, &model.scoring, at));
+        let new = NewLead {
+            email: email.into(),
+            received_at: received.to_rfc3339(),
+            check: if relay_score.is_some() { ScoreCheck::Match } else { ScoreCheck::Unchecked },
+            idempotency_key: None,
+            relay_score,
+            spam: (n % 13 == 0).then(|| "too_fast".to_string()),
+            meta: None,
+            deliveries: Vec::new(),
+            payload: payload.clone(),
+        };
+        runtime.block_on(store.insert(new)).unwrap();
+        stored += usize::from(n % 13 != 0);
+        if n % 3 != 2 {
+            let won = n % 2 == 0;
+            let outcome = NewOutcome {
+                lead: LeadRef::Id(payload.id.clone()),
+                status: if won {
+                    Status::Won
+                } else if n % 3 == 0 {
+                    Status::Rejected
+                } else {
+                    Status::Accepted
+                },
+                reason: (!won && n % 3 == 0).then(|| "no-budget".to_string()),
+                note: None,
+                amount_cents: won.then_some(1000),
+                currency: won.then(|| "EUR".to_string()),
+                at: Timestamp(now.0 + day),
+                by: None,
+                source: OutcomeSource::Api,
+                idempotency_key: None,
+            };
+            runtime.block_on(store.record_outcomes(vec![outcome], Timestamp(now.0 + day))).unwrap();
+        }
+    }
+    let models = [Arc::clone(&v1), Arc::clone(&v2)];
+    let run = |draft: &FormConfig, how| -> Rescored {
+        runtime.block_on(rescore(&store, "demo", draft, &models, how)).unwrap()
+    };
+    let statistics = |r: &Rescored| {
+        let input: Vec<BacktestLead<'_>> = r
+            .leads
+            .iter()
+            .map(|l| BacktestLead {
+                source: &l.source,
+                before: l.before,
+                after: l.after,
+                outcome: l.outcome,
+            })
+            .collect();
+        backtest(&input).unwrap()
+    };
+    type Change = fn(&mut Value);
+    // (the draft, made from version 2; whether the hits of version 1's, version 2's leads
+    // decide it: version 2 less its new rule has version 1's rules)
+    let drafts: &[(&str, Change, (bool, bool))] = &[
+        ("the same config", |_| {}, (false, true)),
+        (
+            "points changed",
+            |s| {
+                s["rules"][0]["points"] = json!(4);
+                s["rules"][1]["points"] = json!(40);
+                s["rules"][2]["points"] = json!(-30);
+                s["rules"][3]["points"] = json!(7);
+            },
+            (false, true),
+        ),
+        (
+            "a rule removed",
+            |s| {
+                s["rules"].as_array_mut().unwrap().remove(4);
+            },
+            (true, true),
+        ),
+        ("the bar changed", |s| s["stages"] = json!({"mql": {"min_total": 5}}), (false, true)),
+        (
+            "caps and grades changed",
+            |s| {
+                s["groups"]["fit"] = json!({"max": 20, "min": 0});
+                s["max_total"] = json!(25);
+                s["grades"] = json!([{"grade": "A", "min": 20}, {"grade": "B", "min": 0}]);
+            },
+            (false, true),
+        ),
+        ("a condition changed", |s| s["rules"][1]["when"]["value"] = json!(100), (false, false)),
+    ];
+    let mut failures = Vec::new();
+    for (name, change, from_hits) in drafts {
+        let mut json = backtest_form(true);
+        change(&mut json["scoring"]);
+        let draft = FormConfig::from_json(&json.to_string()).unwrap();
+        let fast = run(&draft, Rescoring::Fastest);
+        let slow = run(&draft, Rescoring::Payloads);
+        if fast.leads != slow.leads {
+            failures.push(format!("{name}: the leads differ:\n{:?}\n{:?}", fast.leads, slow.leads));
+        }
+        if statistics(&fast) != statistics(&slow) {
+            failures.push(format!("{name}: the backtests differ"));
+        }
+        if (slow.from_hits, slow.from_payloads) != (0, stored as u64) {
+            failures.push(format!("{name}: the payload path read hits: {slow:?}"));
+        }
+        // Each version's leads, less the spam, the unchecked and those whose time does not read.
+        let checked = |seeds: std::ops::RangeInclusive<u64>| {
+            seeds.filter(|n| n % 13 != 0 && n % 11 != 0 && n % 7 != 0).count() as u64
+        };
+        let want = if from_hits.0 { checked(1..=20) } else { 0 }
+            + if from_hits.1 { checked(21..=60) } else { 0 };
+        if fast.from_hits != want || fast.from_hits + fast.from_payloads != stored as u64 {
+            failures.push(format!(
+                "{name}: {} from hits, {} from payloads; want {want} from hits of {stored}",
+                fast.from_hits, fast.from_payloads
+            ));
+        }
+    }
+    // The draft changes something: it is not today's scores again.
+    let mut json = backtest_form(true);
+    json["scoring"]["stages"] = json!({"mql": {"min_total": 5}});
+    let lower = run(&FormConfig::from_json(&json.to_string()).unwrap(), Rescoring::Fastest);
+    let b = statistics(&lower);
+    assert!(b.all.qualified.after > b.all.qualified.before, "{b:?}");
+    assert!(failures.is_empty(), "{failures:#?}");
 }

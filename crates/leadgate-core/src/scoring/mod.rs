@@ -231,6 +231,20 @@ impl Rule {
     fn reason(&self) -> String {
         self.reason.clone().unwrap_or_else(|| self.when.describe())
     }
+
+    /// The points of `n` occurrences whose evidence kept `kept` of its weight after decay
+    /// (`None`: no decay, they keep it all): `points` × `n`, rounded after decay, within
+    /// `max_points`.
+    fn points_of(&self, n: i64, kept: Option<f64>) -> i64 {
+        let points = match kept {
+            Some(kept) => (self.points as f64 * kept).round() as i64,
+            None => self.points.saturating_mul(n),
+        };
+        match self.max_points {
+            Some(max) => points.clamp(-max, max),
+            None => points,
+        }
+    }
 }
 
 fn default_group() -> String {
@@ -365,29 +379,22 @@ pub fn score(
         let n = times.len() as i64;
         let raw = rule.points.saturating_mul(n);
         let half_life = decay.and_then(|d| d.half_life_days);
-        let points = match half_life {
-            Some(days) => {
-                let kept = if last.0 == times && last.1 == days.to_bits() {
-                    last.2
-                } else {
-                    let kept: f64 = times
-                        .iter()
-                        .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
-                        .sum();
-                    if n > 1 {
-                        last.0.clone_from(&times);
-                        (last.1, last.2) = (days.to_bits(), kept);
-                    }
-                    kept
-                };
-                (rule.points as f64 * kept).round() as i64
+        let kept = half_life.map(|days| {
+            if last.0 == times && last.1 == days.to_bits() {
+                last.2
+            } else {
+                let kept: f64 = times
+                    .iter()
+                    .map(|t| (-(now.millis_since(*t) as f64) / (days * DAY_MS)).exp2())
+                    .sum();
+                if n > 1 {
+                    last.0.clone_from(&times);
+                    (last.1, last.2) = (days.to_bits(), kept);
+                }
+                kept
             }
-            None => raw,
-        };
-        let points = match rule.max_points {
-            Some(max) => points.clamp(-max, max),
-            None => points,
-        };
+        });
+        let points = rule.points_of(n, kept);
         let mut reason = match reasons {
             Some(r) => {
                 let mut reason = String::with_capacity(r[i].len() + 32);
@@ -422,42 +429,100 @@ pub fn score(
             disqualifies: rule.disqualify,
         });
     }
+    let disqualified = hits.iter().any(|h| h.disqualifies);
+    let mut sums: Vec<(&str, i64)> = sums.iter().map(|(name, _, sum)| (*name, *sum)).collect();
+    sums.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let tally = settle(config, &mut sums, disqualified, Some(&mut hits));
     let mut groups = Map::new();
-    groups.extend(sums.iter().map(|(name, _, sum)| (name.to_string(), *sum)));
-    for (name, group) in &config.groups {
-        let Some(points) = groups.get_mut(name) else { continue };
-        if let Some(line) = cap_line(name, *points, group.min, group.max) {
-            *points += line.points;
-            hits.push(line);
-        }
-    }
-    let mut total: i64 = groups.values().fold(0, |a, b| a.saturating_add(*b));
-    if let Some(line) = cap_line("total", total, config.min_total, config.max_total) {
-        total += line.points;
-        hits.push(line);
-    }
-    let graded = config.grade_group.as_ref().and_then(|g| groups.get(g)).copied().unwrap_or(total);
-    let grade_index = band_index(config.grades.iter().map(|b| b.min), graded);
+    groups.extend(sums.iter().map(|(name, sum)| (name.to_string(), *sum)));
     let grade =
-        grade_index.and_then(|i| config.grades.get(i)).map(|b| b.grade.clone()).unwrap_or_default();
+        tally.grade.and_then(|i| config.grades.get(i)).map(|b| b.grade.clone()).unwrap_or_default();
     let label = config.label.as_ref().map(|l| {
-        let level = groups.get(&l.group).copied().unwrap_or(0);
         let mut label = grade.clone();
-        if let Some(band) =
-            band_index(l.levels.iter().map(|b| b.min), level).and_then(|i| l.levels.get(i))
-        {
+        if let Some(band) = tally.level.and_then(|i| l.levels.get(i)) {
             label.push_str(&band.level);
         }
         label
+    });
+    let model =
+        if config.model_id.is_empty() { config.model_id() } else { config.model_id.clone() };
+    Score {
+        total: tally.total,
+        groups,
+        grade,
+        label,
+        qualified: tally.qualified(),
+        disqualified,
+        stage: tally.stage,
+        hits,
+        model,
+    }
+}
+
+/// What the points of the rules that held come to, once the caps, the grade bands and the
+/// bars are applied: the part of a [`Score`] that decides where the lead goes. [`score`]
+/// computes it from the lead; [`HitScorer::score`] from the rules that held for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// The total, after the groups' and the total's caps.
+    pub total: i64,
+    /// The grade: an index into the config's `grades` (`None` only without grades).
+    pub grade: Option<usize>,
+    /// The label's engagement level: an index into `label.levels` (`None` without a label).
+    pub level: Option<usize>,
+    /// Whether a disqualifying rule held.
+    pub disqualified: bool,
+    /// The funnel stage.
+    pub stage: Stage,
+}
+
+impl Tally {
+    /// Whether the lead goes to sales: stage `mql` or `sql` (never when disqualified).
+    pub fn qualified(&self) -> bool {
+        self.stage >= Stage::Mql
+    }
+}
+
+/// The caps, the total, the grade, the level and the stage from each group's points (sorted by
+/// group name, the order of [`Score::groups`]), which are brought inside their caps here. A cap
+/// that changes points adds its line to `caps`.
+fn settle(
+    config: &ScoringConfig,
+    groups: &mut [(&str, i64)],
+    disqualified: bool,
+    mut caps: Option<&mut Vec<RuleHit>>,
+) -> Tally {
+    let find = |groups: &[(&str, i64)], name: &str| {
+        groups.binary_search_by(|g| g.0.cmp(name)).ok().map(|i| groups[i].1)
+    };
+    for (name, group) in &config.groups {
+        let Ok(i) = groups.binary_search_by(|g| g.0.cmp(name)) else { continue };
+        if let Some(bound) = cap(groups[i].1, group.min, group.max) {
+            if let Some(caps) = caps.as_deref_mut() {
+                caps.push(cap_line(name, groups[i].1, bound));
+            }
+            groups[i].1 = bound.0;
+        }
+    }
+    let mut total: i64 = groups.iter().fold(0, |a, g| a.saturating_add(g.1));
+    if let Some(bound) = cap(total, config.min_total, config.max_total) {
+        if let Some(caps) = caps {
+            caps.push(cap_line("total", total, bound));
+        }
+        total = bound.0;
+    }
+    let graded = config.grade_group.as_ref().and_then(|g| find(groups, g)).unwrap_or(total);
+    let grade = band_index(config.grades.iter().map(|b| b.min), graded);
+    let level = config.label.as_ref().and_then(|l| {
+        band_index(l.levels.iter().map(|b| b.min), find(groups, &l.group).unwrap_or(0))
     });
     let passes = |bar: &StageBar| {
         bar.min_total.is_none_or(|min| total >= min)
             && bar.min_grade.as_ref().is_none_or(|g| {
                 let need = config.grades.iter().position(|b| &b.grade == g);
-                matches!((grade_index, need), (Some(have), Some(need)) if have <= need)
+                matches!((grade, need), (Some(have), Some(need)) if have <= need)
             })
     };
-    let disqualified = hits.iter().any(|h| h.disqualifies);
     let stage = match &config.stages {
         _ if disqualified => Stage::Lead,
         None if total >= config.threshold => Stage::Mql,
@@ -466,19 +531,7 @@ pub fn score(
         Some(s) if passes(&s.mql) => Stage::Mql,
         Some(_) => Stage::Lead,
     };
-    let model =
-        if config.model_id.is_empty() { config.model_id() } else { config.model_id.clone() };
-    Score {
-        total,
-        groups,
-        grade,
-        label,
-        qualified: stage >= Stage::Mql,
-        disqualified,
-        stage,
-        hits,
-        model,
-    }
+    Tally { total, grade, level, disqualified, stage }
 }
 
 /// The index of the first band whose `min` the value reaches, else the last band.
@@ -488,13 +541,18 @@ fn band_index(mins: impl ExactSizeIterator<Item = i64>, value: i64) -> Option<us
     mins.position(|min| value >= min).or(n.checked_sub(1))
 }
 
-/// The line that brings `points` inside `min..=max`, if they are outside.
-fn cap_line(group: &str, points: i64, min: Option<i64>, max: Option<i64>) -> Option<RuleHit> {
-    let (limit, words) = match (min, max) {
-        (_, Some(max)) if points > max => (max, " points capped at "),
-        (Some(min), _) if points < min => (min, " points floored at "),
-        _ => return None,
-    };
+/// The bound `points` are brought to when they are outside `min..=max`, with the words that
+/// say so.
+fn cap(points: i64, min: Option<i64>, max: Option<i64>) -> Option<(i64, &'static str)> {
+    match (min, max) {
+        (_, Some(max)) if points > max => Some((max, " points capped at ")),
+        (Some(min), _) if points < min => Some((min, " points floored at ")),
+        _ => None,
+    }
+}
+
+/// The line that brings a group's (or the total's) `points` to `limit`.
+fn cap_line(group: &str, points: i64, (limit, words): (i64, &str)) -> RuleHit {
     let mut reason = String::from(group);
     reason.push_str(words);
     reason.push_str(&limit.to_string());
@@ -503,7 +561,7 @@ fn cap_line(group: &str, points: i64, min: Option<i64>, max: Option<i64>) -> Opt
     reason.push(')');
     let mut rule = String::from("cap:");
     rule.push_str(group);
-    Some(RuleHit {
+    RuleHit {
         rule,
         group: group.into(),
         points: limit - points,
@@ -512,7 +570,97 @@ fn cap_line(group: &str, points: i64, min: Option<i64>, max: Option<i64>) -> Opt
         times: 0,
         kind: HitKind::Cap,
         disqualifies: false,
-    })
+    }
+}
+
+/// A config that scores leads from the rules that held for them under the model that scored
+/// them (the rule ids of their `score.hits`, as the relay stores them), without their answers
+/// or context: made by [`ScoringConfig::hit_scorer`] when that gives exactly what [`score`]
+/// would.
+#[derive(Debug, Clone)]
+pub struct HitScorer<'a> {
+    config: &'a ScoringConfig,
+    /// Every rule id of the model that scored the leads, sorted, with the config's rule of
+    /// that id (`None`: the config left it out).
+    rules: Vec<(&'a str, Option<usize>)>,
+    /// The group names, sorted as in [`Score::groups`].
+    groups: Vec<&'a str>,
+    /// Each rule's group, an index into `groups`.
+    slots: Vec<usize>,
+}
+
+impl ScoringConfig {
+    /// This config as a scorer of the rule hits that `scored_by` recorded, when those hits
+    /// decide its score. They do when every rule of this config is a rule of `scored_by`
+    /// with the same id and the same condition (`when`), looking at evidence from the same
+    /// window (`window_days` of its group; the hits of both were found at the lead's submit
+    /// time), and its points do not depend on more than whether it held: it is not
+    /// `repeatable`, and its group's evidence does not decay by half-life. Points,
+    /// `max_points`, groups, caps, grades, the label, the bars and `disqualify` may all
+    /// differ, and rules may be left out or reordered. `None` otherwise: then each lead must
+    /// be scored with [`score`].
+    pub fn hit_scorer<'a>(&'a self, scored_by: &'a ScoringConfig) -> Option<HitScorer<'a>> {
+        let window = |config: &ScoringConfig, group: &str| {
+            config.groups.get(group).and_then(|g| g.decay.as_ref()).and_then(|d| d.window_days)
+        };
+        let mut groups: Vec<&str> = self.group_names().collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut slots = Vec::with_capacity(self.rules.len());
+        for rule in &self.rules {
+            let before = scored_by.rules.iter().find(|r| r.id == rule.id)?;
+            let decay = self.groups.get(&rule.group).and_then(|g| g.decay.as_ref());
+            let same_window = window(self, &rule.group).map(f64::to_bits)
+                == window(scored_by, &before.group).map(f64::to_bits);
+            if before.when != rule.when
+                || !same_window
+                || rule.repeatable
+                || decay.is_some_and(|d| d.half_life_days.is_some())
+            {
+                return None;
+            }
+            slots.push(groups.binary_search(&rule.group.as_str()).ok()?);
+        }
+        let mut rules: Vec<(&str, Option<usize>)> = scored_by
+            .rules
+            .iter()
+            .map(|r| (r.id.as_str(), self.rules.iter().position(|d| d.id == r.id)))
+            .collect();
+        rules.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        Some(HitScorer { config: self, rules, groups, slots })
+    }
+}
+
+impl HitScorer<'_> {
+    /// The tally [`score`] gives a lead with this config, from the ids of the rules that held
+    /// for it under the model that scored it (cap lines, `cap:…`, are passed over). `None`
+    /// when an id is not a rule of that model, or one comes twice: those are not its hits.
+    pub fn score<'h>(&self, held: impl IntoIterator<Item = &'h str>) -> Option<Tally> {
+        let mut found: Vec<usize> = Vec::with_capacity(8);
+        for id in held {
+            if !id.starts_with("cap:") {
+                found.push(self.rules.binary_search_by(|r| r.0.cmp(id)).ok()?);
+            }
+        }
+        found.sort_unstable();
+        let n = found.len();
+        found.dedup();
+        if found.len() != n {
+            return None;
+        }
+        // Added in the config's rule order, as `score` adds them.
+        let mut rules: Vec<usize> = found.iter().filter_map(|&k| self.rules[k].1).collect();
+        rules.sort_unstable();
+        let mut sums: Vec<(&str, i64)> = self.groups.iter().map(|g| (*g, 0)).collect();
+        let mut disqualified = false;
+        for i in rules {
+            let rule = &self.config.rules[i];
+            let sum = &mut sums[self.slots[i]].1;
+            *sum = sum.saturating_add(rule.points_of(1, None));
+            disqualified |= rule.disqualify;
+        }
+        Some(settle(self.config, &mut sums, disqualified, None))
+    }
 }
 
 impl ScoringConfig {

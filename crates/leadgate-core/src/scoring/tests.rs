@@ -228,3 +228,195 @@ fn model_id_is_stable_and_normalized() {
     raw.model_id.clear();
     assert_eq!(raw.model_id(), a.scoring.model_id());
 }
+
+/// A model with groups, caps, a window, grades, a label, bars and a disqualifier, as JSON to
+/// change into drafts.
+fn hit_model() -> serde_json::Value {
+    serde_json::json!({"form_id": "f", "fields": [
+      {"name": "email", "type": "email", "label": "E"},
+      {"name": "role", "type": "text", "label": "R"},
+      {"name": "employees", "type": "text", "label": "N"}],
+    "scoring": {
+      "groups": {"fit": {"max": 40}, "engagement": {"decay": {"window_days": 30}}},
+      "grades": [{"grade": "A", "min": 40}, {"grade": "B", "min": 20}, {"grade": "C", "min": -1000}],
+      "label": {"levels": [{"level": "1", "min": 10}, {"level": "2", "min": -1000}]},
+      "stages": {"mql": {"min_total": 20, "min_grade": "B"}, "sql": {"min_total": 45}},
+      "rules": [
+        {"id": "cto", "points": 30, "when": {"op": "equals", "field": "role", "value": "CTO"}},
+        {"id": "big", "points": 20, "when": {"op": "at_least", "field": "employees", "value": 200}},
+        {"id": "free", "points": -10, "disqualify": false, "when": {"op": "email_class", "field": "email", "class": "free"}},
+        {"id": "pricing", "group": "engagement", "points": 15, "when": {"op": "pages_matching_at_least", "pattern": "/pricing"}},
+        {"id": "blog", "group": "engagement", "points": 2, "repeatable": true, "when": {"op": "pages_matching_at_least", "pattern": "/blog/*"}}
+      ]}})
+}
+
+fn hit_leads() -> Vec<(Lead, VisitorContext)> {
+    let day = 86_400_000;
+    let mut out = Vec::new();
+    for (role, employees, email) in [
+        ("CTO", "500", "a@corp.example"),
+        ("CTO", "5", "a@gmail.com"),
+        ("intern", "5000", "b@gmail.com"),
+        ("", "", ""),
+        ("cto", "199", "c@corp.example"),
+    ] {
+        for pages in [vec![], vec![("/pricing", 1)], vec![("/pricing", 40), ("/blog/a", 2)]] {
+            let context = VisitorContext {
+                pages: pages
+                    .iter()
+                    .map(|(url, days)| crate::context::PageView {
+                        url: url.to_string(),
+                        at: Timestamp(100 * day - days * day),
+                    })
+                    .collect(),
+                ..VisitorContext::default()
+            };
+            let lead = lead(&[("role", role), ("employees", employees), ("email", email)]);
+            out.push((lead, context));
+        }
+    }
+    out
+}
+
+#[test]
+fn hits_score_a_draft_exactly_as_the_answers_do() {
+    let now = Timestamp(100 * 86_400_000);
+    let model = FormConfig::from_json(&hit_model().to_string()).unwrap();
+    type Change = fn(&mut serde_json::Value);
+    // (what the draft changes, whether the hits decide its score)
+    let cases: &[(&str, Change, bool)] = &[
+        ("nothing", |_| {}, false),
+        (
+            "points",
+            |s| {
+                s["rules"][0]["points"] = 5.into();
+                s["rules"][2]["points"] = (-40).into();
+                s["rules"][3]["points"] = 0.into();
+            },
+            false,
+        ),
+        (
+            "a rule removed",
+            |s| {
+                s["rules"].as_array_mut().unwrap().remove(1);
+            },
+            false,
+        ),
+        ("the bars", |s| s["stages"] = serde_json::json!({"mql": {"min_total": 10}}), false),
+        (
+            "the caps, grades and label",
+            |s| {
+                s["groups"]["fit"] = serde_json::json!({"max": 25, "min": 0});
+                s["max_total"] = 30.into();
+                s["grades"] =
+                    serde_json::json!([{"grade": "A", "min": 30}, {"grade": "B", "min": 0}]);
+                s["label"]["levels"][0]["min"] = 15.into();
+                s["stages"]["mql"]["min_grade"] = "A".into();
+            },
+            false,
+        ),
+        (
+            "a disqualifier and max_points",
+            |s| {
+                s["rules"][2]["disqualify"] = true.into();
+                s["rules"][0]["max_points"] = 12.into();
+            },
+            false,
+        ),
+        (
+            "the order, and blog no longer repeatable",
+            |s| {
+                s["rules"].as_array_mut().unwrap().reverse();
+                s["rules"][0]["repeatable"] = false.into();
+            },
+            false,
+        ),
+        (
+            "a rule moved to a group with the same window",
+            |s| {
+                s["groups"]["intent"] = serde_json::json!({"decay": {"window_days": 30}});
+                s["rules"][3]["group"] = "intent".into();
+            },
+            false,
+        ),
+    ];
+    let slow: &[(&str, Change)] = &[
+        ("a condition", |s| s["rules"][1]["when"]["value"] = 100.into()),
+        ("a new rule", |s| {
+            let rule = serde_json::json!({"id": "new", "points": 1, "when": {"op": "present", "field": "role"}});
+            s["rules"].as_array_mut().unwrap().push(rule);
+        }),
+        ("a repeatable rule", |s| s["rules"][4]["repeatable"] = true.into()),
+        ("a half-life", |s| {
+            s["rules"].as_array_mut().unwrap().remove(4);
+            s["groups"]["engagement"]["decay"]["half_life_days"] = 7.into();
+        }),
+        ("a window", |s| {
+            s["rules"].as_array_mut().unwrap().remove(4);
+            s["groups"]["engagement"]["decay"]["window_days"] = 10.into();
+        }),
+        ("a group with another window", |s| {
+            s["rules"].as_array_mut().unwrap().remove(4);
+            s["rules"][3]["group"] = "fit".into();
+        }),
+    ];
+    let mut failures = Vec::new();
+    for (name, change, _) in cases {
+        let mut json = hit_model();
+        // Every draft but the model itself drops the repeatable blog rule's repeat.
+        json["scoring"]["rules"][4]["repeatable"] = false.into();
+        change(&mut json["scoring"]);
+        let draft = FormConfig::from_json(&json.to_string()).unwrap();
+        let Some(scorer) = draft.scoring.hit_scorer(&model.scoring) else {
+            failures.push(format!("{name}: no hit scorer"));
+            continue;
+        };
+        for (lead, context) in hit_leads() {
+            let before = score(&lead, &context, &model.scoring, now);
+            let after = score(&lead, &context, &draft.scoring, now);
+            let tally = scorer.score(before.hits.iter().map(|h| h.rule.as_str()));
+            let want = Tally {
+                total: after.total,
+                grade: draft.scoring.grades.iter().position(|g| g.grade == after.grade),
+                level: draft.scoring.label.as_ref().and_then(|l| {
+                    l.levels
+                        .iter()
+                        .position(|b| Some(after.grade.clone() + &b.level) == after.label)
+                }),
+                disqualified: after.disqualified,
+                stage: after.stage,
+            };
+            if tally != Some(want) {
+                failures.push(format!("{name}: {lead:?}: {tally:?}, want {want:?}"));
+            }
+            assert_eq!(tally.map(|t| t.qualified()), Some(after.qualified));
+        }
+    }
+    for (name, change) in slow {
+        let mut json = hit_model();
+        json["scoring"]["rules"][4]["repeatable"] = false.into();
+        change(&mut json["scoring"]);
+        let draft = FormConfig::from_json(&json.to_string()).unwrap();
+        if draft.scoring.hit_scorer(&model.scoring).is_some() {
+            failures.push(format!("{name}: a hit scorer"));
+        }
+    }
+    // The model itself has a repeatable rule: its hits do not give its points.
+    if model.scoring.hit_scorer(&model.scoring).is_some() {
+        failures.push("the model with its repeatable rule: a hit scorer".into());
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn hits_that_are_not_the_models_are_refused() {
+    let model = FormConfig::from_json(&hit_model().to_string()).unwrap();
+    let mut json = hit_model();
+    json["scoring"]["rules"][4]["repeatable"] = false.into();
+    let draft = FormConfig::from_json(&json.to_string()).unwrap();
+    let scorer = draft.scoring.hit_scorer(&model.scoring).unwrap();
+    assert!(scorer.score(["cto", "cap:fit"]).is_some());
+    assert_eq!(scorer.score(["cto", "nope"]), None);
+    assert_eq!(scorer.score(["cto", "cto"]), None);
+    assert_eq!(scorer.score([]).map(|t| t.total), Some(0));
+}

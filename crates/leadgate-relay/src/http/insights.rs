@@ -2,9 +2,10 @@
 //! points of a form, and the backtest of a draft config. The numbers come from the aggregate
 //! rows (`store/sales.rs`), never from a scan of every lead, and the statistics from
 //! `leadgate-insights` (every rate with its n and a 95% Wilson interval; thin ones marked).
-//! The suggestion and the backtest read the judged leads (a compact hit matrix; the backtest
-//! re-scores each stored lead with the draft through core's `score`, the engine the widget
-//! runs).
+//! The suggestion reads the judged leads (a compact hit matrix); the backtest scores every
+//! stored lead with the draft ([`crate::backtest`]: from its stored rule hits when the draft
+//! keeps the conditions of the model that scored it, else from its payload through core's
+//! `score`, the engine the widget runs — the same numbers either way).
 //!
 //! Rates of sales' judgement (accepted, rejected, won) are counted among the leads sales
 //! *touched*: a lead nobody looked at yet is not a rejection.
@@ -16,12 +17,12 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use leadgate_core::{score, FormConfig, Lead, LeadPayload, Timestamp};
+use leadgate_core::{FormConfig, Timestamp};
 use leadgate_insights::{
     auc_with_interval, backtest, calibrate, compare_rules, lead_velocity, rejection_reasons,
     speed_from_buckets, suggest_points, BacktestLead, BandCounts, BootstrapOptions, HitMatrix,
-    LeadOutcome, OutcomeCounts, Rate, RuleCounts, Scored, SegmentKind, SegmentReasons,
-    SuggestOptions, Target,
+    LeadOutcome, OutcomeCounts, Rate, RuleCounts, SegmentKind, SegmentReasons, SuggestOptions,
+    Target,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -29,8 +30,9 @@ use serde_json::{json, Value};
 use super::auth::Reader;
 use super::error::{error, unavailable};
 use super::Params;
+use crate::backtest::{outcome_of, rescore, Rescoring};
 use crate::clock::now;
-use crate::sales::{dim, flag, Counters, SPEED_BUCKETS};
+use crate::sales::{dim, Counters, SPEED_BUCKETS};
 use crate::store::sales::{AggFilter, AggRows};
 use crate::RelayState;
 
@@ -465,14 +467,6 @@ fn weighed_rules(form: &FormConfig) -> (Vec<String>, Vec<i64>) {
     form.scoring.rules.iter().filter(|r| !r.disqualify).map(|r| (r.id.clone(), r.points)).unzip()
 }
 
-fn outcome_of(flags: u8) -> LeadOutcome {
-    LeadOutcome {
-        accepted: flags & flag::ACCEPTED != 0,
-        rejected: flags & flag::REJECTED != 0,
-        won: flags & flag::WON != 0,
-    }
-}
-
 /// `?target=won|accepted` of the suggestion.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SuggestParams {
@@ -522,9 +516,10 @@ pub(crate) async fn suggestion(
 }
 
 /// `POST /v1/forms/{form_id}/backtest` with `{"config": {...}}` (a draft, e.g. the suggestion
-/// applied): every stored lead of the form re-scored with the draft by core's `score` at its
-/// own submit time, before → after: how many qualify, precision and recall for accepted and
-/// won, AUC, per source. Nothing is stored.
+/// applied): every stored lead of the form scored with the draft at its own submit time (from
+/// its rule hits or its payload, see [`crate::backtest`]; `rescored` says how many each way),
+/// before → after: how many qualify, precision and recall for accepted and won, AUC, per
+/// source. Nothing is stored.
 pub(crate) async fn backtest_draft(
     _: Reader,
     State(state): State<RelayState>,
@@ -537,44 +532,28 @@ pub(crate) async fn backtest_draft(
         Err(why) => return why.from_client(None).into_response(),
     };
     let started = std::time::Instant::now();
-    let mut leads: Vec<(String, Scored, Scored, LeadOutcome)> = Vec::new();
-    let mut after_id: Option<String> = None;
-    loop {
-        let batch = match state.store.scan_leads(form_id.clone(), after_id.clone(), 5000).await {
-            Ok(batch) => batch,
-            Err(e) => return unavailable(&e),
-        };
-        let Some(last) = batch.last() else { break };
-        after_id = Some(last.id.clone());
-        for stored in &batch {
-            let Ok(payload) = serde_json::from_str::<LeadPayload>(&stored.payload) else {
-                continue;
-            };
-            let at = payload.submitted_time().unwrap_or(Timestamp(0));
-            let lead = Lead { fields: payload.fields.clone() };
-            let after = score(&lead, &payload.context, &draft.scoring, at);
-            leads.push((
-                stored.source.clone(),
-                Scored { total: stored.total, qualified: stored.qualified },
-                Scored { total: after.total, qualified: after.qualified },
-                outcome_of(stored.flags),
-            ));
-        }
-    }
-    let input: Vec<BacktestLead<'_>> = leads
+    let models = crate::versions::read(&state.catalog).versions(&form_id);
+    let rescored = match rescore(&state.store, &form_id, &draft, &models, Rescoring::Fastest).await
+    {
+        Ok(rescored) => rescored,
+        Err(e) => return unavailable(&e),
+    };
+    let input: Vec<BacktestLead<'_>> = rescored
+        .leads
         .iter()
-        .map(|(source, before, after, outcome)| BacktestLead {
-            source,
-            before: *before,
-            after: *after,
-            outcome: *outcome,
+        .map(|lead| BacktestLead {
+            source: &lead.source,
+            before: lead.before,
+            after: lead.after,
+            outcome: lead.outcome,
         })
         .collect();
     match backtest(&input) {
         Ok(result) => Json(json!({
             "form_id": form_id,
             "draft_model": draft.scoring.model_id(),
-            "leads": leads.len(),
+            "leads": input.len(),
+            "rescored": {"from_hits": rescored.from_hits, "from_payloads": rescored.from_payloads},
             "ms": started.elapsed().as_millis() as u64,
             "backtest": result,
         }))

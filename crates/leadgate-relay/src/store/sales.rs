@@ -74,8 +74,9 @@ pub struct JudgedLead {
 pub struct ScannedLead {
     /// Its id (the scan's position).
     pub id: String,
-    /// The payload as received.
-    pub payload: String,
+    /// The payload as received; `None` when the scan was asked to leave it out (see
+    /// [`Store::scan_leads`]).
+    pub payload: Option<String>,
     /// The score that counts today.
     pub total: i64,
     /// Whether it qualified.
@@ -84,6 +85,14 @@ pub struct ScannedLead {
     pub source: String,
     /// The sales flags.
     pub flags: u8,
+    /// The model that scored it (the relay's score when there is one).
+    pub model: String,
+    /// Whether the relay scored it (else the score is the browser's, unchecked).
+    pub relay_scored: bool,
+    /// The `rule_hits` column: a JSON array of `[rule, points]` of that score.
+    pub rule_hits: Option<String>,
+    /// `submitted_at` of the payload, as the visitor's browser wrote it.
+    pub submitted_at: String,
 }
 
 /// A lead nobody in sales has touched.
@@ -800,34 +809,81 @@ impl Store {
     }
 
     /// Up to `limit` non-spam leads of `form_id` after the id `after`, in id order: a scan in
-    /// pages that holds no more than a page in memory.
+    /// pages that holds no more than a page in memory. The payload of a lead the relay scored
+    /// with one of `without_payload` (model ids) is left out: its rule hits are enough.
     pub async fn scan_leads(
         &self,
         form_id: String,
         after: Option<String>,
         limit: u32,
+        without_payload: Vec<String>,
     ) -> Result<Vec<ScannedLead>, StoreError> {
         self.read(move |db| {
+            let hits_only = if without_payload.is_empty() {
+                "1 = 0".to_string()
+            } else {
+                let models: Vec<String> =
+                    (4..4 + without_payload.len()).map(|i| format!("${i}")).collect();
+                format!(
+                    "relay_total IS NOT NULL AND rule_hits IS NOT NULL AND model IN ({})",
+                    models.join(", ")
+                )
+            };
+            let mut values = args![form_id, after, limit].to_vec();
+            values.extend(without_payload.into_iter().map(Arg::from));
             let rows = db.query(
-                "SELECT id, payload, COALESCE(relay_total, total),
-                    COALESCE(relay_qualified, qualified), utm_source, sales_flags, packed
-                 FROM leads
-                 WHERE form_id = $1 AND spam IS NULL AND (CAST($2 AS TEXT) IS NULL OR id > $2)
-                 ORDER BY id LIMIT $3",
-                args![form_id, after, limit],
+                &format!(
+                    "SELECT id, CASE WHEN {hits_only} THEN NULL ELSE payload END,
+                        COALESCE(relay_total, total), COALESCE(relay_qualified, qualified),
+                        utm_source, sales_flags, model, relay_total IS NOT NULL, rule_hits,
+                        submitted_at, CASE WHEN {hits_only} THEN NULL ELSE packed END
+                     FROM leads
+                     WHERE form_id = $1 AND spam IS NULL
+                        AND (CAST($2 AS TEXT) IS NULL OR id > $2)
+                     ORDER BY id LIMIT $3"
+                ),
+                &values,
             )?;
             rows.iter()
                 .map(|row| {
                     Ok(ScannedLead {
                         id: row.text(0)?,
-                        payload: payload_json(row, 1, 6)?,
+                        // Both NULL when the scan left the payload out.
+                        payload: match (row.opt_text(1)?, row.opt_bytes(10)?) {
+                            (None, None) => None,
+                            _ => Some(payload_json(row, 1, 10)?),
+                        },
                         total: row.int(2)?,
                         qualified: row.bool(3)?,
                         source: row.text(4)?,
                         flags: u8::try_from(row.int(5)?).unwrap_or(0),
+                        model: row.text(6)?,
+                        relay_scored: row.bool(7)?,
+                        rule_hits: row.opt_text(8)?,
+                        submitted_at: row.text(9)?,
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// The payload of each of the leads `ids` of `form_id` (`None` for one not there).
+    pub async fn lead_payloads(
+        &self,
+        form_id: String,
+        ids: Vec<String>,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        self.read(move |db| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let row = db.query_opt(
+                    "SELECT payload, packed FROM leads WHERE id = $1 AND form_id = $2",
+                    args![&id, &form_id],
+                )?;
+                out.push(row.map(|row| payload_json(&row, 0, 1)).transpose()?);
+            }
+            Ok(out)
         })
         .await
     }
