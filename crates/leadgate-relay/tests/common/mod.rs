@@ -261,10 +261,15 @@ pub fn send(request: ureq::Request, body: Option<&str>) -> Reply {
 }
 
 /// Waits (up to 10 s) until `done` holds.
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(10), done);
+}
+
+/// [`wait_until`] with its own limit (a state a loaded machine may take longer to reach).
+pub fn wait_until_within(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
