@@ -1,19 +1,29 @@
-//! A small blocking WebDriver client: enough to drive chromedriver, geckodriver and
+//! A blocking WebDriver client over [fantoccini]: enough to drive chromedriver, geckodriver and
 //! WebKitWebDriver through a real browser, including inside the widget's shadow root.
 //!
 //! `Browser::from_env()` picks the engine from `LEADGATE_BROWSER` (`chromium`, the default,
-//! `firefox` or `webkit`). Engine-specific extras (`set_offline`, `console`) say when an engine
-//! has no WebDriver equivalent instead of pretending to work.
+//! `firefox` or `webkit`). Engine-specific extras (`set_offline`, `prefer_reduced_motion`,
+//! `console`) say when an engine has no WebDriver equivalent instead of pretending to work.
+//! fantoccini has no command for those three (they are chromedriver extensions), so they go
+//! through its escape hatch for custom commands, [`Client::issue_cmd`] (see [`Chromedriver`]).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use fantoccini::elements::Element;
+use fantoccini::wd::{WebDriverCompatibleCommand, WindowHandle};
+use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// How long one WebDriver command may take before the test fails (fantoccini has no timeout).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The browser engine a session runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +58,14 @@ impl Engine {
 }
 
 /// A browser session with its driver process; both end on drop.
+///
+/// The protocol is fantoccini's; the suites are plain `#[test]` functions, so the session
+/// owns a current-thread tokio runtime and each call blocks on it.
 pub struct Browser {
     engine: Engine,
-    base: String,
-    session: String,
+    runtime: tokio::runtime::Runtime,
+    /// `None` only while the session is being dropped.
+    client: Option<Client>,
     driver: Child,
     _profile: Option<tempfile::TempDir>,
     /// Held until after the session ends (fields drop after `Drop::drop`).
@@ -259,93 +273,98 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {driver} (run scripts/setup.sh): {e}"));
-        let base = format!("http://127.0.0.1:{port}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
         let mut browser = Browser {
             engine,
-            base,
-            session: String::new(),
+            runtime,
+            client: None,
             driver: child,
             _profile: profile,
             _window: None,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&format!("{}/status", browser.base))
-            .timeout(Duration::from_secs(2))
-            .call()
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "{driver} did not answer on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // WebKitWebDriver hangs on a new session it cannot start (no display, bad binary)
-        // instead of failing: a timeout turns that into an error.
-        let body = json!({"capabilities": {"alwaysMatch": capabilities}});
-        let answer = browser
-            .try_command("POST", "/session", body, Duration::from_secs(60))
-            .unwrap_or_else(|e| {
-                let hint = match engine {
-                    Engine::Webkit => format!(
-                        " (WebKitWebDriver hangs when MiniBrowser cannot open a window: is \
-                         DISPLAY={} a running X server?)",
-                        std::env::var("DISPLAY").unwrap_or_default()
-                    ),
-                    _ => String::new(),
-                };
-                panic!("{driver}: no new {} session: {e}{hint}", engine.name());
-            });
-        browser.session = answer["sessionId"].as_str().expect("a session id").to_string();
+        let url = format!("http://127.0.0.1:{port}");
+        let Value::Object(capabilities) = capabilities else { unreachable!("an object") };
+        let session = browser.runtime.block_on(async {
+            // The driver takes a moment to listen: retry the connection, not a refused session.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            loop {
+                // WebKitWebDriver hangs on a new session it cannot start (no display, bad
+                // binary) instead of failing: a timeout turns that into an error.
+                let mut builder = ClientBuilder::new(connector.clone());
+                builder.capabilities(capabilities.clone());
+                let attempt =
+                    tokio::time::timeout(Duration::from_secs(60), builder.connect(&url)).await;
+                match attempt {
+                    Err(_) => break Err("timed out after 60 s".to_string()),
+                    Ok(Ok(client)) => break Ok(client),
+                    Ok(Err(fantoccini::error::NewSessionError::FailedC(e)))
+                        if Instant::now() < deadline && e.is_connect() =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(Err(e)) => break Err(e.to_string()),
+                }
+            }
+        });
+        let client = session.unwrap_or_else(|e| {
+            let hint = match engine {
+                Engine::Webkit => format!(
+                    " (WebKitWebDriver hangs when MiniBrowser cannot open a window: is \
+                     DISPLAY={} a running X server?)",
+                    std::env::var("DISPLAY").unwrap_or_default()
+                ),
+                _ => String::new(),
+            };
+            panic!("{driver}: no new {} session: {e}{hint}", engine.name());
+        });
+        browser.client = Some(client);
         if engine == Engine::Webkit {
             // MiniBrowser opens small; match the other engines' 1200×1000 viewport-ish size.
-            browser.command("POST", "/window/rect", json!({ "width": 1200, "height": 1000 }));
+            browser.run("set window size", |c| async move { c.set_window_size(1200, 1000).await });
         }
         browser
     }
 
-    fn command(&self, method: &str, path: &str, body: Value) -> Value {
-        self.try_command(method, path, body, Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("WebDriver ({}) {e}", self.engine.name()))
+    fn client(&self) -> Client {
+        self.client.clone().expect("a live session")
     }
 
-    fn try_command(
-        &self,
-        method: &str,
-        path: &str,
-        body: Value,
-        timeout: Duration,
-    ) -> Result<Value, String> {
-        let url = if self.session.is_empty() {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}/session/{}{path}", self.base, self.session)
-        };
-        let agent = ureq::AgentBuilder::new().timeout(timeout).build();
-        let request = agent.request(method, &url);
-        let response = if method == "GET" || method == "DELETE" {
-            request.call()
-        } else {
-            request.send_json(body)
-        };
-        let text = match response {
-            Ok(r) => r.into_string().map_err(|e| format!("{method} {path}: {e}"))?,
-            Err(ureq::Error::Status(_, r)) => {
-                let text = r.into_string().unwrap_or_default();
-                return Err(format!("{method} {path} failed: {text}"));
-            }
-            Err(e) => return Err(format!("{method} {path}: {e}")),
-        };
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{method} {path}: {e}: {text}"))?;
-        Ok(value.get("value").cloned().unwrap_or(Value::Null))
+    /// Runs one fantoccini call on the session's runtime; panics (failing the test) on an
+    /// error or after [`COMMAND_TIMEOUT`].
+    fn run<T, F>(&self, what: &str, call: impl FnOnce(Client) -> F) -> T
+    where
+        F: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
+        let future = call(self.client());
+        // The timer must be made inside the runtime (tokio panics otherwise).
+        match self.runtime.block_on(async { tokio::time::timeout(COMMAND_TIMEOUT, future).await }) {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => panic!("WebDriver ({}) {what} failed: {e}", self.engine.name()),
+            Err(_) => panic!("WebDriver ({}) {what}: timed out", self.engine.name()),
+        }
+    }
+
+    /// A chromedriver extension command (fantoccini's escape hatch, see [`Chromedriver`]).
+    fn chromedriver(&self, path: &'static str, body: Value) -> Value {
+        self.run(path, |c| async move { c.issue_cmd(Chromedriver { path, body }).await })
+    }
+
+    fn element(&self, element: &ElementRef) -> Element {
+        Element::from_element_id(self.client(), element.0.clone().into())
     }
 
     /// Opens `url`.
     pub fn goto(&self, url: &str) {
-        self.command("POST", "/url", json!({ "url": url }));
+        self.run("goto", |c| async move { c.goto(url).await });
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
     pub fn exec(&self, script: &str, args: Value) -> Value {
-        self.command("POST", "/execute/sync", json!({ "script": script, "args": args }))
+        self.run("execute/sync", |c| async move { c.execute(script, script_args(args)).await })
     }
 
     /// Polls `script` until it returns something truthy; panics with `what` after `secs`.
@@ -379,12 +398,14 @@ impl Browser {
 
     /// Types `text` into an element, as keystrokes.
     pub fn type_into(&self, element: &ElementRef, text: &str) {
-        self.command("POST", &format!("/element/{}/value", element.0), json!({ "text": text }));
+        let element = self.element(element);
+        self.run("element send keys", |_| async move { element.send_keys(text).await });
     }
 
     /// Clicks an element.
     pub fn click(&self, element: &ElementRef) {
-        self.command("POST", &format!("/element/{}/click", element.0), json!({}));
+        let element = self.element(element);
+        self.run("element click", |_| async move { element.click().await });
     }
 
     /// Presses Enter in an element (submits the form it is in).
@@ -398,7 +419,7 @@ impl Browser {
         if self.engine != Engine::Chromium {
             return None;
         }
-        let value = self.command("POST", "/se/log", json!({ "type": "browser" }));
+        let value = self.chromedriver("se/log", json!({ "type": "browser" }));
         let messages = value
             .as_array()
             .map(|entries| {
@@ -409,11 +430,21 @@ impl Browser {
     }
 }
 
+/// `args` as a script's argument list (the suites pass a JSON array).
+fn script_args(args: Value) -> Vec<Value> {
+    match args {
+        Value::Array(args) => args,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let url = format!("{}/session/{}", self.base, self.session);
-            let _ = ureq::delete(&url).timeout(Duration::from_secs(20)).call();
+        if let Some(client) = self.client.take() {
+            let close =
+                async { tokio::time::timeout(Duration::from_secs(20), client.close()).await };
+            let _ = self.runtime.block_on(close);
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -423,15 +454,16 @@ impl Drop for Browser {
 impl Browser {
     /// Opens a new tab and switches to it; returns the handle of the tab it left.
     pub fn new_tab(&self) -> String {
-        let old = self.command("GET", "/window", json!({}));
-        let new = self.command("POST", "/window/new", json!({ "type": "tab" }));
-        self.switch_to(new["handle"].as_str().expect("a window handle"));
-        old.as_str().expect("a window handle").to_string()
+        let old = self.run("get window handle", |c| async move { c.window().await });
+        let new = self.run("new window", |c| async move { c.new_window(true).await });
+        self.run("switch to window", |c| async move { c.switch_to_window(new.handle).await });
+        old.into()
     }
 
     /// Switches to the tab with `handle`.
     pub fn switch_to(&self, handle: &str) {
-        self.command("POST", "/window", json!({ "handle": handle }));
+        let handle = WindowHandle::try_from(handle).expect("a window handle");
+        self.run("switch to window", |c| async move { c.switch_to_window(handle).await });
     }
 
     /// Takes the browser off the network (`true`) or back on, through Chromium's DevTools
@@ -445,9 +477,8 @@ impl Browser {
             "offline": offline, "latency": 0,
             "download_throughput": 1_000_000, "upload_throughput": 1_000_000,
         });
-        self.command(
-            "POST",
-            "/chromium/network_conditions",
+        self.chromedriver(
+            "chromium/network_conditions",
             json!({ "network_conditions": conditions }),
         );
         true
@@ -461,9 +492,8 @@ impl Browser {
             return false;
         }
         let features = json!([{ "name": "prefers-reduced-motion", "value": "reduce" }]);
-        self.command(
-            "POST",
-            "/goog/cdp/execute",
+        self.chromedriver(
+            "goog/cdp/execute",
             json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } }),
         );
         true
@@ -472,19 +502,21 @@ impl Browser {
     /// Double-clicks an element with real pointer actions. The element is scrolled to the
     /// middle of the viewport first: an action's target must be in view (WebKit enforces it).
     pub fn double_click(&self, element: &ElementRef) {
-        let origin = json!({ ELEMENT: element.0 });
-        self.exec("arguments[0].scrollIntoView({ block: 'center' });", json!([origin]));
-        let actions = json!([
-            {"type": "pointerMove", "origin": origin, "x": 0, "y": 0},
-            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
-            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
-        ]);
-        let body = json!({ "actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-            "actions": actions,
-        }]});
-        self.command("POST", "/actions", body);
-        self.command("DELETE", "/actions", json!({}));
+        self.exec("arguments[0].scrollIntoView({ block: 'center' });", json!([element.to_json()]));
+        let (down, up) = (PointerAction::Down { button: 0 }, PointerAction::Up { button: 0 });
+        let mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: self.element(element),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(down.clone())
+            .then(up.clone())
+            .then(down)
+            .then(up);
+        self.run("perform actions", |c| async move { c.perform_actions(mouse).await });
+        self.run("release actions", |c| async move { c.release_actions().await });
     }
 }
 
@@ -493,25 +525,53 @@ impl Browser {
     /// WebKitWebDriver (WebKitGTK 2.50) clips it from the viewport's left edge and returns its
     /// upper part black.
     pub fn element_screenshot(&self, element: &ElementRef) -> String {
-        let value = self.command("GET", &format!("/element/{}/screenshot", element.0), json!({}));
-        value.as_str().expect("a screenshot").to_string()
+        let element = self.element(element);
+        let png = self.run("element screenshot", |_| async move { element.screenshot().await });
+        // fantoccini decodes the driver's base64; the suites compare and save it as base64.
+        base64::engine::general_purpose::STANDARD.encode(png)
     }
 
     /// Types `text` with real key events into whatever has the focus (`\u{E004}` is Tab,
     /// `\u{E007}` Enter).
     pub fn keys(&self, text: &str) {
-        let mut actions = Vec::new();
-        for c in text.chars() {
-            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
-            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        let mut keyboard = KeyActions::new("keyboard".into());
+        for value in text.chars() {
+            keyboard = keyboard.then(KeyAction::Down { value }).then(KeyAction::Up { value });
         }
-        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
-        self.command("POST", "/actions", body);
+        self.run("perform actions", |c| async move { c.perform_actions(keyboard).await });
     }
 
     /// Runs an asynchronous script: it calls `arguments[arguments.length - 1](result)`.
     pub fn exec_async(&self, script: &str, args: Value) -> Value {
-        self.command("POST", "/execute/async", json!({ "script": script, "args": args }))
+        self.run(
+            "execute/async",
+            |c| async move { c.execute_async(script, script_args(args)).await },
+        )
+    }
+}
+
+/// A chromedriver extension that fantoccini has no command for: `POST
+/// /session/{id}/{path}` with a JSON body, sent through fantoccini's escape hatch for custom
+/// commands ([`Client::issue_cmd`]). Used for the browser log (`se/log`), network emulation
+/// (`chromium/network_conditions`) and DevTools commands (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Chromedriver {
+    path: &'static str,
+    body: Value,
+}
+
+impl WebDriverCompatibleCommand for Chromedriver {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.expect("a session");
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
