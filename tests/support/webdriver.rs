@@ -590,7 +590,6 @@ impl Browser {
 
     /// The page's URL, as the browser has it.
     pub fn current_url(&self) -> String {
-        let value = self.command("GET", "/url", json!({}));
-        value.as_str().expect("a URL").to_string()
+        self.run("get url", |c| async move { c.current_url().await }).to_string()
     }
 }
