@@ -14,7 +14,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use leadgate_core::payload::lead_id;
 use leadgate_core::{FieldValue, FormConfig, Lead, LeadPayload, Timestamp, VisitorContext};
@@ -38,30 +38,15 @@ struct DashboardRelay {
 impl DashboardRelay {
     fn start() -> DashboardRelay {
         let dir = tempfile::Builder::new().prefix("leadgate-dashboard-").tempdir().unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = support::bind_local();
         let options = leadgate_relay::RelayOptions {
             db_path: dir.path().join("leads.db"),
             forms: vec![FormConfig::from_json(&demo_config()).unwrap()],
             dashboard_token: Some(TOKEN.into()),
             ..Default::default()
         };
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                leadgate_relay::serve(listener, options).await.unwrap();
-            });
-        });
-        let relay = DashboardRelay { url, _dir: dir };
-        for _ in 0..100 {
-            if ureq::get(&format!("{}/healthz", relay.url)).call().is_ok() {
-                return relay;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the relay did not start");
+        support::serve_relay(listener, &url, options);
+        DashboardRelay { url, _dir: dir }
     }
 
     /// The URL of `path` with the dashboard's credentials in it (`http://sales:TOKEN@…`): what

@@ -59,9 +59,7 @@ impl Relay {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, content).unwrap();
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = bind_local();
         let options = leadgate_relay::RelayOptions {
             db_path: dir.join("leads.db"),
             allowed_origins: [vec![url.clone()], origins].concat(),
@@ -72,21 +70,8 @@ impl Relay {
             min_fill_ms: 0,
             ..Default::default()
         };
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                leadgate_relay::serve(listener, options).await.unwrap();
-            });
-        });
-        let relay = Relay { url, _dir: temp };
-        for _ in 0..100 {
-            if ureq::get(&format!("{}/healthz", relay.url)).call().is_ok() {
-                return relay;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the relay did not start");
+        serve_relay(listener, &url, options);
+        Relay { url, _dir: temp }
     }
 
     /// The leads the relay stored, newest first.
@@ -186,4 +171,35 @@ pub fn wait_phase(browser: &webdriver::Browser, w: usize, want: &str, secs: u64)
          return s && s.dataset.phase === arguments[1];",
         serde_json::json!([w, want]),
     );
+}
+
+/// A listener on a free port of 127.0.0.1, and its `http://` URL.
+pub fn bind_local() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Runs the relay with `options` on `listener` (on its own runtime thread, for the rest of the
+/// test) and returns once `url` answers `/healthz`.
+pub fn serve_relay(
+    listener: std::net::TcpListener,
+    url: &str,
+    options: leadgate_relay::RelayOptions,
+) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            leadgate_relay::serve(listener, options).await.unwrap();
+        });
+    });
+    for _ in 0..100 {
+        if ureq::get(&format!("{url}/healthz")).call().is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the relay did not start");
 }
