@@ -20,7 +20,7 @@ use super::StoreError;
 const DICTIONARY_1: &[u8] = include_bytes!("payload-dictionary.json");
 /// The format written today.
 const FORMAT: u8 = 1;
-/// zstd's level: 3, its default (not tuned: packing costs intake ~8% on one core, see RELAY.md).
+/// zstd's level: 3, its default (not tuned: packing costs intake ~9% when the CPU is the limit, see RELAY.md).
 const LEVEL: i32 = 3;
 
 thread_local! {
