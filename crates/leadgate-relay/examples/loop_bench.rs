@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use leadgate_core::payload::lead_id;
 use leadgate_core::{score, FieldValue, FormConfig, Lead, LeadPayload, Timestamp, VisitorContext};
-use leadgate_insights::{backtest, suggest_points, BacktestLead, HitMatrix, SuggestOptions};
+use leadgate_insights::{backtest, suggest_points, HitMatrix, SuggestOptions};
 use leadgate_relay::backtest::{outcome_of, rescore, Rescoring};
 use leadgate_relay::sales::{LeadRef, NewOutcome, OutcomeSource, Status};
 use leadgate_relay::store::sales::AggFilter;
@@ -234,16 +234,7 @@ fn main() {
             let rescored =
                 runtime.block_on(rescore(&store, "bench", &draft, &models, how)).unwrap();
             let s = Instant::now();
-            let input: Vec<BacktestLead<'_>> = rescored
-                .leads
-                .iter()
-                .map(|l| BacktestLead {
-                    source: &l.source,
-                    before: l.before,
-                    after: l.after,
-                    outcome: l.outcome,
-                })
-                .collect();
+            let input = rescored.inputs();
             let result = backtest(&input).unwrap();
             statistics.push(s.elapsed());
             times.push(t.elapsed());

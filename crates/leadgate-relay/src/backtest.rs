@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use leadgate_core::{score, FormConfig, HitScorer, Lead, LeadPayload, Timestamp};
-use leadgate_insights::{LeadOutcome, Scored};
+use leadgate_insights::{BacktestLead, LeadOutcome, Scored};
 
 use crate::sales::flag;
 use crate::store::sales::ScannedLead;
@@ -25,6 +25,21 @@ use crate::store::{Store, StoreError};
 
 /// Leads read at a time.
 const PAGE: u32 = 5000;
+
+impl Rescored {
+    /// The leads as [`leadgate_insights::backtest`] reads them.
+    pub fn inputs(&self) -> Vec<BacktestLead<'_>> {
+        self.leads
+            .iter()
+            .map(|l| BacktestLead {
+                source: &l.source,
+                before: l.before,
+                after: l.after,
+                outcome: l.outcome,
+            })
+            .collect()
+    }
+}
 
 /// Which way the draft's scores are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

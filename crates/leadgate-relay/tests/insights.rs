@@ -304,7 +304,7 @@ fn backtest_form(extra_rule: bool) -> Value {
 #[test]
 fn backtests_from_rule_hits_equal_backtests_from_payloads() {
     use leadgate_core::{score, FieldValue, Lead, PageView, Timestamp, VisitorContext};
-    use leadgate_insights::{backtest, BacktestLead};
+    use leadgate_insights::backtest;
     use leadgate_relay::backtest::{rescore, Rescored, Rescoring};
     use leadgate_relay::sales::{LeadRef, NewOutcome, OutcomeSource, Status};
     use leadgate_relay::store::{NewLead, ScoreCheck, Store};
@@ -396,16 +396,7 @@ fn backtests_from_rule_hits_equal_backtests_from_payloads() {
         runtime.block_on(rescore(&store, "demo", draft, &models, how)).unwrap()
     };
     let statistics = |r: &Rescored| {
-        let input: Vec<BacktestLead<'_>> = r
-            .leads
-            .iter()
-            .map(|l| BacktestLead {
-                source: &l.source,
-                before: l.before,
-                after: l.after,
-                outcome: l.outcome,
-            })
-            .collect();
+        let input = r.inputs();
         backtest(&input).unwrap()
     };
     type Change = fn(&mut Value);

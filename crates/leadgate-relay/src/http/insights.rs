@@ -20,9 +20,8 @@ use axum::Json;
 use leadgate_core::{FormConfig, Timestamp};
 use leadgate_insights::{
     auc_with_interval, backtest, calibrate, compare_rules, lead_velocity, rejection_reasons,
-    speed_from_buckets, suggest_points, BacktestLead, BandCounts, BootstrapOptions, HitMatrix,
-    LeadOutcome, OutcomeCounts, Rate, RuleCounts, SegmentKind, SegmentReasons, SuggestOptions,
-    Target,
+    speed_from_buckets, suggest_points, BandCounts, BootstrapOptions, HitMatrix, LeadOutcome,
+    OutcomeCounts, Rate, RuleCounts, SegmentKind, SegmentReasons, SuggestOptions, Target,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -538,16 +537,7 @@ pub(crate) async fn backtest_draft(
         Ok(rescored) => rescored,
         Err(e) => return unavailable(&e),
     };
-    let input: Vec<BacktestLead<'_>> = rescored
-        .leads
-        .iter()
-        .map(|lead| BacktestLead {
-            source: &lead.source,
-            before: lead.before,
-            after: lead.after,
-            outcome: lead.outcome,
-        })
-        .collect();
+    let input = rescored.inputs();
     match backtest(&input) {
         Ok(result) => Json(json!({
             "form_id": form_id,
