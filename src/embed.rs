@@ -169,9 +169,16 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     let (config, endpoint) = with_endpoint(&host, &text, page_lang.as_deref())
         .map_err(|e| error(String::from("leadgate.mount: ") + &e.to_string()))?;
     let widget = mount(&host, config, endpoint).map_err(error)?;
-    let slot = std::rc::Rc::new(std::cell::RefCell::new(Some(widget)));
+    // The widget lives until `unmount()`, not as long as the handle: a page that drops the
+    // handle keeps its form (it vanished at the next garbage collection when the handle owned it).
+    MOUNTED.with(|mounted| mounted.borrow_mut().push((host.clone(), widget)));
     let unmount = Closure::<dyn Fn()>::new(move || {
-        if let Some(widget) = slot.borrow_mut().take() {
+        let widget = MOUNTED.with(|mounted| {
+            let mut mounted = mounted.borrow_mut();
+            let at = mounted.iter().position(|(el, _)| *el == host)?;
+            Some(mounted.swap_remove(at).1)
+        });
+        if let Some(widget) = widget {
             widget.unmount();
             if let Some(root) = host.shadow_root() {
                 clear(&root);
@@ -309,6 +316,9 @@ fn clear(root: &ShadowRoot) {
 }
 
 thread_local! {
+    /// The widgets mounted through the JS API, by host element, until their `unmount()`.
+    static MOUNTED: std::cell::RefCell<Vec<(Element, WidgetHandle)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
     static SHEET: Option<web_sys::CssStyleSheet> = web_sys::CssStyleSheet::new()
         .ok()
         .filter(|sheet| sheet.replace_sync(CSS).is_ok());

@@ -127,6 +127,7 @@ fn single_page_apps_mount_and_unmount_through_the_js_api_without_leaks() {
     assert_eq!(results["childrenAfterUnmount"], 0, "unmount leaves nothing behind");
     assert_eq!(results["stateAfterUnmount"], Value::Null);
     assert_eq!(results["remounted"], true);
+    assert_eq!(results["keptAfterGc"], true, "a widget whose handle was dropped stays mounted");
     assert!(results["twice"].as_str().unwrap().contains("already holds a widget"));
     if let (Some(before), Some(after)) =
         (results["heapBefore"].as_f64(), results["heapAfter"].as_f64())
@@ -691,9 +692,10 @@ fn hostile_pages_still_get_a_working_widget() {
                 &(mount.clone() + "<div id=\"spa\"></div>" + script),
             ),
             // The JS API took the config object although arrays serialize as strings here.
-            "return window.spa.result === 'mounted'
-                 && !!document.getElementById('spa').shadowRoot.querySelector('form')
-                 || window.spa.result;",
+            // (`mount` may finish its first render a tick after it returns: waited for.)
+            "const r = window.spa.result; const host = document.getElementById('spa');
+             if (r !== undefined && r !== 'mounted') { return r; }
+             return r === 'mounted' && !!host.shadowRoot && !!host.shadowRoot.querySelector('form');",
         ),
         (
             "promise.html",
@@ -763,7 +765,7 @@ fn hostile_pages_still_get_a_working_widget() {
         } else {
             deliver(&browser, &relay, name);
         }
-        assert_eq!(browser.exec(check, json!([])), json!(true), "{name}");
+        assert_eq!(browser.wait_for(name, 10, check, json!([])), json!(true), "{name}");
         // As text: with the Prototype page's Array.prototype.toJSON, an array returned to
         // geckodriver arrives as a string.
         let violations = browser.exec(

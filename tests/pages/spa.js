@@ -26,8 +26,15 @@ async function run(lg) {
   results.heapAfter = heap();
   results.childrenAfterUnmount = host.shadowRoot.querySelectorAll('*').length;
   results.stateAfterUnmount = host.getAttribute('data-leadgate-state');
+  // The handle is dropped: the widget must stay until unmount(), whatever the garbage
+  // collector does with the handle.
   lg.mount(host, config);
   results.remounted = !!host.shadowRoot.querySelector('form');
+  for (var round = 0; round < 3; round++) {
+    heap();
+    await new Promise(function (r) { setTimeout(r, 100); });
+  }
+  results.keptAfterGc = !!host.shadowRoot.querySelector('form');
   try { lg.mount(host, config); results.twice = 'no error'; } catch (e) { results.twice = e.message; }
   results.done = true;
 }
