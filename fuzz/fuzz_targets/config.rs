@@ -8,7 +8,7 @@
 #![no_main]
 
 use leadgate_core::json::parse;
-use leadgate_core::FormConfig;
+use leadgate_core::{FormConfig, Timestamp, Visibility};
 use leadgate_fuzz::{context_from, lead_from, same_value, score_all, words};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(json) = parse(text) else { panic!("{text:?} loads as a config but not as JSON") };
     let words = words(&json, 24);
     let lead = lead_from(&config, &words);
-    let _ = lead.validate(&config);
-    score_all(&lead, &context_from(&words), &config);
+    let context = context_from(&words);
+    let seen = Visibility::of(&config, &lead, &context, Timestamp(0));
+    let _ = seen.errors(&config, &lead, None);
+    // Every config that loads starts on a step that shows, and asks its questions in an order
+    // where no condition reads a later answer: the shown answers decide the same again.
+    assert!(seen.steps.first() == Some(&true), "the first step is hidden: {text:?}");
+    let sent = seen.shown_answers(&config, lead.clone());
+    assert_eq!(Visibility::of(&config, &sent, &context, Timestamp(0)), seen, "{text:?}");
+    score_all(&lead, &context, &config);
     score_all(&lead_from(&config, &[]), &context_from(&[]), &config);
 
     let value = |c: &FormConfig| serde_json::to_value(c).unwrap_or_else(|e| panic!("{e}"));

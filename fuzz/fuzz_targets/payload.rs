@@ -7,7 +7,7 @@
 //! to the same payload (a float in `meta` to within serde_json's reading precision).
 #![no_main]
 
-use leadgate_core::{score, Lead, LeadPayload, Timestamp, MAX_CONTEXT_TEXT, MAX_URL};
+use leadgate_core::{score, Lead, LeadPayload, Timestamp, Visibility, MAX_CONTEXT_TEXT, MAX_URL};
 use leadgate_fuzz::{check_score, demo, model, same_value, NOW};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,8 +29,8 @@ fuzz_target!(|data: &[u8]| {
 
     for form in [model(), demo()] {
         let lead = Lead { fields: payload.fields.clone() };
-        let _ = lead.validate(form);
         let at = payload.submitted_time().unwrap_or(Timestamp(NOW));
+        let _ = Visibility::of(form, &lead, &payload.context, at).errors(form, &lead, None);
         check_score(&score(&lead, &payload.context, &form.scoring, at), form);
     }
     for touch in [&payload.context.first_touch, &payload.context.last_touch].into_iter().flatten() {

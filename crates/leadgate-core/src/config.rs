@@ -26,6 +26,11 @@ pub struct FormConfig {
     pub title: Option<String>,
     /// The form's fields, in display order.
     pub fields: Vec<Field>,
+    /// Pages of the form, each with its fields, asked one after the other (Back and Next).
+    /// Defaults to none: one page with every field. With steps, every visible field is on
+    /// exactly one step; `hidden` fields may be on none.
+    #[serde(default)]
+    pub steps: Vec<Step>,
     /// How leads are scored and qualified. Defaults to no rules and a threshold of 0 (every
     /// lead qualifies).
     #[serde(default)]
@@ -95,6 +100,33 @@ pub struct Field {
     /// knows exactly what the visitor agreed to.
     #[serde(default)]
     pub version: Option<String>,
+    /// Asks the field only when this condition holds (the scoring conditions, plus
+    /// `score_at_least` and `grade_at_least` on the answers before it). It may read only
+    /// fields asked before this one. An answer to a field not shown is neither checked,
+    /// scored nor sent. Defaults to always.
+    #[serde(default)]
+    pub show_if: Option<crate::scoring::Condition>,
+    /// Makes the field required when this condition holds (instead of `required`).
+    /// Defaults to never.
+    #[serde(default)]
+    pub required_if: Option<crate::scoring::Condition>,
+}
+
+/// One page of a multi-step form.
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The step's heading, e.g. "About your company". Defaults to none.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The names of the fields on this step, in display order (at least one).
+    pub fields: Vec<String>,
+    /// Shows the step only when this condition holds; a step not shown is skipped by Next
+    /// and Back. It may read only fields of earlier steps. Not on the first step.
+    /// Defaults to always.
+    #[serde(default)]
+    pub show_if: Option<crate::scoring::Condition>,
 }
 
 impl Field {
@@ -197,6 +229,16 @@ pub struct Texts {
     /// Defaults to "Did you mean {email}?"
     #[serde(default)]
     pub did_you_mean: String,
+    /// The button to the next step of a multi-step form. Defaults to "Next".
+    #[serde(default)]
+    pub next: String,
+    /// The button back to the previous step. Defaults to "Back".
+    #[serde(default)]
+    pub back: String,
+    /// The progress of a multi-step form; `{n}` is the step, `{total}` the number of steps
+    /// the visitor is shown. Defaults to "Step {n} of {total}".
+    #[serde(default)]
+    pub step_of: String,
 }
 
 impl Default for Texts {
@@ -215,6 +257,9 @@ impl Default for Texts {
             queued: "Saved. We'll send your details as soon as the connection is back.".into(),
             did_you_mean: "Did you mean {email}?".into(),
             check_fields: "Please check the highlighted fields.".into(),
+            next: "Next".into(),
+            back: "Back".into(),
+            step_of: "Step {n} of {total}".into(),
         }
     }
 }
@@ -435,7 +480,8 @@ impl FormConfig {
                 }
             }
         }
-        self.scoring.validate(self)
+        self.scoring.validate(self)?;
+        crate::logic::validate(self)
     }
 }
 

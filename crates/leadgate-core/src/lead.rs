@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Field, FieldKind, FormConfig};
+use crate::config::{Field, FieldKind};
 use crate::email::is_valid_email;
 use crate::map::Map;
 
@@ -47,15 +47,6 @@ impl Lead {
     pub fn value(&self, field: &str) -> Option<&FieldValue> {
         self.fields.get(field)
     }
-
-    /// Checks every field of `config`; the errors come in field order, by field name.
-    pub fn validate(&self, config: &FormConfig) -> Vec<(String, FieldError)> {
-        config
-            .fields
-            .iter()
-            .filter_map(|f| check_field(f, self.value(&f.name)).err().map(|e| (f.name.clone(), e)))
-            .collect()
-    }
 }
 
 /// Why one answer is not accepted.
@@ -74,11 +65,16 @@ pub enum FieldError {
     NotAnOption,
 }
 
-/// Checks one answer against its field.
-pub fn check_field(field: &Field, value: Option<&FieldValue>) -> Result<(), FieldError> {
+/// Checks one answer against its field; `required` is whether it must be given now (the
+/// field's `required`, or its `required_if` holds: see [`crate::logic::Visibility`]).
+pub fn check_answer(
+    field: &Field,
+    value: Option<&FieldValue>,
+    required: bool,
+) -> Result<(), FieldError> {
     let present = value.is_some_and(FieldValue::is_present);
     if !present {
-        return if field.required && field.kind != FieldKind::Hidden {
+        return if required && field.kind != FieldKind::Hidden {
             Err(FieldError::Required)
         } else {
             Ok(())
@@ -116,6 +112,7 @@ pub fn check_field(field: &Field, value: Option<&FieldValue>) -> Result<(), Fiel
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::FormConfig;
 
     fn config() -> FormConfig {
         FormConfig::from_json(
@@ -166,7 +163,13 @@ mod tests {
         ];
         let config = config();
         for (lead, want) in cases {
-            let got = lead.validate(&config);
+            let seen = crate::logic::Visibility::of(
+                &config,
+                &lead,
+                &crate::context::VisitorContext::default(),
+                crate::time::Timestamp(0),
+            );
+            let got = seen.errors(&config, &lead, None);
             let got: Vec<(&str, FieldError)> = got.iter().map(|(n, e)| (n.as_str(), *e)).collect();
             assert_eq!(got, want, "{lead:?}");
         }

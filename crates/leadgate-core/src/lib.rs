@@ -21,6 +21,7 @@ pub mod hash;
 pub mod json;
 pub mod lead;
 pub mod locale;
+pub mod logic;
 pub mod map;
 pub mod memory;
 pub mod outbox;
@@ -29,10 +30,11 @@ pub mod scoring;
 pub mod time;
 pub mod tracking;
 
-pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Texts};
+pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Step, Texts};
 pub use context::{PageView, Touch, VisitorContext, CLICK_IDS, MAX_PAGES};
 pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
+pub use logic::Visibility;
 pub use map::Map;
 pub use memory::VisitorMemory;
 pub use payload::{

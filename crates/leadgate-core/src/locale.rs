@@ -52,6 +52,9 @@ impl Texts {
             queued: String::new(),
             did_you_mean: String::new(),
             check_fields: String::new(),
+            next: String::new(),
+            back: String::new(),
+            step_of: String::new(),
         }
     }
 
@@ -71,6 +74,9 @@ impl Texts {
             (&mut self.queued, &defaults.queued),
             (&mut self.did_you_mean, &defaults.did_you_mean),
             (&mut self.check_fields, &defaults.check_fields),
+            (&mut self.next, &defaults.next),
+            (&mut self.back, &defaults.back),
+            (&mut self.step_of, &defaults.step_of),
         ];
         for (text, default) in pairs {
             if text.trim().is_empty() {
@@ -101,6 +107,9 @@ impl Texts {
                     .into(),
                 did_you_mean: "Meinten Sie {email}?".into(),
                 check_fields: "Bitte prüfen Sie die markierten Felder.".into(),
+                next: "Weiter".into(),
+                back: "Zurück".into(),
+                step_of: "Schritt {n} von {total}".into(),
             },
             "fr" => Texts {
                 submit: "Envoyer".into(),
@@ -120,6 +129,9 @@ impl Texts {
                     .into(),
                 did_you_mean: "Vouliez-vous dire {email} ?".into(),
                 check_fields: "Veuillez vérifier les champs signalés.".into(),
+                next: "Suivant".into(),
+                back: "Retour".into(),
+                step_of: "Étape {n} sur {total}".into(),
             },
             _ => Texts::default(),
         }

@@ -2,7 +2,7 @@
 //! adds points, and every config that loads can score.
 
 use leadgate_core::{
-    score, FieldValue, FormConfig, Lead, PageView, Timestamp, Touch, VisitorContext,
+    score, FieldValue, FormConfig, Lead, PageView, Timestamp, Touch, Visibility, VisitorContext,
 };
 use proptest::prelude::*;
 
@@ -282,4 +282,103 @@ fn config_json() -> impl Strategy<Value = String> {
             s += "}}}}";
             s
         })
+}
+
+/// Forms of four fields with random steps and random `show_if`/`required_if` conditions:
+/// mostly on fields asked earlier, sometimes on a later one, itself or an unknown one.
+fn logic_form_json() -> impl Strategy<Value = String> {
+    let names = ["a", "b", "c", "d", "zz"];
+    // A condition on field `{F}`, filled in below.
+    let condition = (0..4usize, "(x|y|true|)").prop_map(move |(op, v)| match op {
+        0 => format!(r#"{{"op": "equals", "field": "{{F}}", "value": "{v}"}}"#),
+        1 => r#"{"op": "present", "field": "{F}"}"#.to_string(),
+        2 => format!(r#"{{"op": "not", "condition": {{"op": "one_of", "field": "{{F}}", "values": ["{v}", "y"]}}}}"#),
+        _ => r#"{"op": "score_at_least", "points": 10}"#.to_string(),
+    });
+    // Which field a condition reads: 0..3 an earlier one (when there is one), 4 any of the five.
+    let reads = (condition, 0..5usize, 0..5usize);
+    let field = (
+        0..4usize,
+        proptest::option::of(reads.clone()),
+        proptest::option::of(reads.clone()),
+        any::<bool>(),
+    );
+    (proptest::collection::vec(field, 4), proptest::collection::vec(0..3usize, 4), proptest::option::of(reads))
+        .prop_map(move |(fields, mut step_of, step_if)| {
+            step_of.sort();
+            let fill = |(c, how, any): &(String, usize, usize), before: usize| {
+                let f = if *how < 4 && before > 0 { names[how % before] } else { names[*any] };
+                c.replace("{F}", f)
+            };
+            let kinds = ["text", "select", "checkbox", "hidden"];
+            let fields: Vec<String> = fields.iter().enumerate().map(|(i, (k, show, req, required))| {
+                let mut f = format!(r#"{{"name": "{}", "type": "{}", "label": "L""#, names[i], kinds[*k]);
+                if *k == 1 { f += r#", "options": [{"value": "x"}, {"value": "y"}]"#; }
+                if let Some(c) = show { f += &format!(r#", "show_if": {}"#, fill(c, i)); }
+                if let Some(c) = req { f += &format!(r#", "required_if": {}"#, fill(c, i)); }
+                else if *required { f += r#", "required": true"#; }
+                f + "}"
+            }).collect();
+            let mut steps = vec![Vec::new(); 3];
+            for (i, s) in step_of.iter().enumerate() {
+                steps[*s].push(format!("\"{}\"", names[i]));
+            }
+            let mut before = 0;
+            let steps: Vec<String> = steps.iter().enumerate().filter(|(_, s)| !s.is_empty()).map(|(i, s)| {
+                let cond = match (&step_if, i) { (Some(c), 2) => format!(r#", "show_if": {}"#, fill(c, before)), _ => String::new() };
+                before += s.len();
+                format!(r#"{{"fields": [{}]{cond}}}"#, s.join(", "))
+            }).collect();
+            format!(r#"{{"form_id": "f", "fields": [{}], "steps": [{}], "scoring": {{"rules": [{{"id": "r", "points": 20, "when": {{"op": "present", "field": "a"}}}}]}}}}"#,
+                fields.join(", "), steps.join(", "))
+        })
+}
+
+fn logic_answers() -> impl Strategy<Value = Lead> {
+    let value = prop_oneof![
+        any::<bool>().prop_map(FieldValue::Checked),
+        "(x|y|true|z)".prop_map(FieldValue::Text)
+    ];
+    proptest::collection::btree_map("[a-d]", value, 0..4)
+        .prop_map(|fields| Lead { fields: fields.into_iter().collect() })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any config that loads has no cycle (every condition reads only fields asked before its
+    /// own), starts on a step that shows, so every path through the shown steps ends at the
+    /// submit of the last one; and answers of fields not shown change nothing.
+    #[test]
+    fn any_logic_that_loads_is_acyclic_and_ends_at_submit(json in logic_form_json(), answers in logic_answers()) {
+        let Ok(config) = FormConfig::from_json(&json) else { return Ok(()) };
+        let pages = config.pages();
+        let mut order: Vec<usize> = (0..config.fields.len()).filter(|i| !pages.iter().any(|p| p.contains(i))).collect();
+        order.extend(pages.iter().flatten());
+        let rank = |name: &str| order.iter().position(|&i| config.fields[i].name == name).unwrap();
+        for (i, field) in config.fields.iter().enumerate() {
+            for c in field.show_if.iter().chain(&field.required_if) {
+                for read in c.fields() {
+                    prop_assert!(rank(read) < rank(&config.fields[i].name), "{} reads {} in {}", field.name, read, json);
+                }
+            }
+        }
+        for (s, step) in config.steps.iter().enumerate() {
+            for read in step.show_if.iter().flat_map(|c| c.fields()) {
+                prop_assert!(pages[..s].iter().flatten().any(|&i| config.fields[i].name == read)
+                    || !pages.iter().flatten().any(|&i| config.fields[i].name == read), "{}", json);
+            }
+        }
+        let seen = Visibility::of(&config, &answers, &VisitorContext::default(), Timestamp(NOW));
+        prop_assert_eq!(seen.steps.first(), Some(&true));
+        let sent = seen.shown_answers(&config, answers.clone());
+        prop_assert_eq!(Visibility::of(&config, &sent, &VisitorContext::default(), Timestamp(NOW)), seen.clone());
+        // Nothing sent that is not shown, and no error on a field not shown.
+        for name in sent.fields.keys() {
+            prop_assert!(seen.fields[config.field_index(name).unwrap()]);
+        }
+        for (name, _) in seen.errors(&config, &answers, None) {
+            prop_assert!(seen.fields[config.field_index(&name).unwrap()]);
+        }
+    }
 }

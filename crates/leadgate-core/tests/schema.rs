@@ -38,6 +38,8 @@ fn the_schema_knows_every_op_and_rejects_typos() {
         "pages_matching_at_least",
         "utm",
         "referrer_domain",
+        "score_at_least",
+        "grade_at_least",
         "click_id_present",
         "all",
         "any",

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::pattern::{host_of, in_domain, url_path, wildcard_match};
-use crate::config::{ConfigError, FormConfig};
+use crate::config::{ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::{VisitorContext, CLICK_IDS};
 use crate::email::{classify, EmailClass, EmailClasses};
 use crate::lead::{FieldValue, Lead};
@@ -192,6 +192,21 @@ pub enum Condition {
         #[serde(default)]
         touch: TouchScope,
     },
+    /// The live score has at least `points`, in total or in `group`: only in a field's or a
+    /// step's `show_if`/`required_if`, where it is the score of the answers asked before it.
+    ScoreAtLeast {
+        /// The lowest points.
+        points: i64,
+        /// The group whose points count (e.g. `fit`). Defaults to the total.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+    },
+    /// The live score's grade is `grade` or a better one (like `score_at_least`, only in
+    /// `show_if`/`required_if`).
+    GradeAtLeast {
+        /// The lowest grade, one of `scoring.grades`.
+        grade: String,
+    },
     /// Every one of `conditions` holds.
     All {
         /// The conditions (at least one).
@@ -270,6 +285,9 @@ pub(crate) struct Facts<'a> {
     matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
     /// The last address classified, with its classes (rules often ask about the same one).
     classified: std::cell::Cell<Option<(&'a str, EmailClasses)>>,
+    /// The live score and its config, for `score_at_least` and `grade_at_least` (none while
+    /// scoring: those ops are refused in rules).
+    pub live: Option<(&'a crate::scoring::Score, &'a crate::scoring::ScoringConfig)>,
 }
 
 impl<'a> Facts<'a> {
@@ -296,6 +314,7 @@ impl<'a> Facts<'a> {
             pages,
             matched: std::cell::RefCell::new(Vec::new()),
             classified: std::cell::Cell::new(None),
+            live: None,
         }
     }
 
@@ -382,6 +401,20 @@ impl Condition {
     pub fn holds(&self, lead: &Lead, context: &VisitorContext, now: Timestamp) -> bool {
         let mut out = Vec::new();
         self.occurrences(&Facts::new(lead, context, now), Timestamp(0), &mut out)
+    }
+
+    /// Whether the condition holds now, `live` being the score of the answers so far and its
+    /// config (for `score_at_least` and `grade_at_least`).
+    pub fn holds_live(
+        &self,
+        lead: &Lead,
+        context: &VisitorContext,
+        now: Timestamp,
+        live: Option<(&crate::scoring::Score, &crate::scoring::ScoringConfig)>,
+    ) -> bool {
+        let mut facts = Facts::new(lead, context, now);
+        facts.live = live;
+        self.occurrences(&facts, Timestamp(0), &mut Vec::new())
     }
 
     /// Appends to `out` when the condition held: one time for most conditions (`now` for
@@ -499,6 +532,18 @@ impl Condition {
                     })
                 });
             }
+            Condition::ScoreAtLeast { points, group } => f.live.is_some_and(|(score, _)| {
+                let got = match group {
+                    Some(g) => score.groups.get(g).copied().unwrap_or(0),
+                    None => score.total,
+                };
+                got >= *points
+            }),
+            Condition::GradeAtLeast { grade } => f.live.is_some_and(|(score, config)| {
+                // Grades go from the best down: at least `grade` is at its place or before.
+                let place = |g: &str| config.grades.iter().position(|b| b.grade == g);
+                matches!((place(&score.grade), place(grade)), (Some(got), Some(need)) if got <= need)
+            }),
             Condition::All { conditions } => {
                 // Holds from the moment the last of them started to hold: one occurrence.
                 let start = out.len();
@@ -654,6 +699,19 @@ impl Condition {
                     out.push(')');
                 }
             }
+            Condition::ScoreAtLeast { points, group } => {
+                if let Some(g) = group {
+                    out.push_str(g);
+                    out.push(' ');
+                }
+                out.push_str("score is at least ");
+                out.push_str(&points.to_string());
+            }
+            Condition::GradeAtLeast { grade } => {
+                out.push_str("grade is ");
+                q(out, grade);
+                out.push_str(" or better");
+            }
             Condition::All { conditions } | Condition::Any { conditions } => {
                 let joint = if matches!(self, Condition::All { .. }) { " and " } else { " or " };
                 for (i, c) in conditions.iter().enumerate() {
@@ -683,7 +741,7 @@ impl Condition {
         };
         let field_exists = |field: &str| {
             if form.field(field).is_none() {
-                let kind = crate::config::ConfigErrorKind::UnknownField(field.into());
+                let kind = ConfigErrorKind::UnknownField(field.into());
                 return Err(ConfigError::at(at("field"), kind));
             }
             Ok(())
@@ -776,6 +834,89 @@ impl Condition {
                 Ok(())
             }
             Condition::Not { condition } => condition.validate(&at("condition"), form),
+            Condition::ScoreAtLeast { group, .. } => match group {
+                Some(g) if !form.scoring.group_names().any(|n| n == g) => {
+                    let known = form.scoring.group_names().map(String::from).collect();
+                    let kind = ConfigErrorKind::UnknownGroup { name: g.clone(), known };
+                    Err(ConfigError::at(at("group"), kind))
+                }
+                _ => Ok(()),
+            },
+            Condition::GradeAtLeast { grade } => {
+                if form.scoring.grades.iter().any(|b| &b.grade == grade) {
+                    return Ok(());
+                }
+                let known = form.scoring.grades.iter().map(|b| b.grade.clone()).collect();
+                let kind = ConfigErrorKind::UnknownGrade { name: grade.clone(), known };
+                Err(ConfigError::at(at("grade"), kind))
+            }
+        }
+    }
+
+    /// The fields the condition reads, in order of appearance (repeats included).
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.fields_into(&mut out);
+        out
+    }
+
+    fn fields_into<'c>(&'c self, out: &mut Vec<&'c str>) {
+        match self {
+            Condition::Equals { field, .. }
+            | Condition::OneOf { field, .. }
+            | Condition::Contains { field, .. }
+            | Condition::StartsWith { field, .. }
+            | Condition::EndsWith { field, .. }
+            | Condition::Matches { field, .. }
+            | Condition::AtLeast { field, .. }
+            | Condition::AtMost { field, .. }
+            | Condition::Between { field, .. }
+            | Condition::Present { field }
+            | Condition::Absent { field }
+            | Condition::EmailClass { field, .. }
+            | Condition::EmailDomainIn { field, .. } => out.push(field),
+            Condition::All { conditions } | Condition::Any { conditions } => {
+                conditions.iter().for_each(|c| c.fields_into(out))
+            }
+            Condition::Not { condition } => condition.fields_into(out),
+            Condition::VisitsAtLeast { .. }
+            | Condition::PagesMatchingAtLeast { .. }
+            | Condition::SecondsOnSiteAtLeast { .. }
+            | Condition::Utm { .. }
+            | Condition::ReferrerDomain { .. }
+            | Condition::ClickIdPresent { .. }
+            | Condition::ScoreAtLeast { .. }
+            | Condition::GradeAtLeast { .. } => {}
+        }
+    }
+
+    /// Whether the condition reads the live score (`score_at_least`, `grade_at_least`).
+    pub fn reads_score(&self) -> bool {
+        match self {
+            Condition::ScoreAtLeast { .. } | Condition::GradeAtLeast { .. } => true,
+            Condition::All { conditions } | Condition::Any { conditions } => {
+                conditions.iter().any(Condition::reads_score)
+            }
+            Condition::Not { condition } => condition.reads_score(),
+            Condition::Equals { .. }
+            | Condition::OneOf { .. }
+            | Condition::Contains { .. }
+            | Condition::StartsWith { .. }
+            | Condition::EndsWith { .. }
+            | Condition::Matches { .. }
+            | Condition::AtLeast { .. }
+            | Condition::AtMost { .. }
+            | Condition::Between { .. }
+            | Condition::Present { .. }
+            | Condition::Absent { .. }
+            | Condition::EmailClass { .. }
+            | Condition::EmailDomainIn { .. }
+            | Condition::VisitsAtLeast { .. }
+            | Condition::PagesMatchingAtLeast { .. }
+            | Condition::SecondsOnSiteAtLeast { .. }
+            | Condition::Utm { .. }
+            | Condition::ReferrerDomain { .. }
+            | Condition::ClickIdPresent { .. } => false,
         }
     }
 }

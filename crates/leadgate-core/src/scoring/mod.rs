@@ -760,6 +760,13 @@ impl ScoringConfig {
                 return Err(ConfigError::invalid(at("max_points"), "expected at least 1"));
             }
             rule.when.validate(&at("when"), form)?;
+            if rule.when.reads_score() {
+                return Err(ConfigError::invalid(
+                    at("when"),
+                    "score_at_least and grade_at_least read the score a rule adds to; they \
+                     belong in a field's or a step's show_if or required_if",
+                ));
+            }
         }
         if self.grades.is_empty() {
             return Err(ConfigError::invalid("scoring.grades", "at least one grade is needed"));

@@ -7,7 +7,7 @@ use crate::json::{FromJson, Node, Obj, Read};
 use crate::scoring::{Condition, TouchScope, UtmParam};
 
 /// The ops and the keys each takes besides `op`.
-const OPS: [(&str, &[&str]); 22] = [
+const OPS: [(&str, &[&str]); 24] = [
     ("equals", &["field", "value", "ignore_case"]),
     ("one_of", &["field", "values", "ignore_case"]),
     ("contains", &["field", "value", "ignore_case"]),
@@ -27,6 +27,8 @@ const OPS: [(&str, &[&str]); 22] = [
     ("utm", &["param", "value", "values", "touch"]),
     ("referrer_domain", &["domains", "touch"]),
     ("click_id_present", &["ids", "touch"]),
+    ("score_at_least", &["points", "group"]),
+    ("grade_at_least", &["grade"]),
     ("all", &["conditions"]),
     ("any", &["conditions"]),
     ("not", &["condition"]),
@@ -112,6 +114,11 @@ impl FromJson for Condition {
                 ids: obj.opt("ids", Node::strings)?.unwrap_or_default(),
                 touch: touch(&obj)?,
             },
+            "score_at_least" => Condition::ScoreAtLeast {
+                points: obj.need("points")?.int()?,
+                group: obj.opt_string("group")?,
+            },
+            "grade_at_least" => Condition::GradeAtLeast { grade: obj.need("grade")?.string()? },
             "all" => Condition::All { conditions: conditions()? },
             "any" => Condition::Any { conditions: conditions()? },
             "not" => Condition::Not { condition: Box::read(&obj.need("condition")?)? },

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use leadgate_core::{
     score, FieldError, FieldKind, FieldValue, FormConfig, Lead, LeadPayload, Score, Timestamp,
+    Visibility,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -236,7 +237,9 @@ fn check_fields(payload: &LeadPayload, form: Option<&FormConfig>) -> Result<(), 
         return Err(format!("fields.{name}: the form {:?} has no such field", form.form_id));
     }
     let lead = Lead { fields: payload.fields.clone() };
-    let errors = lead.validate(form);
+    // The shown fields only, required as shown (the widget sends no hidden answers).
+    let at = payload.submitted_time().unwrap_or(Timestamp(0));
+    let errors = Visibility::of(form, &lead, &payload.context, at).errors(form, &lead, None);
     if errors.is_empty() {
         return Ok(());
     }

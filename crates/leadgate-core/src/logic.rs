@@ -1,0 +1,340 @@
+//! Smart forms: the order in which questions are asked (steps), and which of them show and
+//! which are required for the answers so far. The config's logic is checked once when it loads
+//! ([`validate`], called by [`FormConfig::from_json`]); [`Visibility::of`] evaluates it, in the
+//! widget on every answer and in the relay once per lead, with the scoring conditions.
+//!
+//! The rule that makes it safe: a condition reads only fields asked *before* its own field or
+//! step (hidden fields that are on no step count as asked first). So there is no cycle, one
+//! pass in asking order decides everything, and an answer never depends on a later one.
+
+use crate::config::{ConfigError, ConfigErrorKind, FieldKind, FormConfig};
+use crate::context::VisitorContext;
+use crate::lead::{check_answer, FieldError, Lead};
+use crate::scoring::{score, Condition};
+use crate::time::Timestamp;
+
+/// Which steps and fields show for a set of answers, and which fields are required.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Visibility {
+    /// By field, in the config's `fields` order.
+    pub fields: Vec<bool>,
+    /// By field: shown, and `required` or its `required_if` holds.
+    pub required: Vec<bool>,
+    /// By step, in the config's `steps` order (one step for a form without steps).
+    pub steps: Vec<bool>,
+}
+
+impl FormConfig {
+    /// The fields of each page, as indices into `fields`: the config's steps, or one page with
+    /// every field for a form without steps. (`hidden` fields on no step are on no page.)
+    pub fn pages(&self) -> Vec<Vec<usize>> {
+        if self.steps.is_empty() {
+            return vec![(0..self.fields.len()).collect()];
+        }
+        self.steps
+            .iter()
+            .map(|s| s.fields.iter().filter_map(|n| self.field_index(n)).collect())
+            .collect()
+    }
+
+    /// The index of the field called `name` in `fields`.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// Every field with its page in the order the form asks them: `hidden` fields on no
+    /// page first (page `None`), then page by page.
+    fn asking_order(&self) -> Vec<(Option<usize>, usize)> {
+        let pages = self.pages();
+        let on_page = |i: usize| pages.iter().any(|p| p.contains(&i));
+        let mut order: Vec<(Option<usize>, usize)> =
+            (0..self.fields.len()).filter(|&i| !on_page(i)).map(|i| (None, i)).collect();
+        for (s, page) in pages.iter().enumerate() {
+            order.extend(page.iter().map(|&i| (Some(s), i)));
+        }
+        order
+    }
+}
+
+impl Visibility {
+    /// What shows for `answers` (what the visitor has typed, in any field) in `context` at
+    /// `now`. A condition sees only the answers of shown fields asked before it, and
+    /// `score_at_least`/`grade_at_least` the score of those answers.
+    pub fn of(
+        config: &FormConfig,
+        answers: &Lead,
+        context: &VisitorContext,
+        now: Timestamp,
+    ) -> Visibility {
+        let n = config.fields.len();
+        let pages = config.pages();
+        let mut v = Visibility {
+            fields: vec![false; n],
+            required: vec![false; n],
+            steps: vec![false; pages.len()],
+        };
+        // The answers of the shown fields asked so far.
+        let mut asked = Lead::default();
+        let holds = |c: &Condition, asked: &Lead| {
+            let live = c.reads_score().then(|| score(asked, context, &config.scoring, now));
+            c.holds_live(asked, context, now, live.as_ref().map(|s| (s, &config.scoring)))
+        };
+        let mut step_shown = true;
+        let mut current = None;
+        for (page, i) in config.asking_order() {
+            if page != current {
+                current = page;
+                let step = page.and_then(|s| config.steps.get(s));
+                step_shown = step.and_then(|s| s.show_if.as_ref()).is_none_or(|c| holds(c, &asked));
+                if let Some(s) = page {
+                    v.steps[s] = step_shown;
+                }
+            }
+            let field = &config.fields[i];
+            let shown = step_shown && field.show_if.as_ref().is_none_or(|c| holds(c, &asked));
+            v.fields[i] = shown;
+            v.required[i] = shown
+                && (field.required || field.required_if.as_ref().is_some_and(|c| holds(c, &asked)));
+            if let (true, Some(answer)) = (shown, answers.value(&field.name)) {
+                asked.fields.insert(field.name.clone(), answer.clone());
+            }
+        }
+        v
+    }
+
+    /// The problems with the answers of the shown fields (only those on `page`, if given), in
+    /// the order the form asks them. Fields not shown are not checked.
+    pub fn errors(
+        &self,
+        config: &FormConfig,
+        answers: &Lead,
+        page: Option<usize>,
+    ) -> Vec<(String, FieldError)> {
+        config
+            .asking_order()
+            .into_iter()
+            .filter(|(p, i)| self.fields[*i] && (page.is_none() || *p == page))
+            .filter_map(|(_, i)| {
+                let field = &config.fields[i];
+                check_answer(field, answers.value(&field.name), self.required[i])
+                    .err()
+                    .map(|e| (field.name.clone(), e))
+            })
+            .collect()
+    }
+
+    /// The answers to send and score: those of shown fields; the others are dropped.
+    pub fn shown_answers(&self, config: &FormConfig, mut answers: Lead) -> Lead {
+        answers.fields.retain(|name, _| config.field_index(name).is_some_and(|i| self.fields[i]));
+        answers
+    }
+}
+
+/// Checks the config's steps and conditions (after the fields and scoring are checked).
+pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
+    let steps_at = |s: usize, what: &str| String::from("steps[") + &s.to_string() + "]" + what;
+    let field_at = |i: usize, what: &str| String::from("fields[") + &i.to_string() + "]" + what;
+    for (s, step) in config.steps.iter().enumerate() {
+        if step.fields.is_empty() {
+            return Err(ConfigError::invalid(
+                steps_at(s, ".fields"),
+                "a step needs at least one field",
+            ));
+        }
+        for (j, name) in step.fields.iter().enumerate() {
+            let at = steps_at(s, &(String::from(".fields[") + &j.to_string() + "]"));
+            if config.field(name).is_none() {
+                return Err(ConfigError::at(at, ConfigErrorKind::UnknownField(name.clone())));
+            }
+            let earlier = config.steps[..s].iter().position(|t| t.fields.contains(name));
+            if earlier.is_some() || step.fields[..j].contains(name) {
+                return Err(ConfigError::invalid(
+                    at,
+                    String::from("\"") + name + "\" is already on a step; a field is on one step",
+                ));
+            }
+        }
+        if s == 0 && step.show_if.is_some() {
+            return Err(ConfigError::invalid(
+                steps_at(0, ".show_if"),
+                "the first step always shows (the form starts there); put the condition on its \
+                 fields instead",
+            ));
+        }
+    }
+    let pages = config.pages();
+    let page_of = |i: usize| pages.iter().position(|p| p.contains(&i));
+    if !config.steps.is_empty() {
+        if let Some(i) = (0..config.fields.len())
+            .find(|&i| config.fields[i].kind != FieldKind::Hidden && page_of(i).is_none())
+        {
+            return Err(ConfigError::invalid(
+                field_at(i, ""),
+                String::from("\"")
+                    + &config.fields[i].name
+                    + "\" is on no step; add it to the `fields` of a step (only hidden fields may \
+                       be on none)",
+            ));
+        }
+    }
+    // Each field's place in the asking order.
+    let order = config.asking_order();
+    let rank = |i: usize| order.iter().position(|(_, f)| *f == i).unwrap_or(0);
+    // A condition at `path` may read the fields asked before `before` (a rank).
+    let check = |c: &Condition, path: &str, own: Option<&str>, before: usize, whom: &str| {
+        c.validate(path, config)?;
+        for name in c.fields() {
+            if own == Some(name) {
+                return Err(ConfigError::invalid(
+                    path,
+                    String::from("the condition reads \"")
+                        + name
+                        + "\" itself; a condition may read only fields asked before it",
+                ));
+            }
+            let read = config.field_index(name).map(rank).unwrap_or(0);
+            if read >= before {
+                return Err(ConfigError::invalid(
+                    path,
+                    String::from("the condition reads \"")
+                        + name
+                        + "\", which is "
+                        + whom
+                        + "; a condition may read only fields asked before it",
+                ));
+            }
+        }
+        Ok(())
+    };
+    for (i, field) in config.fields.iter().enumerate() {
+        let whom = String::from("asked after \"") + &field.name + "\"";
+        if let Some(c) = &field.show_if {
+            check(c, &field_at(i, ".show_if"), Some(&field.name), rank(i), &whom)?;
+        }
+        if let Some(c) = &field.required_if {
+            check(c, &field_at(i, ".required_if"), Some(&field.name), rank(i), &whom)?;
+            if field.required {
+                return Err(ConfigError::invalid(
+                    field_at(i, ".required_if"),
+                    "give `required` or `required_if`, not both",
+                ));
+            }
+        }
+    }
+    for (s, step) in config.steps.iter().enumerate() {
+        if let Some(c) = &step.show_if {
+            // The step's first field's rank: its condition reads earlier steps only.
+            let first = pages[s].first().map_or(0, |&i| rank(i));
+            let whom = String::from("on step ") + &(s + 1).to_string() + " or a later one";
+            check(c, &steps_at(s, ".show_if"), None, first, &whom)?;
+        }
+    }
+    never_shown(config)
+}
+
+/// Refuses what can never show: a step whose condition can never hold or that has nothing to
+/// ask, a visible field whose condition can never hold (e.g. `equals` a value the select
+/// does not offer, or reads a field that never shows). Conservative: what it can't decide,
+/// it lets through.
+fn never_shown(config: &FormConfig) -> Result<(), ConfigError> {
+    let mut never = vec![false; config.fields.len()];
+    let mut current = None;
+    for (page, i) in config.asking_order() {
+        if page != current {
+            current = page;
+            let step = page.and_then(|s| config.steps.get(s).map(|st| (s, st)));
+            if let Some((s, step)) = step {
+                let path = String::from("steps[") + &s.to_string() + "]";
+                if step.show_if.as_ref().is_some_and(|c| cannot_hold(c, config, &never)) {
+                    return Err(ConfigError::invalid(
+                        path + ".show_if",
+                        String::from("this condition can never hold, so step ")
+                            + &(s + 1).to_string()
+                            + " would never show",
+                    ));
+                }
+                if step
+                    .fields
+                    .iter()
+                    .all(|n| config.field(n).is_some_and(|f| f.kind == FieldKind::Hidden))
+                {
+                    return Err(ConfigError::invalid(
+                        path + ".fields",
+                        "a step needs at least one field the visitor sees",
+                    ));
+                }
+            }
+        }
+        let field = &config.fields[i];
+        let cannot = field.show_if.as_ref().is_some_and(|c| cannot_hold(c, config, &never));
+        if cannot && field.kind != FieldKind::Hidden {
+            return Err(ConfigError::invalid(
+                String::from("fields[") + &i.to_string() + "].show_if",
+                String::from("this condition can never hold, so \"")
+                    + &field.name
+                    + "\" would never be asked",
+            ));
+        }
+        never[i] = cannot;
+    }
+    Ok(())
+}
+
+/// Whether `c` can never hold, as far as the config tells: `never[i]` says field `i` never
+/// shows (its answer is always missing).
+fn cannot_hold(c: &Condition, config: &FormConfig, never: &[bool]) -> bool {
+    let missing = |field: &str| config.field_index(field).is_some_and(|i| never[i]);
+    // Whether the answer to `field` can equal `value`.
+    let can_be = |field: &str, value: &str, ignore_case: bool| {
+        let same = |a: &str| {
+            let (a, b) = (a.trim(), value.trim());
+            if ignore_case {
+                a.to_lowercase() == b.to_lowercase()
+            } else {
+                a == b
+            }
+        };
+        let Some(f) = config.field(field) else { return true };
+        if missing(field) || value.trim().is_empty() {
+            // A missing answer reads as "" (and an empty value matches one not given).
+            return value.trim().is_empty();
+        }
+        match f.kind {
+            FieldKind::Select => f.options.iter().any(|o| same(&o.value)),
+            FieldKind::Checkbox | FieldKind::Consent => same("true") || same("false"),
+            FieldKind::Text
+            | FieldKind::Email
+            | FieldKind::Tel
+            | FieldKind::Textarea
+            | FieldKind::Hidden => true,
+        }
+    };
+    match c {
+        Condition::Equals { field, value, ignore_case } => !can_be(field, value, *ignore_case),
+        Condition::OneOf { field, values, ignore_case } => {
+            !values.iter().any(|v| can_be(field, v, *ignore_case))
+        }
+        Condition::Contains { field, .. }
+        | Condition::StartsWith { field, .. }
+        | Condition::EndsWith { field, .. }
+        | Condition::Matches { field, .. }
+        | Condition::AtLeast { field, .. }
+        | Condition::AtMost { field, .. }
+        | Condition::Between { field, .. }
+        | Condition::Present { field }
+        | Condition::EmailClass { field, .. }
+        | Condition::EmailDomainIn { field, .. } => missing(field),
+        Condition::All { conditions } => conditions.iter().any(|c| cannot_hold(c, config, never)),
+        Condition::Any { conditions } => conditions.iter().all(|c| cannot_hold(c, config, never)),
+        Condition::Absent { .. }
+        | Condition::Not { .. }
+        | Condition::VisitsAtLeast { .. }
+        | Condition::PagesMatchingAtLeast { .. }
+        | Condition::SecondsOnSiteAtLeast { .. }
+        | Condition::Utm { .. }
+        | Condition::ReferrerDomain { .. }
+        | Condition::ClickIdPresent { .. }
+        | Condition::ScoreAtLeast { .. }
+        | Condition::GradeAtLeast { .. } => false,
+    }
+}

@@ -1,0 +1,170 @@
+//! The smart-form conformance suite: `tests/logic/*.json` hold a form with steps and
+//! conditions and cases (answers, visitor context, time → which steps and fields show, which
+//! are required, the errors, the answers sent); `tests/logic/config-errors.json` holds configs
+//! the loader must refuse, each with the exact place and message.
+
+use std::path::Path;
+
+use leadgate_core::{FormConfig, Lead, Timestamp, Visibility, VisitorContext};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogicFile {
+    description: String,
+    form: Value,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    answers: Value,
+    #[serde(default)]
+    context: VisitorContext,
+    #[serde(default = "noon")]
+    now: String,
+    /// The steps shown, by index.
+    steps: Vec<bool>,
+    /// The fields shown, by name, in the config's order.
+    shown: Vec<String>,
+    /// The fields required, by name.
+    required: Vec<String>,
+    /// The errors of the whole form, `[name, kind]` in asking order.
+    errors: Vec<(String, String)>,
+    /// The answers sent (and scored), by name.
+    sent: Vec<String>,
+    /// The total score of the answers sent, if checked.
+    #[serde(default)]
+    score: Option<i64>,
+}
+
+fn noon() -> String {
+    "2026-11-29T12:00:00Z".into()
+}
+
+fn run(form: &FormConfig, case: &Case) -> Result<(), String> {
+    let answers = Lead {
+        fields: serde_json::from_value(case.answers.clone())
+            .map_err(|e| format!("answers: {e}"))?,
+    };
+    let now = Timestamp::parse_rfc3339(&case.now).ok_or("now is not RFC 3339")?;
+    let seen = Visibility::of(form, &answers, &case.context, now);
+    let names = |flags: &[bool]| -> Vec<String> {
+        form.fields.iter().zip(flags).filter(|(_, on)| **on).map(|(f, _)| f.name.clone()).collect()
+    };
+    let mut problems = Vec::new();
+    if seen.steps != case.steps {
+        problems.push(format!("steps: want {:?}, got {:?}", case.steps, seen.steps));
+    }
+    if names(&seen.fields) != case.shown {
+        problems.push(format!("shown: want {:?}, got {:?}", case.shown, names(&seen.fields)));
+    }
+    if names(&seen.required) != case.required {
+        problems.push(format!(
+            "required: want {:?}, got {:?}",
+            case.required,
+            names(&seen.required)
+        ));
+    }
+    let errors: Vec<(String, String)> =
+        seen.errors(form, &answers, None).into_iter().map(|(n, e)| (n, format!("{e:?}"))).collect();
+    if errors != case.errors {
+        problems.push(format!("errors: want {:?}, got {errors:?}", case.errors));
+    }
+    let sent = seen.shown_answers(form, answers.clone());
+    let sent_names: Vec<String> = sent.fields.keys().cloned().collect();
+    let mut want_sent = case.sent.clone();
+    want_sent.sort();
+    if sent_names != want_sent {
+        problems.push(format!("sent: want {want_sent:?}, got {sent_names:?}"));
+    }
+    if let Some(want) = case.score {
+        let got = leadgate_core::score(&sent, &case.context, &form.scoring, now).total;
+        if got != want {
+            problems.push(format!("score: want {want}, got {got}"));
+        }
+    }
+    // Each page's errors are the whole form's errors on that page.
+    for page in 0..form.pages().len() {
+        let on_page = seen.errors(form, &answers, Some(page));
+        let pages = form.pages();
+        let all: Vec<_> = seen
+            .errors(form, &answers, None)
+            .into_iter()
+            .filter(|(n, _)| form.field_index(n).is_some_and(|i| pages[page].contains(&i)))
+            .collect();
+        if on_page != all {
+            problems.push(format!("page {page}'s errors {on_page:?} differ from {all:?}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n  "))
+    }
+}
+
+#[test]
+fn logic_spec() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/logic");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| {
+        p.extension().is_some_and(|e| e == "json")
+            && p.file_name().is_some_and(|n| n != "config-errors.json")
+    });
+    files.sort();
+    let (mut passed, mut failures) = (0, Vec::new());
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let spec: LogicFile = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!spec.description.is_empty(), "{name}: describe the file");
+        let form = FormConfig::from_json(&spec.form.to_string())
+            .unwrap_or_else(|e| panic!("{name}: the form does not load: {e}"));
+        for case in &spec.cases {
+            match run(&form, case) {
+                Ok(()) => passed += 1,
+                Err(e) => failures.push(format!("{name} / {}:\n  {e}", case.name)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(passed >= 8, "only {passed} logic cases");
+    eprintln!("{passed} logic cases passed in {} files", files.len());
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorCase {
+    name: String,
+    form: Value,
+    path: String,
+    message: String,
+}
+
+#[test]
+fn bad_logic_is_refused_with_its_place_and_message() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/logic/config-errors.json");
+    let cases: Vec<ErrorCase> =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut failures = Vec::new();
+    for case in &cases {
+        match FormConfig::from_json(&case.form.to_string()) {
+            Err(e) if e.path == case.path && e.message() == case.message => {}
+            Err(e) => failures.push(format!(
+                "{}:\n  want `{}`: {}\n  got  `{}`: {}",
+                case.name,
+                case.path,
+                case.message,
+                e.path,
+                e.message()
+            )),
+            Ok(_) => failures.push(format!("{}: the config loaded", case.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(cases.len() >= 15, "only {} error cases", cases.len());
+}
