@@ -68,6 +68,12 @@ pub fn may_track(tracking: &TrackingConfig) -> bool {
     }
 }
 
+/// The storage for what the widget keeps about the visitor (context, a half-filled form), if
+/// `tracking` and the visitor allow keeping anything now.
+pub fn keeping_store(tracking: &TrackingConfig) -> Option<Store> {
+    Store::local().filter(|s| may_store(tracking, s))
+}
+
 /// Whether the widget may store the visitor's context under `tracking`.
 fn may_store(tracking: &TrackingConfig, store: &Store) -> bool {
     if tracking.honor_gpc && global_privacy_control() {

@@ -154,21 +154,7 @@ fn button(browser: &Browser, id: &str, class: &str) -> support::webdriver::Eleme
 
 /// Runs axe-core on the whole page; panics on any violation.
 fn axe(browser: &Browser, what: &str) {
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core (npm) is installed by scripts/setup.sh");
-    browser.exec(&axe, json!([]));
-    let result = browser.exec_async(
-        "const done = arguments[arguments.length - 1];
-         axe.run(document, { resultTypes: ['violations'] })
-           .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
-              nodes: v.nodes.slice(0, 5).map(n => n.html + ' :: ' + n.failureSummary) }))))
-           .catch(e => done([{ id: 'axe-error', nodes: [String(e)] }]));",
-        json!([]),
-    );
-    println!("[axe {what}] {} violations", result.as_array().map_or(0, Vec::len));
-    assert_eq!(result, json!([]), "axe violations on {what}");
+    support::axe(browser, "document", what);
 }
 
 #[test]

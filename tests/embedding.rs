@@ -330,22 +330,8 @@ fn axe_finds_no_violations_when_empty_with_errors_and_after_success() {
     let browser = Browser::from_env();
     browser.goto(&relay.url);
     browser.widget_element(0, "#lg-email");
-    let axe = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js"),
-    )
-    .expect("axe-core (npm) is installed by scripts/setup.sh");
     let audit = |state: &str| {
-        browser.exec(&axe, json!([]));
-        let result = browser.exec_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run({ include: [['[data-leadgate]']] }, { resultTypes: ['violations'] })
-               .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
-                  nodes: v.nodes.map(n => n.html + ' :: ' + n.failureSummary) }))))
-               .catch(e => done([{ id: 'axe-error', nodes: [String(e)] }]));",
-            json!([]),
-        );
-        println!("[axe {state}] {} violations", result.as_array().map_or(0, Vec::len));
-        assert_eq!(result, json!([]), "axe violations in the {state} state");
+        support::axe(&browser, "{ include: [['[data-leadgate]']] }", &format!("the {state} state"));
     };
     audit("empty");
     browser.click(&browser.widget_element(0, "[data-testid=submit]"));

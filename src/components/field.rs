@@ -22,12 +22,20 @@ impl FieldState {
         }
     }
 
-    /// The current answer, untracked.
+    /// The current answer, tracked (a memo that reads it reruns when it changes).
     pub fn value(&self, field: &Field) -> FieldValue {
         if field.kind.is_tick() {
-            FieldValue::Checked(self.checked.get_untracked())
+            FieldValue::Checked(self.checked.get())
         } else {
-            FieldValue::Text(self.text.get_untracked().trim().to_string())
+            FieldValue::Text(self.text.with(|t| t.trim().to_string()))
+        }
+    }
+
+    /// Puts a kept answer back (a draft after a reload).
+    pub fn restore(&self, value: &FieldValue) {
+        match value {
+            FieldValue::Checked(on) => self.checked.set(*on),
+            FieldValue::Text(text) => self.text.set(text.clone()),
         }
     }
 }

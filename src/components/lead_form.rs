@@ -1,4 +1,4 @@
-use leadgate_core::{FormConfig, Lead, LeadPayload, Map};
+use leadgate_core::{FormConfig, FormDraft, Lead, LeadPayload, Map, Visibility, VisitorContext};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -51,6 +51,77 @@ pub fn LeadForm(
 ) -> impl IntoView {
     // One state per field, in the config's order (a list: each map type costs KBs of wasm).
     let states: Vec<FieldState> = config.fields.iter().map(FieldState::new).collect();
+    // The pages (one for a form without steps) and the one shown.
+    let pages = config.pages();
+    let page = RwSignal::new(0usize);
+    let draft_key = String::from("draft:") + &config.form_id;
+    // A half-filled form from before a reload (kept only where the visitor context may be).
+    if let Some(draft) =
+        signals::keeping_store(&config.tracking).and_then(|s| s.get(&draft_key, FormDraft::read))
+    {
+        for (field, state) in config.fields.iter().zip(&states) {
+            if let Some(value) = draft.answers.get(&field.name) {
+                state.restore(value);
+            }
+        }
+        page.set(draft.step.min(pages.len() - 1));
+    }
+    // Which steps and fields show, and which are required, for the answers so far. A form
+    // without logic skips the evaluation (and the visitor context it may read).
+    let has_logic = !config.steps.is_empty()
+        || config.fields.iter().any(|f| f.show_if.is_some() || f.required_if.is_some());
+    let context: StoredValue<Option<VisitorContext>> = StoredValue::new(None);
+    let seen = {
+        let (config, states) = (config.clone(), states.clone());
+        Memo::new(move |_| {
+            let answers = answers_of(&config, &states);
+            if !has_logic {
+                return Visibility {
+                    fields: vec![true; config.fields.len()],
+                    required: config.fields.iter().map(|f| f.required).collect(),
+                    steps: vec![true],
+                };
+            }
+            if context.with_value(Option::is_none) {
+                context.set_value(Some(signals::collect()));
+            }
+            context.with_value(|c| {
+                Visibility::of(
+                    &config,
+                    &answers,
+                    c.as_ref().unwrap_or(&Default::default()),
+                    signals::now(),
+                )
+            })
+        })
+    };
+    // The shown steps, in order, and where the current one is among them.
+    let shown_pages = move || -> Vec<usize> {
+        seen.with(|v| (0..v.steps.len()).filter(|&s| v.steps[s]).collect())
+    };
+    let is_last_page = move || shown_pages().last().is_none_or(|&s| s <= page.get());
+    {
+        // The draft follows every answer (consent ticks are not kept: consent is given anew).
+        let (config, states, draft_key) = (config.clone(), states.clone(), draft_key.clone());
+        Effect::new(move |_| {
+            let mut draft = FormDraft { step: page.get(), answers: Map::new() };
+            for (field, state) in config.fields.iter().zip(&states) {
+                if field.kind != leadgate_core::FieldKind::Consent {
+                    draft.answers.insert(field.name.clone(), state.value(field));
+                }
+            }
+            let Some(store) = signals::keeping_store(&config.tracking) else { return };
+            let typed = config.fields.iter().any(|f| {
+                f.kind != leadgate_core::FieldKind::Hidden
+                    && draft.answers.get(&f.name).is_some_and(leadgate_core::FieldValue::is_present)
+            });
+            if typed || draft.step > 0 {
+                let _ = store.set(&draft_key, &draft);
+            } else {
+                store.remove(&draft_key);
+            }
+        });
+    }
     let texts = config.texts.clone();
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let phase = RwSignal::new(Phase::Editing);
@@ -88,6 +159,8 @@ pub fn LeadForm(
     let on_submit = {
         let config = config.clone();
         let states = states.clone();
+        let pages = pages.clone();
+        let draft_key = draft_key.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             match phase.get_untracked() {
@@ -105,19 +178,37 @@ pub fn LeadForm(
                 }
                 Phase::Editing => {}
             }
-            let mut lead = Lead { fields: Map::new() };
-            lead.fields.extend(
-                config.fields.iter().zip(&states).map(|(f, s)| (f.name.clone(), s.value(f))),
-            );
-            let errors = lead.validate(&config);
+            let lead = untrack(|| answers_of(&config, &states));
+            let visibility = seen.get_untracked();
+            // Next checks this step only; the last step checks every step shown.
+            let current = page.get_untracked();
+            let last = untrack(is_last_page);
+            let errors = visibility.errors(&config, &lead, (!last).then_some(current));
             for (field, state) in config.fields.iter().zip(&states) {
                 let error = errors.iter().find(|(n, _)| *n == field.name);
                 state.error.set(error.map(|(_, e)| error_text(*e, &config.texts)));
             }
             notice.set(!errors.is_empty());
             if let Some((first, _)) = errors.first() {
+                // On an earlier step (changed answers made a field required): go there.
+                if let Some(at) = config
+                    .field_index(first)
+                    .and_then(|i| pages.iter().position(|p| p.contains(&i)))
+                {
+                    page.set(at);
+                }
                 focus_field(form_ref, first);
                 return;
+            }
+            if !last {
+                let next = untrack(shown_pages).into_iter().find(|&s| s > current);
+                page.set(next.unwrap_or(current));
+                focus_step(form_ref);
+                return;
+            }
+            let lead = visibility.shown_answers(&config, lead);
+            if let Some(store) = signals::keeping_store(&config.tracking) {
+                store.remove(&draft_key);
             }
             let mut payload = LeadPayload::build(
                 &config,
@@ -180,14 +271,64 @@ pub fn LeadForm(
         }
     };
 
-    let fields = config
-        .fields
+    // Every step is rendered, stacked in one grid cell: the widget is as tall as its tallest
+    // step, so moving between steps never shifts the host page. Steps not shown are inert.
+    let multi = pages.len() > 1;
+    let steps = pages
         .iter()
-        .zip(states)
-        .map(|(f, state)| {
-            view! { <FieldInput field=f.clone() state=state texts=texts.clone() busy=busy /> }
+        .enumerate()
+        .map(|(s, fields)| {
+            let fields = fields
+                .iter()
+                .map(|&i| {
+                    let (f, state) = (config.fields[i].clone(), states[i]);
+                    view! {
+                        <div class="lg-slot" hidden=move || !seen.with(|v| v.fields[i])>
+                            <FieldInput field=f state=state texts=texts.clone() busy=busy />
+                        </div>
+                    }
+                })
+                .collect_view();
+            let title = config.steps.get(s).and_then(|st| st.title.clone()).map(|t| {
+                view! { <h3 class="lg-step-title" part="step-title" tabindex="-1">{t}</h3> }
+            });
+            let away = move || page.get() != s;
+            view! {
+                <div class="lg-step" part="step" data-step=s inert=away aria-hidden=move || away().then_some("true")
+                    class:lg-away=away>
+                    {title}
+                    {fields}
+                </div>
+            }
         })
         .collect_view();
+    let progress = multi.then(|| {
+        let template = texts.step_of.clone();
+        let text = move || {
+            let shown = shown_pages();
+            let n = shown.iter().position(|&s| s == page.get()).map_or(1, |n| n + 1);
+            template.replace("{n}", &n.to_string()).replace("{total}", &shown.len().to_string())
+        };
+        view! {
+            <p class="lg-progress" part="progress" data-testid="progress" tabindex="-1"
+                aria-live="polite">{text}</p>
+        }
+    });
+    let back = multi.then(|| {
+        let first = move || shown_pages().first().is_none_or(|&s| s >= page.get());
+        view! {
+            <button type="button" class="lg-back" part="back" data-testid="back"
+                hidden=first disabled=move || busy.get()
+                on:click=move |_| {
+                    let current = page.get_untracked();
+                    let before = untrack(shown_pages).into_iter().rev().find(|&s| s < current);
+                    page.set(before.unwrap_or(current));
+                    focus_step(form_ref);
+                }>
+                {texts.back.clone()}
+            </button>
+        }
+    });
     let title = config.title.clone().map(|t| view! { <h2 class="lg-title" part="title">{t}</h2> });
     let status = {
         let texts = texts.clone();
@@ -205,6 +346,7 @@ pub fn LeadForm(
         move || match phase.get() {
             Phase::Sending => texts.sending.clone(),
             Phase::Failed | Phase::Queued => texts.retry.clone(),
+            _ if !is_last_page() => texts.next.clone(),
             _ => texts.submit.clone(),
         }
     };
@@ -221,7 +363,8 @@ pub fn LeadForm(
             <form node_ref=form_ref novalidate=true part="form"
                 class:lg-hidden=move || phase.get() == Phase::Sent
                 on:submit=on_submit on:input=on_first_input.clone() on:change=on_first_input>
-                {fields}
+                {progress}
+                <div class="lg-steps">{steps}</div>
                 <div class="lg-hp" aria-hidden="true">
                     <label>
                         "Leave this field empty"
@@ -230,11 +373,14 @@ pub fn LeadForm(
                             on:input=move |ev| honeypot.set(event_target_value(&ev)) />
                     </label>
                 </div>
-                <button type="submit" class="lg-submit" part="submit" data-testid="submit"
-                    disabled=move || phase.get() == Phase::Sending
-                    aria-busy=move || if phase.get() == Phase::Sending { "true" } else { "false" }>
-                    {button_text}
-                </button>
+                <div class="lg-nav">
+                    {back}
+                    <button type="submit" class="lg-submit" part="submit" data-testid="submit"
+                        disabled=move || phase.get() == Phase::Sending
+                        aria-busy=move || if phase.get() == Phase::Sending { "true" } else { "false" }>
+                        {button_text}
+                    </button>
+                </div>
             </form>
             <p class=status_class role="status" aria-live="polite" part="status"
                 data-testid="status" data-phase=move || match phase.get() {
@@ -250,14 +396,41 @@ pub fn LeadForm(
     }
 }
 
-/// Moves focus to the input of the field called `name`.
-fn focus_field(form_ref: NodeRef<leptos::html::Form>, name: &str) {
-    let Some(form) = form_ref.get_untracked() else { return };
-    let selector = String::from("#lg-") + name;
-    if let Ok(Some(el)) = form.query_selector(&selector) {
-        if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
-            // Focus can fail on a hidden element; the error text is still shown.
-            let _ = el.focus();
+/// The answers in the fields' states, by name (tracked).
+fn answers_of(config: &FormConfig, states: &[super::field::FieldState]) -> Lead {
+    let mut lead = Lead { fields: Map::new() };
+    lead.fields.extend(config.fields.iter().zip(states).map(|(f, s)| (f.name.clone(), s.value(f))));
+    lead
+}
+
+/// Moves focus to the heading of the step now shown (else the progress line), once it is
+/// rendered, without scrolling the host page.
+fn focus_step(form_ref: NodeRef<leptos::html::Form>) {
+    request_animation_frame(move || {
+        let Some(form) = form_ref.get_untracked() else { return };
+        let target = form
+            .query_selector(".lg-step:not(.lg-away) .lg-step-title")
+            .ok()
+            .flatten()
+            .or_else(|| form.query_selector(".lg-progress").ok().flatten());
+        if let Some(el) = target.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let options = web_sys::FocusOptions::new();
+            options.set_prevent_scroll(true);
+            let _ = el.focus_with_options(&options);
         }
-    }
+    });
+}
+
+/// Moves focus to the input of the field called `name`, once its step is rendered.
+fn focus_field(form_ref: NodeRef<leptos::html::Form>, name: &str) {
+    let selector = String::from("#lg-") + name;
+    request_animation_frame(move || {
+        let Some(form) = form_ref.get_untracked() else { return };
+        if let Ok(Some(el)) = form.query_selector(&selector) {
+            if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
+                // Focus can fail on a hidden element; the error text is still shown.
+                let _ = el.focus();
+            }
+        }
+    });
 }

@@ -173,6 +173,27 @@ pub fn wait_phase(browser: &webdriver::Browser, w: usize, want: &str, secs: u64)
     );
 }
 
+/// Runs axe-core on `scope` (a JS expression: `document`, or an axe context such as
+/// `{ include: [['[data-leadgate]']] }`); panics on any violation, naming `what`.
+pub fn axe(browser: &webdriver::Browser, scope: &str, what: &str) {
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core (npm) is installed by scripts/setup.sh");
+    browser.exec(&axe, serde_json::json!([]));
+    let result = browser.exec_async(
+        &(String::from("const done = arguments[arguments.length - 1]; axe.run(")
+            + scope
+            + ", { resultTypes: ['violations'] })
+               .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                  nodes: v.nodes.slice(0, 5).map(n => n.html + ' :: ' + n.failureSummary) }))))
+               .catch(e => done([{ id: 'axe-error', nodes: [String(e)] }]));"),
+        serde_json::json!([]),
+    );
+    println!("[axe {what}] {} violations", result.as_array().map_or(0, Vec::len));
+    assert_eq!(result, serde_json::json!([]), "axe violations: {what}");
+}
+
 /// A listener on a free port of 127.0.0.1, and its `http://` URL.
 pub fn bind_local() -> (std::net::TcpListener, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -36,7 +36,7 @@ pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};
 pub use logic::Visibility;
 pub use map::Map;
-pub use memory::VisitorMemory;
+pub use memory::{FormDraft, VisitorMemory};
 pub use payload::{
     ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
 };

@@ -33,6 +33,35 @@ pub struct VisitorMemory {
     pub last_activity: u64,
 }
 
+/// A half-filled form kept in the browser across a reload (under `leadgate:draft:<form id>`,
+/// by the same consent and GPC rules as [`VisitorMemory`]); never sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FormDraft {
+    /// The step the visitor was on (an index into the form's pages).
+    pub step: usize,
+    /// The answers typed so far, by field name.
+    pub answers: crate::Map<crate::lead::FieldValue>,
+}
+
+impl FormDraft {
+    /// Reads what `Serialize` wrote; answers that are neither text nor a tick are dropped.
+    pub fn read(node: &Node) -> Read<FormDraft> {
+        let obj = node.any_object()?;
+        let mut answers = crate::Map::new();
+        if let Some(fields) = obj.get("answers") {
+            for (name, value) in fields.any_object()?.entries() {
+                let value = match value.json() {
+                    crate::json::Json::Bool(b) => crate::lead::FieldValue::Checked(*b),
+                    crate::json::Json::String(t) => crate::lead::FieldValue::Text(t.clone()),
+                    _ => continue,
+                };
+                answers.insert(name.to_string(), value);
+            }
+        }
+        Ok(FormDraft { step: obj.opt("step", Node::count)?.unwrap_or_default() as usize, answers })
+    }
+}
+
 impl VisitorMemory {
     /// Reads what `Serialize` wrote (missing keys take their defaults).
     pub fn read(node: &Node) -> Read<VisitorMemory> {

@@ -1,0 +1,280 @@
+//! Smart forms end to end (issue 13): a three-step form with a conditional question, a step
+//! skipped on an answer, a question required on the live score, Back that keeps answers, a
+//! reload mid-form that keeps them, and a bad logic config that says where it is wrong.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used)] // a test that cannot set up should fail loudly
+
+#[allow(dead_code)]
+mod support;
+
+use serde_json::{json, Value};
+use support::webdriver::Browser;
+use support::{landing_page, wait_phase, Relay, EVENTS_JS};
+
+/// Three steps: about you (with "Your role" only for role "other"), the company (skipped for
+/// students), and the last step (a phone number required from 50 points on).
+fn steps_config() -> Value {
+    json!({
+        "form_id": "smart", "endpoint": "/v1/leads", "title": "Book a demo",
+        "fields": [
+            {"name": "name", "type": "text", "label": "Full name", "required": true},
+            {"name": "email", "type": "email", "label": "Work e-mail", "required": true},
+            {"name": "role", "type": "select", "label": "Role", "required": true,
+             "options": [{"value": "founder"}, {"value": "marketing"}, {"value": "student"},
+                         {"value": "other", "label": "Something else"}]},
+            {"name": "role_other", "type": "text", "label": "Your role",
+             "show_if": {"op": "equals", "field": "role", "value": "other"},
+             "required_if": {"op": "equals", "field": "role", "value": "other"}},
+            {"name": "employees", "type": "select", "label": "Company size",
+             "options": [{"value": "1-10"}, {"value": "11-200"}, {"value": "1000+"}]},
+            {"name": "phone", "type": "tel", "label": "Phone",
+             "required_if": {"op": "score_at_least", "points": 50}},
+            {"name": "consent", "type": "consent", "label": "You may contact me about my request.",
+             "version": "2026-11", "required": true}
+        ],
+        "steps": [
+            {"title": "About you", "fields": ["name", "email", "role", "role_other"]},
+            {"title": "Your company", "fields": ["employees"],
+             "show_if": {"op": "not", "condition": {"op": "equals", "field": "role", "value": "student"}}},
+            {"title": "Almost done", "fields": ["phone", "consent"]}
+        ],
+        "scoring": {"rules": [
+            {"id": "founder", "points": 20, "when": {"op": "equals", "field": "role", "value": "founder"}},
+            {"id": "enterprise", "points": 40, "when": {"op": "equals", "field": "employees", "value": "1000+"}},
+            {"id": "student", "points": -30, "when": {"op": "equals", "field": "role", "value": "student"}}
+        ]}
+    })
+}
+
+fn page_with(config: &Value) -> String {
+    landing_page(&format!(
+        "<div data-leadgate data-config=\"#smart\"></div>\
+         <script type=\"application/json\" id=\"smart\">{config}</script>"
+    ))
+}
+
+fn start(config: &Value) -> (Relay, Browser) {
+    let relay = Relay::start(&[("index.html", page_with(config)), ("events.js", EVENTS_JS.into())]);
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-name");
+    (relay, browser)
+}
+
+/// A value read in the widget's shadow root by `script` (`r` is the root).
+fn read(browser: &Browser, script: &str) -> Value {
+    browser.exec(
+        &(String::from("const r = document.querySelector('[data-leadgate]').shadowRoot; ")
+            + script),
+        json!([]),
+    )
+}
+
+/// Whether the field `name` is shown: on the current step and not hidden by its condition.
+fn shown(browser: &Browser, name: &str) -> bool {
+    read(
+        browser,
+        &format!(
+            "const e = r.getElementById('lg-{name}');
+             return !!e && e.getClientRects().length > 0 && !e.closest('.lg-step').inert
+                 && getComputedStyle(e).visibility === 'visible';"
+        ),
+    ) == json!(true)
+}
+
+fn progress(browser: &Browser) -> String {
+    read(browser, "return r.querySelector('[data-testid=progress]').textContent;")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn submit_text(browser: &Browser) -> String {
+    read(browser, "return r.querySelector('[data-testid=submit]').textContent.trim();")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn next(browser: &Browser) {
+    browser.click(&browser.widget_element(0, "[data-testid=submit]"));
+}
+
+fn choose(browser: &Browser, field: &str, value: &str) {
+    browser.click(&browser.widget_element(0, &format!("#lg-{field} option[value='{value}']")));
+}
+
+/// The errors shown, as the ids of the fields they belong to.
+fn errors(browser: &Browser) -> Value {
+    read(
+        browser,
+        "return [...r.querySelectorAll('[data-testid=field-error]')]
+             .filter(e => e.getClientRects().length > 0).map(e => e.id.replace('-error', ''));",
+    )
+}
+
+/// Waits until the progress line reads `want`.
+fn wait_progress(browser: &Browser, want: &str) {
+    browser.wait_for(
+        want,
+        10,
+        "const r = document.querySelector('[data-leadgate]').shadowRoot;
+         return r.querySelector('[data-testid=progress]').textContent === arguments[0];",
+        json!([want]),
+    );
+}
+
+/// The text of what has the focus in the widget (the step's heading after Next and Back).
+fn wait_focus_on(browser: &Browser, text: &str) {
+    browser.wait_for(
+        &format!("focus on {text:?}"),
+        10,
+        "const a = document.querySelector('[data-leadgate]').shadowRoot.activeElement;
+         return !!a && a.textContent === arguments[0];",
+        json!([text]),
+    );
+}
+
+#[test]
+fn a_three_step_form_asks_step_by_step_and_sends_only_what_it_showed() {
+    let (relay, browser) = start(&steps_config());
+    assert_eq!(progress(&browser), "Step 1 of 3");
+    assert_eq!(submit_text(&browser), "Next");
+    assert!(!shown(&browser, "role_other"), "shown only for role 'other'");
+    assert!(!shown(&browser, "employees"), "on step 2");
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "step 1");
+    // Next checks this step only.
+    next(&browser);
+    browser.widget_element(0, "#lg-name-error");
+    assert_eq!(errors(&browser), json!(["lg-name", "lg-email", "lg-role"]));
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "step 1 with errors");
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    choose(&browser, "role", "other");
+    assert!(shown(&browser, "role_other"), "the conditional question appears");
+    next(&browser);
+    browser.widget_element(0, "#lg-role_other-error");
+    assert_eq!(errors(&browser), json!(["lg-role_other"]), "required when shown");
+    browser.type_into(&browser.widget_element(0, "#lg-role_other"), "Chief of staff");
+    // Changed back: the typed answer is neither required, shown nor sent.
+    choose(&browser, "role", "founder");
+    assert!(!shown(&browser, "role_other"));
+    next(&browser);
+    wait_progress(&browser, "Step 2 of 3");
+    wait_focus_on(&browser, "Your company");
+    assert!(shown(&browser, "employees") && !shown(&browser, "name"));
+    choose(&browser, "employees", "1000+");
+    // Back keeps the answers.
+    browser.click(&browser.widget_element(0, "[data-testid=back]"));
+    wait_progress(&browser, "Step 1 of 3");
+    wait_focus_on(&browser, "About you");
+    assert_eq!(read(&browser, "return r.getElementById('lg-name').value;"), "Ada Lovelace");
+    next(&browser);
+    wait_progress(&browser, "Step 2 of 3");
+    assert_eq!(read(&browser, "return r.getElementById('lg-employees').value;"), "1000+");
+    next(&browser);
+    wait_progress(&browser, "Step 3 of 3");
+    assert_eq!(submit_text(&browser), "Send");
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "step 3");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    // 20 + 40 points: the phone number is required now.
+    next(&browser);
+    browser.widget_element(0, "#lg-phone-error");
+    assert_eq!(errors(&browser), json!(["lg-phone"]));
+    browser.type_into(&browser.widget_element(0, "#lg-phone"), "+49 30 1234567");
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    let leads = relay.leads();
+    assert_eq!(leads.len(), 1);
+    let fields = &leads[0]["payload"]["fields"];
+    let mut names: Vec<&str> = fields.as_object().unwrap().keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(names, ["consent", "email", "employees", "name", "phone", "role"], "{fields}");
+    assert_eq!(leads[0]["payload"]["score"]["total"], 60);
+    // Nothing of the form is kept once it is sent.
+    let kept = browser.exec("return localStorage.getItem('leadgate:draft:smart');", json!([]));
+    assert_eq!(kept, Value::Null);
+}
+
+#[test]
+fn a_student_skips_the_company_step_and_its_answers_are_not_sent() {
+    let mut config = steps_config();
+    // Every lead qualifies, so that the student's reaches the relay too.
+    config["scoring"]["threshold"] = json!(-100);
+    let (relay, browser) = start(&config);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Sam Student");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "sam@uni.example");
+    choose(&browser, "role", "founder");
+    next(&browser);
+    wait_progress(&browser, "Step 2 of 3");
+    choose(&browser, "employees", "1000+");
+    browser.click(&browser.widget_element(0, "[data-testid=back]"));
+    wait_progress(&browser, "Step 1 of 3");
+    choose(&browser, "role", "student");
+    wait_progress(&browser, "Step 1 of 2");
+    next(&browser);
+    wait_progress(&browser, "Step 2 of 2");
+    wait_focus_on(&browser, "Almost done");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    let payload = &relay.leads()[0]["payload"];
+    assert!(payload["fields"].get("employees").is_none(), "{payload}");
+    assert_eq!(payload["score"]["total"], -30, "the skipped step's answer is not scored");
+}
+
+#[test]
+fn a_reload_mid_form_keeps_the_answers_and_the_step() {
+    let (relay, browser) = start(&steps_config());
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    choose(&browser, "role", "marketing");
+    next(&browser);
+    wait_progress(&browser, "Step 2 of 3");
+    choose(&browser, "employees", "11-200");
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-name");
+    wait_progress(&browser, "Step 2 of 3");
+    assert_eq!(read(&browser, "return r.getElementById('lg-employees').value;"), "11-200");
+    assert_eq!(read(&browser, "return r.getElementById('lg-name').value;"), "Ada Lovelace");
+    next(&browser);
+    wait_progress(&browser, "Step 3 of 3");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    let payload = &relay.leads()[0]["payload"];
+    assert_eq!(payload["fields"]["email"], "ada@analytical.example");
+    assert_eq!(payload["fields"]["employees"], "11-200");
+}
+
+#[test]
+fn a_bad_logic_config_shows_its_error_in_place() {
+    let mut config = steps_config();
+    // "name" asked first would depend on "role", asked after it.
+    config["fields"][0]["show_if"] = json!({"op": "present", "field": "role"});
+    let relay =
+        Relay::start(&[("index.html", page_with(&config)), ("events.js", EVENTS_JS.into())]);
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    let message = browser.wait_for(
+        "the config error box",
+        20,
+        "const h = document.querySelector('[data-leadgate]');
+         const box = h && h.shadowRoot && h.shadowRoot.querySelector('[part=config-error]');
+         return box && box.textContent;",
+        json!([]),
+    );
+    let message = message.as_str().unwrap();
+    assert!(message.contains("fields[0].show_if"), "{message}");
+    assert!(
+        message.contains("the condition reads \"role\", which is asked after \"name\""),
+        "{message}"
+    );
+    assert_eq!(
+        browser.exec(
+            "return document.querySelector('[data-leadgate]').dataset.leadgateState;",
+            json!([])
+        ),
+        "error"
+    );
+}
