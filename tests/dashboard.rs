@@ -13,7 +13,6 @@
 #[allow(dead_code)]
 mod support;
 
-use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use leadgate_core::payload::lead_id;
