@@ -25,7 +25,7 @@ step "native tests: core (spec fixtures, properties), relay, end-to-end in headl
 LEADGATE_BROWSER=chromium cargo test --workspace
 # The same end-to-end suite in the other two engines (LEADGATE_BROWSER picks the WebDriver);
 # `dashboard` is the relay's dashboard clicked in the browser (it needs no widget build).
-E2E_TESTS=(--test e2e --test outbox --test visitor --test embedding --test dashboard)
+E2E_TESTS=(--test e2e --test outbox --test visitor --test embedding --test dashboard --test smart_forms)
 step "end-to-end suite in headless Firefox (geckodriver)"
 start=$SECONDS
 LEADGATE_BROWSER=firefox cargo test -p leadgate "${E2E_TESTS[@]}"
