@@ -81,7 +81,9 @@ async fn load(host: Element) {
     // The first render in a task of its own.
     delivery::sleep(0).await;
     match prepared {
-        Ok((container, config, endpoint)) => render(&host, container, config, endpoint).forget(),
+        Ok((container, config, endpoint)) => {
+            render(&host, container, config, endpoint, Default::default()).forget()
+        }
         Err(message) => {
             show_config_error(&host, message);
             crate::signals::resume_tracking();
@@ -146,7 +148,8 @@ fn install_js_api() {
         .ok()
         .filter(|v| v.is_object())
         .unwrap_or_else(|| js_sys::Object::new().into());
-    let mount_fn = Closure::<dyn Fn(Element, JsValue) -> Result<JsValue, JsValue>>::new(js_mount);
+    let mount_fn =
+        Closure::<dyn Fn(Element, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(js_mount);
     let installed = js_sys::Reflect::set(&api, &"mount".into(), mount_fn.as_ref())
         .and_then(|_| js_sys::Reflect::set(&window, &"leadgate".into(), &api));
     if installed.is_ok() {
@@ -155,7 +158,7 @@ fn install_js_api() {
     }
 }
 
-fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
+fn js_mount(host: Element, config: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let error = |message: String| JsValue::from(js_sys::Error::new(&message));
     if host.has_attribute(STATE) {
         return Err(error("leadgate.mount: this element already holds a widget; call unmount() on its handle first".into()));
@@ -168,7 +171,17 @@ fn js_mount(host: Element, config: JsValue) -> Result<JsValue, JsValue> {
     let page_lang = inherited(&host, "lang");
     let (config, endpoint) = with_endpoint(&host, &text, page_lang.as_deref())
         .map_err(|e| error(String::from("leadgate.mount: ") + &e.to_string()))?;
-    let widget = mount(&host, config, endpoint).map_err(error)?;
+    // `{ values: { email: "ada@example.com" } }`: answers to prefill, as text.
+    let values = js_sys::Reflect::get(&options, &"values".into())
+        .ok()
+        .filter(JsValue::is_object)
+        .and_then(|v| config_json(&v))
+        .and_then(|text| {
+            let json = leadgate_core::json::parse(&text).ok()?;
+            leadgate_core::json::Node::root(&json).string_map().ok()
+        })
+        .unwrap_or_default();
+    let widget = mount(&host, config, endpoint, values).map_err(error)?;
     // The widget lives until `unmount()`, not as long as the handle: a page that drops the
     // handle keeps its form (it vanished at the next garbage collection when the handle owned it).
     MOUNTED.with(|mounted| mounted.borrow_mut().push((host.clone(), widget)));
@@ -227,11 +240,17 @@ impl WidgetHandle {
     }
 }
 
-/// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`.
-pub fn mount(host: &Element, config: FormConfig, endpoint: String) -> Result<WidgetHandle, String> {
+/// Mounts a widget for `config` into an open shadow root on `host`, posting to `endpoint`,
+/// with `values` prefilled (the JS API's).
+pub fn mount(
+    host: &Element,
+    config: FormConfig,
+    endpoint: String,
+    values: leadgate_core::Map<String>,
+) -> Result<WidgetHandle, String> {
     let container = shadow_container(host)?;
     crate::signals::record_page_view(&config.tracking);
-    Ok(render(host, container, config, endpoint))
+    Ok(render(host, container, config, endpoint, values))
 }
 
 /// Renders the widget into `container` (see [`shadow_container`]).
@@ -240,6 +259,7 @@ fn render(
     container: web_sys::HtmlElement,
     config: FormConfig,
     endpoint: String,
+    values: leadgate_core::Map<String>,
 ) -> WidgetHandle {
     let form_id = config.form_id.clone();
     let owner = host.clone();
@@ -254,7 +274,7 @@ fn render(
     let handle = leptos::mount::mount_to(container, move || {
         view! {
             <LeadForm config=config.clone() endpoint=endpoint.clone() host=owner.clone()
-                lang=lang.clone() dir=dir.as_str() />
+                lang=lang.clone() dir=dir.as_str() values=values.clone() />
         }
     });
     let _ = host.set_attribute(STATE, "ready");

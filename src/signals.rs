@@ -28,7 +28,7 @@ pub fn now() -> Timestamp {
 }
 
 /// This page as an arrival: URL, referrer, UTM parameters and click ids.
-fn this_page() -> Touch {
+pub fn this_page() -> Touch {
     let mut touch = Touch { at: now().to_rfc3339(), ..Default::default() };
     let Some(window) = web_sys::window() else { return touch };
     let location = window.location();

@@ -76,7 +76,7 @@ fn shown(browser: &Browser, name: &str) -> bool {
         browser,
         &format!(
             "const e = r.getElementById('lg-{name}');
-             return !!e && e.getClientRects().length > 0 && !e.closest('.lg-step').inert
+             return !!e && e.getClientRects().length > 0
                  && getComputedStyle(e).visibility === 'visible';"
         ),
     ) == json!(true)
@@ -277,4 +277,77 @@ fn a_bad_logic_config_shows_its_error_in_place() {
         ),
         "error"
     );
+}
+
+fn prefill_config() -> Value {
+    json!({
+        "form_id": "prefill", "endpoint": "/v1/leads",
+        "fields": [
+            {"name": "name", "type": "text", "label": "Full name", "required": true},
+            {"name": "email", "type": "email", "label": "Work e-mail", "required": true,
+             "prefill": {"query": "email"}},
+            {"name": "employees", "type": "select", "label": "Company size",
+             "options": [{"value": "1-10"}, {"value": "1000+"}], "prefill": {"query": "size"}},
+            {"name": "campaign", "type": "hidden", "prefill": {"context": "utm_campaign"}},
+            {"name": "consent", "type": "consent", "label": "You may contact me.",
+             "version": "1", "required": true}
+        ]
+    })
+}
+
+#[test]
+fn answers_are_prefilled_from_the_query_the_element_and_the_js_api() {
+    let config = prefill_config();
+    let api_js = "(function wait() {
+        if (!window.leadgate || !window.leadgate.ready) { return setTimeout(wait, 20); }
+        window.leadgate.ready.then(function (lg) {
+          var config = JSON.parse(document.getElementById('prefill').textContent);
+          lg.mount(document.getElementById('spa'), config,
+                   { values: { email: 'grace@navy.example', name: 'Grace Hopper' } });
+        });
+      })();";
+    let page = landing_page(&format!(
+        "<div data-leadgate data-config=\"#prefill\" data-prefill-name=\"Ada Lovelace\"></div>\
+         <script type=\"application/json\" id=\"prefill\">{config}</script>"
+    ));
+    let spa = landing_page(&format!(
+        "<div id=\"spa\"></div><script type=\"application/json\" id=\"prefill\">{config}</script>\
+         <script src=\"api.js\"></script>"
+    ));
+    let relay = Relay::start(&[
+        ("index.html", page),
+        ("spa.html", spa),
+        ("api.js", api_js.into()),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    let browser = Browser::from_env();
+    // A bad address in the link: prefilled answers are checked like typed ones.
+    browser.goto(&format!("{}/?email=ada%40&size=1000%2B&utm_campaign=winter", relay.url));
+    browser.widget_element(0, "#lg-email");
+    assert_eq!(read(&browser, "return r.getElementById('lg-name').value;"), "Ada Lovelace");
+    assert_eq!(read(&browser, "return r.getElementById('lg-email').value;"), "ada@");
+    assert_eq!(read(&browser, "return r.getElementById('lg-employees').value;"), "1000+");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    browser.widget_element(0, "#lg-email-error");
+    assert_eq!(errors(&browser), json!(["lg-email"]));
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "analytical.example");
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    let payload = &relay.leads()[0]["payload"];
+    assert_eq!(payload["fields"]["email"], "ada@analytical.example");
+    assert_eq!(payload["fields"]["campaign"], "winter");
+    // The e-mail was corrected by the visitor: typed, not prefilled.
+    assert_eq!(payload["prefilled"], json!(["campaign", "employees", "name"]), "{payload}");
+    // The JS API's values.
+    browser.goto(&format!("{}/spa.html", relay.url));
+    let email = browser.wait_for(
+        "the JS API's prefill",
+        20,
+        "const h = document.getElementById('spa');
+         const e = h.shadowRoot && h.shadowRoot.getElementById('lg-email');
+         return e && e.value;",
+        json!([]),
+    );
+    assert_eq!(email, "grace@navy.example");
 }

@@ -41,7 +41,13 @@ impl Mounted {
         document.body().unwrap().append_child(&host).unwrap();
         let config = FormConfig::from_json(config).unwrap();
         // Nothing listens on this port: delivery fails, which the tests use.
-        let handle = leadgate::mount(&host, config, "http://127.0.0.1:9/v1/leads".into()).unwrap();
+        let handle = leadgate::mount(
+            &host,
+            config,
+            "http://127.0.0.1:9/v1/leads".into(),
+            Default::default(),
+        )
+        .unwrap();
         Mounted { host, _handle: handle }
     }
 

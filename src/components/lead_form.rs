@@ -48,6 +48,8 @@ pub fn LeadForm(
     lang: String,
     /// The text direction, `ltr` or `rtl`.
     dir: &'static str,
+    /// Answers to prefill, by field name (the JS API's `values`).
+    values: Map<String>,
 ) -> impl IntoView {
     // One state per field, in the config's order (a list: each map type costs KBs of wasm).
     let states: Vec<FieldState> = config.fields.iter().map(FieldState::new).collect();
@@ -55,6 +57,28 @@ pub fn LeadForm(
     let pages = config.pages();
     let page = RwSignal::new(0usize);
     let draft_key = String::from("draft:") + &config.form_id;
+    // Prefilled answers (JS API, then data-prefill-<name>, then the URL's query, then this
+    // page's arrival), remembered to tell the payload which answers were sent as prefilled.
+    let prefilled = {
+        let query = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .and_then(|q| web_sys::UrlSearchParams::new_with_str(&q).ok());
+        let element = |name: &str| host.get_attribute(&(String::from("data-prefill-") + name));
+        let query = |param: &str| query.as_ref().and_then(|q| q.get(param));
+        let arrival = if config
+            .fields
+            .iter()
+            .any(|f| f.prefill.as_ref().is_some_and(|p| p.context.is_some()))
+        {
+            signals::this_page()
+        } else {
+            Default::default()
+        };
+        config.prefilled(&values, &element, &query, &arrival)
+    };
+    for (i, value) in &prefilled {
+        states[*i].restore(value);
+    }
     // A half-filled form from before a reload (kept only where the visitor context may be).
     if let Some(draft) =
         signals::keeping_store(&config.tracking).and_then(|s| s.get(&draft_key, FormDraft::read))
@@ -207,6 +231,13 @@ pub fn LeadForm(
                 return;
             }
             let lead = visibility.shown_answers(&config, lead);
+            // Sent as prefilled: shown, and still the value it was given.
+            let mut prefilled_names: Vec<String> = prefilled
+                .iter()
+                .filter(|(i, v)| lead.value(&config.fields[*i].name) == Some(v))
+                .map(|(i, _)| config.fields[*i].name.clone())
+                .collect();
+            prefilled_names.sort();
             if let Some(store) = signals::keeping_store(&config.tracking) {
                 store.remove(&draft_key);
             }
@@ -227,6 +258,7 @@ pub fn LeadForm(
                 "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,
             });
             payload.meta = Some(meta);
+            payload.prefilled = prefilled_names;
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
                 signals::grant_consent(&config.tracking);
             }
@@ -292,10 +324,10 @@ pub fn LeadForm(
             let title = config.steps.get(s).and_then(|st| st.title.clone()).map(|t| {
                 view! { <h3 class="lg-step-title" part="step-title" tabindex="-1">{t}</h3> }
             });
-            let away = move || page.get() != s;
+            // `visibility: hidden` (.lg-away) takes a step out of the tab order and the
+            // accessibility tree too.
             view! {
-                <div class="lg-step" part="step" data-step=s inert=away aria-hidden=move || away().then_some("true")
-                    class:lg-away=away>
+                <div class="lg-step" part="step" data-step=s class:lg-away=move || page.get() != s>
                     {title}
                     {fields}
                 </div>

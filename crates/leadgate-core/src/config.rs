@@ -110,6 +110,28 @@ pub struct Field {
     /// Defaults to never.
     #[serde(default)]
     pub required_if: Option<crate::scoring::Condition>,
+    /// Fills the answer in before the visitor types, from the page URL's query or the
+    /// visitor's arrival. (The page may always prefill any field through the mount element's
+    /// `data-prefill-<name>` or `leadgate.mount(el, config, { values })`.) Defaults to none.
+    #[serde(default)]
+    pub prefill: Option<Prefill>,
+}
+
+/// Where a field's answer may come from before the visitor types. A prefilled answer is
+/// checked like a typed one; the payload lists the answers sent as prefilled in `prefilled`.
+/// Consent is never prefilled.
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Prefill {
+    /// A query parameter of the page URL, e.g. `"email"` takes `?email=ada@example.com`.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// A value of the visitor's arrival on this page (for hidden fields): `utm_source`,
+    /// `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`, a click id (`gclid`, `fbclid`,
+    /// ...) or `referrer`.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 /// One page of a multi-step form.

@@ -30,7 +30,9 @@ pub mod scoring;
 pub mod time;
 pub mod tracking;
 
-pub use config::{ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Step, Texts};
+pub use config::{
+    ConfigError, ConfigErrorKind, Field, FieldKind, FormConfig, Prefill, Step, Texts,
+};
 pub use context::{PageView, Touch, VisitorContext, CLICK_IDS, MAX_PAGES};
 pub use email::{classify, suggest_email_fix, EmailClass};
 pub use lead::{FieldError, FieldValue, Lead};

@@ -130,8 +130,91 @@ impl Visibility {
     }
 }
 
+/// The names `prefill.context` takes: the UTM parameters, the click ids, `referrer`.
+pub const PREFILL_CONTEXT: [&str; 6] =
+    ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer"];
+
+impl FormConfig {
+    /// The prefilled answers, by field index: from `values` (the JS API), else the mount
+    /// element (`element(name)` reads `data-prefill-<name>`), else the field's
+    /// `prefill.query` (`query(param)` reads the page URL), else its `prefill.context` (this
+    /// page's arrival). Blank values are no value; consent is never prefilled; a checkbox takes
+    /// `true`, `1`, `yes` or `on` as ticked.
+    pub fn prefilled(
+        &self,
+        values: &crate::Map<String>,
+        element: &dyn Fn(&str) -> Option<String>,
+        query: &dyn Fn(&str) -> Option<String>,
+        arrival: &crate::context::Touch,
+    ) -> Vec<(usize, crate::lead::FieldValue)> {
+        let from_arrival = |key: &str| {
+            if key == "referrer" {
+                return arrival.referrer.clone();
+            }
+            arrival.utm.get(key).or_else(|| arrival.click_ids.get(key)).cloned()
+        };
+        let mut out = Vec::new();
+        for (i, field) in self.fields.iter().enumerate() {
+            if field.kind == FieldKind::Consent {
+                continue;
+            }
+            let prefill = field.prefill.as_ref();
+            let value = values
+                .get(&field.name)
+                .cloned()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| element(&field.name).filter(|v| !v.trim().is_empty()))
+                .or_else(|| prefill.and_then(|p| p.query.as_deref()).and_then(query))
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| prefill.and_then(|p| p.context.as_deref()).and_then(from_arrival))
+                .filter(|v| !v.trim().is_empty());
+            let Some(value) = value else { continue };
+            let value = if field.kind.is_tick() {
+                let on =
+                    ["true", "1", "yes", "on"].iter().any(|t| value.trim().eq_ignore_ascii_case(t));
+                crate::lead::FieldValue::Checked(on)
+            } else {
+                crate::lead::FieldValue::Text(value.trim().to_string())
+            };
+            out.push((i, value));
+        }
+        out
+    }
+}
+
 /// Checks the config's steps and conditions (after the fields and scoring are checked).
 pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
+    for (i, field) in config.fields.iter().enumerate() {
+        let Some(prefill) = &field.prefill else { continue };
+        let at = |what: &str| String::from("fields[") + &i.to_string() + "].prefill." + what;
+        if prefill.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                at("query"),
+                "expected a query parameter's name, e.g. \"email\"",
+            ));
+        }
+        if let Some(key) = &prefill.context {
+            let known = PREFILL_CONTEXT.contains(&key.as_str())
+                || crate::context::CLICK_IDS.contains(&key.as_str());
+            if !known {
+                return Err(ConfigError::invalid(
+                    at("context"),
+                    String::from("unknown value \"")
+                        + key
+                        + "\", expected one of "
+                        + &PREFILL_CONTEXT.join(", ")
+                        + ", "
+                        + &crate::context::CLICK_IDS.join(", "),
+                ));
+            }
+        }
+        if field.kind == FieldKind::Consent {
+            return Err(ConfigError::invalid(
+                String::from("fields[") + &i.to_string() + "].prefill",
+                "consent is given by the visitor; it is never prefilled",
+            ));
+        }
+    }
     let steps_at = |s: usize, what: &str| String::from("steps[") + &s.to_string() + "]" + what;
     let field_at = |i: usize, what: &str| String::from("fields[") + &i.to_string() + "]" + what;
     for (s, step) in config.steps.iter().enumerate() {

@@ -59,6 +59,10 @@ pub struct LeadPayload {
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<JsonValue>,
+    /// The answers that were prefilled (from the page URL, the mount element, the JS API or
+    /// the visitor's arrival) and sent as prefilled, by field name. Absent when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefilled: Vec<String>,
 }
 
 /// The consent given with a lead.
@@ -106,6 +110,7 @@ impl LeadPayload {
             context,
             consent,
             meta: None,
+            prefilled: Vec::new(),
         }
     }
 
@@ -158,6 +163,9 @@ impl LeadPayload {
         }
         if sum != self.score.total {
             return Err(PayloadError::ScoreSum { total: self.score.total, sum });
+        }
+        if let Some(name) = self.prefilled.iter().find(|n| !self.fields.contains_key(n.as_str())) {
+            return Err(PayloadError::Prefilled(name.clone()));
         }
         Ok(())
     }
@@ -253,6 +261,8 @@ pub enum PayloadError {
         /// The sum of its hits.
         sum: i64,
     },
+    /// `prefilled` names an answer the payload does not have.
+    Prefilled(String),
 }
 
 impl fmt::Display for PayloadError {
@@ -269,6 +279,9 @@ impl fmt::Display for PayloadError {
             PayloadError::FormId => f.write_str("form_id is empty"),
             PayloadError::ScoreRange { at } => {
                 write!(f, "{at} is out of range (scores are between -{MAX_SCORE} and {MAX_SCORE})")
+            }
+            PayloadError::Prefilled(name) => {
+                write!(f, "prefilled names {name:?}, which is not in fields")
             }
             PayloadError::ScoreSum { total, sum } => {
                 write!(f, "score.total is {total} but the hits add up to {sum}")

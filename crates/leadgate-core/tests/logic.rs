@@ -168,3 +168,51 @@ fn bad_logic_is_refused_with_its_place_and_message() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(cases.len() >= 15, "only {} error cases", cases.len());
 }
+
+#[test]
+fn prefill_takes_the_js_api_then_the_element_then_the_query_then_the_arrival() {
+    use leadgate_core::{FieldValue, Map, Touch};
+    let form = FormConfig::from_json(
+        r#"{"form_id": "p", "fields": [
+            {"name": "a", "type": "text", "label": "A", "prefill": {"query": "a"}},
+            {"name": "b", "type": "text", "label": "B", "prefill": {"query": "b"}},
+            {"name": "c", "type": "text", "label": "C", "prefill": {"query": "c"}},
+            {"name": "tick", "type": "checkbox", "label": "T", "prefill": {"query": "tick"}},
+            {"name": "src", "type": "hidden", "prefill": {"query": "blank", "context": "utm_source"}},
+            {"name": "click", "type": "hidden", "prefill": {"context": "gclid"}},
+            {"name": "from", "type": "hidden", "prefill": {"context": "referrer"}},
+            {"name": "none", "type": "text", "label": "N"},
+            {"name": "ok", "type": "consent", "label": "OK", "version": "1"}
+        ]}"#,
+    )
+    .unwrap();
+    let values: Map<String> = [("a".to_string(), "api".to_string())].into_iter().collect();
+    let element = |name: &str| ["a", "b", "ok"].contains(&name).then(|| format!("element-{name}"));
+    let query = |param: &str| match param {
+        "blank" => Some("  ".to_string()),
+        "tick" => Some("Yes".to_string()),
+        other => Some(format!("query-{other}")),
+    };
+    let mut arrival = Touch { referrer: Some("https://g2.com/x".into()), ..Default::default() };
+    arrival.utm.insert("utm_source".into(), "newsletter".into());
+    arrival.click_ids.insert("gclid".into(), "g-1".into());
+    let got: Vec<(String, FieldValue)> = form
+        .prefilled(&values, &element, &query, &arrival)
+        .into_iter()
+        .map(|(i, v)| (form.fields[i].name.clone(), v))
+        .collect();
+    let text = |s: &str| FieldValue::Text(s.into());
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), text("api")),
+            ("b".into(), text("element-b")),
+            ("c".into(), text("query-c")),
+            ("tick".into(), FieldValue::Checked(true)),
+            ("src".into(), text("newsletter")),
+            ("click".into(), text("g-1")),
+            ("from".into(), text("https://g2.com/x")),
+        ],
+        "consent is never prefilled, a blank value is none"
+    );
+}
