@@ -95,10 +95,14 @@ pub fn read_request_line(
     Some((reader, request_line))
 }
 
-/// The demo landing page's config (demo/contact.json).
+/// The demo form on one page (tests/pages/contact-one-page.json: demo/contact.json without its
+/// steps and logic), for the suites about embedding, delivery and the visitor context; the
+/// steps themselves are tested by tests/smart_forms.rs.
 pub fn demo_config() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/contact.json"))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pages/contact-one-page.json"),
+    )
+    .unwrap()
 }
 
 /// A landing page that embeds the widget like a customer: mount elements, inline configs,

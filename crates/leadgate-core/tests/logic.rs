@@ -216,3 +216,23 @@ fn prefill_takes_the_js_api_then_the_element_then_the_query_then_the_arrival() {
         "consent is never prefilled, a blank value is none"
     );
 }
+
+#[test]
+fn the_demo_form_has_three_steps_and_skips_the_company_for_students() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/contact.json");
+    let form = FormConfig::from_json(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("demo/contact.json: {e}"));
+    let lead = |role: &str, employees: &str| Lead {
+        fields: serde_json::from_value(serde_json::json!({"role": role, "employees": employees}))
+            .unwrap(),
+    };
+    let at = Timestamp::parse_rfc3339("2026-11-29T12:00:00Z").unwrap();
+    let ctx = VisitorContext::default();
+    let student = Visibility::of(&form, &lead("student", "1000+"), &ctx, at);
+    assert_eq!(student.steps, [true, false, true]);
+    let founder = Visibility::of(&form, &lead("founder", "1000+"), &ctx, at);
+    assert_eq!(founder.steps, [true, true, true]);
+    let phone = form.field_index("phone").unwrap();
+    assert!(founder.required[phone], "60 points and more: the phone number is required");
+    assert!(!student.required[phone]);
+}
