@@ -356,7 +356,7 @@ struct TouchView<'a> {
 }
 
 /// Text compared as configured: trimmed, and lower-cased when case is ignored.
-fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
+pub(crate) fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
     // Nothing to trim when both ends are visible ASCII (the common case, checked quickly).
     let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..0x7f).contains(b));
     let text = if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {

@@ -22,6 +22,7 @@ pub mod pattern;
 mod read;
 
 use condition::{number_text, Facts};
+pub(crate) use condition::fold;
 pub use condition::{Condition, TouchScope, UtmParam};
 
 /// The groups every config has, whether or not `groups` mentions them.
