@@ -53,6 +53,7 @@ fn page_with(config: &Value) -> String {
     ))
 }
 
+/// The relay serving `config` on its index page, and a browser on it once the form shows.
 fn start(config: &Value) -> (Relay, Browser) {
     let relay = Relay::start(&[("index.html", page_with(config)), ("events.js", EVENTS_JS.into())]);
     let browser = Browser::from_env();
@@ -350,4 +351,60 @@ fn answers_are_prefilled_from_the_query_the_element_and_the_js_api() {
         json!([]),
     );
     assert_eq!(email, "grace@navy.example");
+}
+
+#[test]
+fn a_returning_visitor_is_not_asked_again_and_gets_the_next_queued_question() {
+    let config = json!({
+        "form_id": "returning", "endpoint": "/v1/leads",
+        "fields": [
+            {"name": "name", "type": "text", "label": "Full name", "required": true, "remember": true},
+            {"name": "email", "type": "email", "label": "Work e-mail", "required": true, "remember": true},
+            {"name": "phone", "type": "tel", "label": "Phone"},
+            {"name": "budget", "type": "select", "label": "Budget",
+             "options": [{"value": "small"}, {"value": "big"}]},
+            {"name": "timeline", "type": "text", "label": "Timeline"},
+            {"name": "consent", "type": "consent", "label": "You may contact me.",
+             "version": "1", "required": true}
+        ],
+        "progressive": {"ask_at_most": 1, "queue": ["phone", "budget", "timeline"]}
+    });
+    let (relay, browser) = start(&config);
+    assert!(shown(&browser, "phone") && !shown(&browser, "budget") && !shown(&browser, "timeline"));
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    browser.type_into(&browser.widget_element(0, "#lg-phone"), "+49 30 1234567");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    // The next visit: name, e-mail and phone are known; the queue asks the budget.
+    browser.goto(&relay.url);
+    browser.widget_element(0, "[data-testid=known]");
+    let text = read(&browser, "return r.querySelector('[data-testid=known]').textContent;");
+    assert!(text.as_str().unwrap().contains("Full name, Work e-mail, Phone"), "{text}");
+    assert!(!shown(&browser, "name") && !shown(&browser, "email") && !shown(&browser, "phone"));
+    assert!(shown(&browser, "budget") && !shown(&browser, "timeline"));
+    choose(&browser, "budget", "big");
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    let leads = relay.leads();
+    let payload = &leads[0]["payload"];
+    assert_eq!(payload["fields"]["email"], "ada@analytical.example", "{payload}");
+    assert_eq!(payload["fields"]["phone"], "+49 30 1234567");
+    assert_eq!(payload["fields"]["budget"], "big");
+    assert_eq!(payload["remembered"], json!(["name", "email", "phone"]));
+    // "Not you?" forgets them and asks again.
+    browser.goto(&relay.url);
+    browser.click(&browser.widget_element(0, "[data-testid=not-you]"));
+    browser.wait_for(
+        "the name asked again",
+        10,
+        "const e = document.querySelector('[data-leadgate]').shadowRoot.getElementById('lg-name');
+         return e.getClientRects().length > 0 && e.value === '';",
+        json!([]),
+    );
+    assert!(shown(&browser, "phone"), "the queue starts over");
+    let kept = browser.exec("return localStorage.getItem('leadgate:known');", json!([]));
+    assert_eq!(kept, Value::Null);
 }

@@ -76,6 +76,19 @@ pub fn LeadForm(
         };
         config.prefilled(&values, &element, &query, &arrival)
     };
+    // A returning visitor's remembered answers (`remember` and queued fields), if the visitor
+    // may be remembered: put in place first; a prefill or a draft may still change them.
+    let remembers = config.fields.iter().any(|f| config.remembers(f));
+    let known = RwSignal::new(Lead {
+        fields: if remembers { read_known(&config.tracking) } else { Map::new() },
+    });
+    for (field, state) in config.fields.iter().zip(&states) {
+        if let Some(value) = known.with_untracked(|k| k.value(&field.name).cloned()) {
+            if config.remembers(field) {
+                state.restore(&value);
+            }
+        }
+    }
     for (i, value) in &prefilled {
         states[*i].restore(value);
     }
@@ -92,7 +105,8 @@ pub fn LeadForm(
     }
     // Which steps and fields show, and which are required, for the answers so far. A form
     // without logic skips the evaluation (and the visitor context it may read).
-    let has_logic = !config.steps.is_empty()
+    let has_logic = remembers
+        || !config.steps.is_empty()
         || config.fields.iter().any(|f| f.show_if.is_some() || f.required_if.is_some());
     let context: StoredValue<Option<VisitorContext>> = StoredValue::new(None);
     let seen = {
@@ -104,19 +118,14 @@ pub fn LeadForm(
                     fields: vec![true; config.fields.len()],
                     required: config.fields.iter().map(|f| f.required).collect(),
                     steps: vec![true],
+                    remembered: vec![false; config.fields.len()],
                 };
             }
             if context.with_value(Option::is_none) {
                 context.set_value(Some(signals::collect()));
             }
-            context.with_value(|c| {
-                Visibility::of(
-                    &config,
-                    &answers,
-                    c.as_ref().unwrap_or(&Default::default()),
-                    signals::now(),
-                )
-            })
+            let c = context.get_value().unwrap_or_default();
+            known.with(|k| Visibility::with_known(&config, &answers, k, &c, signals::now()))
         })
     };
     // The shown steps, in order, and where the current one is among them.
@@ -238,6 +247,22 @@ pub fn LeadForm(
                 .map(|(i, _)| config.fields[*i].name.clone())
                 .collect();
             prefilled_names.sort();
+            let remembered: Vec<String> = (0..config.fields.len())
+                .filter(|&i| visibility.remembered[i])
+                .map(|i| config.fields[i].name.clone())
+                .collect();
+            // What to remember for the next visit: the kept fields' answers sent now.
+            if remembers {
+                let mut keep = known.get_untracked().fields;
+                for field in config.fields.iter().filter(|f| config.remembers(f)) {
+                    if let Some(value) = lead.value(&field.name).filter(|v| v.is_present()) {
+                        keep.insert(field.name.clone(), value.clone());
+                    }
+                }
+                if let Some(store) = signals::keeping_store(&config.tracking) {
+                    let _ = store.set(KNOWN_KEY, &FormDraft { step: 0, answers: keep });
+                }
+            }
             if let Some(store) = signals::keeping_store(&config.tracking) {
                 store.remove(&draft_key);
             }
@@ -259,6 +284,7 @@ pub fn LeadForm(
             });
             payload.meta = Some(meta);
             payload.prefilled = prefilled_names;
+            payload.remembered = remembered;
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
                 signals::grant_consent(&config.tracking);
             }
@@ -334,6 +360,48 @@ pub fn LeadForm(
             }
         })
         .collect_view();
+    // "We remember your Full name, Work e-mail." and "Not you?", which forgets them.
+    let remembered_note = remembers.then(|| {
+        let states = states.clone();
+        let template = texts.remembered.clone();
+        let labels = {
+            let config = config.clone();
+            move || {
+                let labels: Vec<String> = seen.with(|v| {
+                    (0..v.remembered.len())
+                        .filter(|&i| v.remembered[i])
+                        .map(|i| config.fields[i].label.clone())
+                        .collect()
+                });
+                (!labels.is_empty()).then(|| template.replace("{fields}", &labels.join(", ")))
+            }
+        };
+        let forget = move |_| {
+            if let Some(store) = crate::storage::Store::local() {
+                store.remove(KNOWN_KEY);
+            }
+            let was = seen.get_untracked().remembered;
+            for (i, state) in states.iter().enumerate() {
+                if was[i] {
+                    state.text.set(String::new());
+                    state.checked.set(false);
+                }
+            }
+            known.set(Lead::default());
+        };
+        let not_you = texts.not_you.clone();
+        move || {
+            labels().map(|text| {
+                view! {
+                    <p class="lg-known" part="known" data-testid="known">
+                        {text}" "
+                        <button type="button" class="lg-not-you" part="not-you"
+                            data-testid="not-you" on:click=forget.clone()>{not_you.clone()}</button>
+                    </p>
+                }
+            })
+        }
+    });
     let progress = multi.then(|| {
         let template = texts.step_of.clone();
         let text = move || {
@@ -395,6 +463,7 @@ pub fn LeadForm(
             <form node_ref=form_ref novalidate=true part="form"
                 class:lg-hidden=move || phase.get() == Phase::Sent
                 on:submit=on_submit on:input=on_first_input.clone() on:change=on_first_input>
+                {remembered_note}
                 {progress}
                 <div class="lg-steps">{steps}</div>
                 <div class="lg-hp" aria-hidden="true">
@@ -426,6 +495,20 @@ pub fn LeadForm(
             </p>
         </div>
     }
+}
+
+/// Where a returning visitor's remembered answers are kept (`leadgate:known`, one set for the
+/// site's forms, as a [`FormDraft`] without a step).
+const KNOWN_KEY: &str = "known";
+
+/// The remembered answers, if the visitor may be remembered under `tracking`.
+fn read_known(
+    tracking: &leadgate_core::tracking::TrackingConfig,
+) -> Map<leadgate_core::FieldValue> {
+    signals::keeping_store(tracking)
+        .and_then(|s| s.get(KNOWN_KEY, FormDraft::read))
+        .map(|d| d.answers)
+        .unwrap_or_default()
 }
 
 /// The answers in the fields' states, by name (tracked).

@@ -26,6 +26,11 @@ pub struct FormConfig {
     pub title: Option<String>,
     /// The form's fields, in display order.
     pub fields: Vec<Field>,
+    /// Progressive profiling: ask at most `ask_at_most` of the `queue`'s questions per visit,
+    /// the first ones not answered on an earlier visit (their answers are remembered).
+    /// Defaults to none: every field is asked.
+    #[serde(default)]
+    pub progressive: Option<Progressive>,
     /// Pages of the form, each with its fields, asked one after the other (Back and Next).
     /// Defaults to none: one page with every field. With steps, every visible field is on
     /// exactly one step; `hidden` fields may be on none.
@@ -115,6 +120,11 @@ pub struct Field {
     /// `data-prefill-<name>` or `leadgate.mount(el, config, { values })`.) Defaults to none.
     #[serde(default)]
     pub prefill: Option<Prefill>,
+    /// Remembers the answer in the visitor's browser after a submit (by the visitor-context
+    /// rules: consent, GPC) and does not ask it again; the remembered answer is still sent
+    /// (listed in the payload's `remembered`) and scored. Not for consent. Defaults to false.
+    #[serde(default)]
+    pub remember: bool,
 }
 
 /// Where a field's answer may come from before the visitor types. A prefilled answer is
@@ -132,6 +142,18 @@ pub struct Prefill {
     /// ...) or `referrer`.
     #[serde(default)]
     pub context: Option<String>,
+}
+
+/// Progressive profiling: a few new questions per visit instead of all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Progressive {
+    /// How many of the queue's questions one visit asks (at least 1).
+    pub ask_at_most: u32,
+    /// Field names, in the order to ask them. Their answers are remembered like `remember`
+    /// fields; a queued field cannot be required (it is asked only sometimes).
+    pub queue: Vec<String>,
 }
 
 /// One page of a multi-step form.
@@ -261,6 +283,13 @@ pub struct Texts {
     /// the visitor is shown. Defaults to "Step {n} of {total}".
     #[serde(default)]
     pub step_of: String,
+    /// Shown to a returning visitor whose answers are remembered; `{fields}` lists the
+    /// labels. Defaults to "We remember your {fields}."
+    #[serde(default)]
+    pub remembered: String,
+    /// The button that forgets the remembered answers. Defaults to "Not you?".
+    #[serde(default)]
+    pub not_you: String,
 }
 
 impl Default for Texts {
@@ -282,6 +311,8 @@ impl Default for Texts {
             next: "Next".into(),
             back: "Back".into(),
             step_of: "Step {n} of {total}".into(),
+            remembered: "We remember your {fields}.".into(),
+            not_you: "Not you?".into(),
         }
     }
 }

@@ -55,6 +55,8 @@ impl Texts {
             next: String::new(),
             back: String::new(),
             step_of: String::new(),
+            remembered: String::new(),
+            not_you: String::new(),
         }
     }
 
@@ -77,6 +79,8 @@ impl Texts {
             (&mut self.next, &defaults.next),
             (&mut self.back, &defaults.back),
             (&mut self.step_of, &defaults.step_of),
+            (&mut self.remembered, &defaults.remembered),
+            (&mut self.not_you, &defaults.not_you),
         ];
         for (text, default) in pairs {
             if text.trim().is_empty() {
@@ -110,6 +114,8 @@ impl Texts {
                 next: "Weiter".into(),
                 back: "Zurück".into(),
                 step_of: "Schritt {n} von {total}".into(),
+                remembered: "Wir kennen bereits: {fields}.".into(),
+                not_you: "Nicht Sie?".into(),
             },
             "fr" => Texts {
                 submit: "Envoyer".into(),
@@ -132,6 +138,8 @@ impl Texts {
                 next: "Suivant".into(),
                 back: "Retour".into(),
                 step_of: "Étape {n} sur {total}".into(),
+                remembered: "Nous avons déjà : {fields}.".into(),
+                not_you: "Ce n'est pas vous ?".into(),
             },
             _ => Texts::default(),
         }

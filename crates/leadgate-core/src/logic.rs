@@ -9,7 +9,7 @@
 
 use crate::config::{ConfigError, ConfigErrorKind, FieldKind, FormConfig};
 use crate::context::VisitorContext;
-use crate::lead::{check_answer, FieldError, Lead};
+use crate::lead::{check_answer, FieldError, FieldValue, Lead};
 use crate::scoring::{fold, score, Condition};
 use crate::time::Timestamp;
 
@@ -22,6 +22,9 @@ pub struct Visibility {
     pub required: Vec<bool>,
     /// By step, in the config's `steps` order (one step for a form without steps).
     pub steps: Vec<bool>,
+    /// By field: not asked because its answer is remembered from an earlier visit (sent and
+    /// scored all the same).
+    pub remembered: Vec<bool>,
 }
 
 impl FormConfig {
@@ -35,6 +38,12 @@ impl FormConfig {
             .iter()
             .map(|s| s.fields.iter().filter_map(|n| self.field_index(n)).collect())
             .collect()
+    }
+
+    /// Whether `field`'s answer is remembered for the next visit: `remember`, or queued in
+    /// `progressive`.
+    pub fn remembers(&self, field: &crate::config::Field) -> bool {
+        field.remember || self.progressive.as_ref().is_some_and(|p| p.queue.contains(&field.name))
     }
 
     /// The index of the field called `name` in `fields`.
@@ -66,13 +75,42 @@ impl Visibility {
         context: &VisitorContext,
         now: Timestamp,
     ) -> Visibility {
+        Visibility::with_known(config, answers, &Lead::default(), context, now)
+    }
+
+    /// Like [`Visibility::of`], for a returning visitor whose answers in `known` are
+    /// remembered: the `remember` and queued fields answered there are not asked again, and
+    /// `progressive` asks the first `ask_at_most` queued fields not answered there.
+    pub fn with_known(
+        config: &FormConfig,
+        answers: &Lead,
+        known: &Lead,
+        context: &VisitorContext,
+        now: Timestamp,
+    ) -> Visibility {
         let n = config.fields.len();
         let pages = config.pages();
         let mut v = Visibility {
             fields: vec![false; n],
             required: vec![false; n],
             steps: vec![false; pages.len()],
+            remembered: vec![false; n],
         };
+        let is_known = |name: &str| known.value(name).is_some_and(FieldValue::is_present);
+        for (i, field) in config.fields.iter().enumerate() {
+            v.remembered[i] = config.remembers(field) && is_known(&field.name);
+        }
+        // The queued fields this visit may ask: the first ones not known.
+        let mut may_ask = vec![true; n];
+        if let Some(p) = &config.progressive {
+            let mut left = p.ask_at_most as usize;
+            for name in &p.queue {
+                if let Some(i) = config.field_index(name) {
+                    may_ask[i] = !v.remembered[i] && left > 0;
+                    left -= usize::from(may_ask[i]);
+                }
+            }
+        }
         // The answers of the shown fields asked so far.
         let mut asked = Lead::default();
         let holds = |c: &Condition, asked: &Lead| {
@@ -91,11 +129,14 @@ impl Visibility {
                 }
             }
             let field = &config.fields[i];
-            let shown = step_shown && field.show_if.as_ref().is_none_or(|c| holds(c, &asked));
+            let shown = step_shown
+                && may_ask[i]
+                && !v.remembered[i]
+                && field.show_if.as_ref().is_none_or(|c| holds(c, &asked));
             v.fields[i] = shown;
             v.required[i] = shown
                 && (field.required || field.required_if.as_ref().is_some_and(|c| holds(c, &asked)));
-            if let (true, Some(answer)) = (shown, answers.value(&field.name)) {
+            if let (true, Some(answer)) = (shown || v.remembered[i], answers.value(&field.name)) {
                 asked.fields.insert(field.name.clone(), answer.clone());
             }
         }
@@ -123,9 +164,12 @@ impl Visibility {
             .collect()
     }
 
-    /// The answers to send and score: those of shown fields; the others are dropped.
+    /// The answers to send and score: those of shown and remembered fields; the others are
+    /// dropped.
     pub fn shown_answers(&self, config: &FormConfig, mut answers: Lead) -> Lead {
-        answers.fields.retain(|name, _| config.field_index(name).is_some_and(|i| self.fields[i]));
+        answers.fields.retain(|name, _| {
+            config.field_index(name).is_some_and(|i| self.fields[i] || self.remembered[i])
+        });
         answers
     }
 }
@@ -146,7 +190,7 @@ impl FormConfig {
         element: &dyn Fn(&str) -> Option<String>,
         query: &dyn Fn(&str) -> Option<String>,
         arrival: &crate::context::Touch,
-    ) -> Vec<(usize, crate::lead::FieldValue)> {
+    ) -> Vec<(usize, FieldValue)> {
         let from_arrival = |key: &str| {
             if key == "referrer" {
                 return arrival.referrer.clone();
@@ -172,9 +216,9 @@ impl FormConfig {
             let value = if field.kind.is_tick() {
                 let on =
                     ["true", "1", "yes", "on"].iter().any(|t| value.trim().eq_ignore_ascii_case(t));
-                crate::lead::FieldValue::Checked(on)
+                FieldValue::Checked(on)
             } else {
-                crate::lead::FieldValue::Text(value.trim().to_string())
+                FieldValue::Text(value.trim().to_string())
             };
             out.push((i, value));
         }
@@ -184,7 +228,45 @@ impl FormConfig {
 
 /// Checks the config's steps and conditions (after the fields and scoring are checked).
 pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
+    if let Some(p) = &config.progressive {
+        if p.ask_at_most == 0 {
+            return Err(ConfigError::invalid("progressive.ask_at_most", "expected at least 1"));
+        }
+        for (j, name) in p.queue.iter().enumerate() {
+            let at = String::from("progressive.queue[") + &j.to_string() + "]";
+            let Some(i) = config.field_index(name) else {
+                return Err(ConfigError::at(at, ConfigErrorKind::UnknownField(name.clone())));
+            };
+            if p.queue[..j].contains(name) {
+                return Err(ConfigError::invalid(
+                    at,
+                    String::from("\"") + name + "\" is queued twice",
+                ));
+            }
+            let field = &config.fields[i];
+            if matches!(field.kind, FieldKind::Hidden | FieldKind::Consent) {
+                return Err(ConfigError::invalid(
+                    at,
+                    "only questions the visitor answers can be queued",
+                ));
+            }
+            if field.required || field.required_if.is_some() {
+                return Err(ConfigError::invalid(
+                    String::from("fields[") + &i.to_string() + "]",
+                    String::from("\"")
+                        + name
+                        + "\" is queued in `progressive`: asked only on some visits, it cannot be required",
+                ));
+            }
+        }
+    }
     for (i, field) in config.fields.iter().enumerate() {
+        if field.remember && field.kind == FieldKind::Consent {
+            return Err(ConfigError::invalid(
+                String::from("fields[") + &i.to_string() + "].remember",
+                "consent is given anew with each submit; it is never remembered",
+            ));
+        }
         let Some(prefill) = &field.prefill else { continue };
         let at = |what: &str| String::from("fields[") + &i.to_string() + "].prefill." + what;
         if prefill.query.as_deref().is_some_and(|q| q.trim().is_empty()) {

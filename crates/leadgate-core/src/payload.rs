@@ -63,6 +63,10 @@ pub struct LeadPayload {
     /// the visitor's arrival) and sent as prefilled, by field name. Absent when none were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefilled: Vec<String>,
+    /// The answers not asked because the widget remembered them from an earlier visit
+    /// (`remember`, progressive profiling), by field name. Absent when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remembered: Vec<String>,
 }
 
 /// The consent given with a lead.
@@ -111,6 +115,7 @@ impl LeadPayload {
             consent,
             meta: None,
             prefilled: Vec::new(),
+            remembered: Vec::new(),
         }
     }
 
@@ -164,7 +169,8 @@ impl LeadPayload {
         if sum != self.score.total {
             return Err(PayloadError::ScoreSum { total: self.score.total, sum });
         }
-        if let Some(name) = self.prefilled.iter().find(|n| !self.fields.contains_key(n.as_str())) {
+        let listed = self.prefilled.iter().chain(&self.remembered);
+        if let Some(name) = listed.into_iter().find(|n| !self.fields.contains_key(n.as_str())) {
             return Err(PayloadError::Prefilled(name.clone()));
         }
         Ok(())
@@ -261,7 +267,7 @@ pub enum PayloadError {
         /// The sum of its hits.
         sum: i64,
     },
-    /// `prefilled` names an answer the payload does not have.
+    /// `prefilled` or `remembered` names an answer the payload does not have.
     Prefilled(String),
 }
 
@@ -281,7 +287,7 @@ impl fmt::Display for PayloadError {
                 write!(f, "{at} is out of range (scores are between -{MAX_SCORE} and {MAX_SCORE})")
             }
             PayloadError::Prefilled(name) => {
-                write!(f, "prefilled names {name:?}, which is not in fields")
+                write!(f, "prefilled or remembered names {name:?}, which is not in fields")
             }
             PayloadError::ScoreSum { total, sum } => {
                 write!(f, "score.total is {total} but the hits add up to {sum}")

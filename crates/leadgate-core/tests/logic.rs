@@ -26,6 +26,12 @@ struct Case {
     context: VisitorContext,
     #[serde(default = "noon")]
     now: String,
+    /// Answers remembered from an earlier visit.
+    #[serde(default)]
+    known: Value,
+    /// The fields not asked because remembered, by name (checked when given).
+    #[serde(default)]
+    remembered: Option<Vec<String>>,
     /// The steps shown, by index.
     steps: Vec<bool>,
     /// The fields shown, by name, in the config's order.
@@ -51,7 +57,13 @@ fn run(form: &FormConfig, case: &Case) -> Result<(), String> {
             .map_err(|e| format!("answers: {e}"))?,
     };
     let now = Timestamp::parse_rfc3339(&case.now).ok_or("now is not RFC 3339")?;
-    let seen = Visibility::of(form, &answers, &case.context, now);
+    let known = Lead {
+        fields: match &case.known {
+            Value::Null => Default::default(),
+            k => serde_json::from_value(k.clone()).map_err(|e| format!("known: {e}"))?,
+        },
+    };
+    let seen = Visibility::with_known(form, &answers, &known, &case.context, now);
     let names = |flags: &[bool]| -> Vec<String> {
         form.fields.iter().zip(flags).filter(|(_, on)| **on).map(|(f, _)| f.name.clone()).collect()
     };
@@ -61,6 +73,11 @@ fn run(form: &FormConfig, case: &Case) -> Result<(), String> {
     }
     if names(&seen.fields) != case.shown {
         problems.push(format!("shown: want {:?}, got {:?}", case.shown, names(&seen.fields)));
+    }
+    if let Some(want) = &case.remembered {
+        if &names(&seen.remembered) != want {
+            problems.push(format!("remembered: want {want:?}, got {:?}", names(&seen.remembered)));
+        }
     }
     if names(&seen.required) != case.required {
         problems.push(format!(

@@ -21,8 +21,8 @@ mod condition;
 pub mod pattern;
 mod read;
 
-use condition::{number_text, Facts};
 pub(crate) use condition::fold;
+use condition::{number_text, Facts};
 pub use condition::{Condition, TouchScope, UtmParam};
 
 /// The groups every config has, whether or not `groups` mentions them.

@@ -239,7 +239,11 @@ fn check_fields(payload: &LeadPayload, form: Option<&FormConfig>) -> Result<(), 
     let lead = Lead { fields: payload.fields.clone() };
     // The shown fields only, required as shown (the widget sends no hidden answers).
     let at = payload.submitted_time().unwrap_or(Timestamp(0));
-    let errors = Visibility::of(form, &lead, &payload.context, at).errors(form, &lead, None);
+    // Answers the widget remembered from an earlier visit were not asked (nor checked) again.
+    let mut known = lead.clone();
+    known.fields.retain(|name, _| payload.remembered.contains(name));
+    let seen = Visibility::with_known(form, &lead, &known, &payload.context, at);
+    let errors = seen.errors(form, &lead, None);
     if errors.is_empty() {
         return Ok(());
     }
