@@ -408,3 +408,69 @@ fn a_returning_visitor_is_not_asked_again_and_gets_the_next_queued_question() {
     let kept = browser.exec("return localStorage.getItem('leadgate:known');", json!([]));
     assert_eq!(kept, Value::Null);
 }
+
+#[test]
+fn a_high_fit_lead_is_offered_a_meeting_a_student_is_sent_to_resources() {
+    let config = json!({
+        "form_id": "endings", "endpoint": "/v1/leads",
+        "fields": [
+            {"name": "name", "type": "text", "label": "Full name", "required": true},
+            {"name": "role", "type": "select", "label": "Role", "required": true,
+             "options": [{"value": "founder"}, {"value": "marketing"}, {"value": "student"}]},
+            {"name": "employees", "type": "select", "label": "Company size",
+             "options": [{"value": "1-10"}, {"value": "1000+"}]}
+        ],
+        "endings": [
+            {"when": {"op": "score_at_least", "points": 50}, "text": "Pick a time for your demo.",
+             "link": {"url": "https://meet.example.com/ada", "text": "Book a meeting"}},
+            {"when": {"op": "equals", "field": "role", "value": "student"},
+             "redirect": "/students.html"},
+            {"text": "Thanks! We'll write soon."}
+        ],
+        "scoring": {"threshold": -100, "rules": [
+            {"id": "founder", "points": 20, "when": {"op": "equals", "field": "role", "value": "founder"}},
+            {"id": "enterprise", "points": 40, "when": {"op": "equals", "field": "employees", "value": "1000+"}},
+            {"id": "student", "points": -30, "when": {"op": "equals", "field": "role", "value": "student"}}
+        ]}
+    });
+    let relay = Relay::start(&[
+        ("index.html", page_with(&config)),
+        ("students.html", landing_page("<p id=\"resources\">Resources for students</p>")),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    let browser = Browser::from_env();
+    let status = |browser: &Browser| {
+        read(browser, "return r.querySelector('[data-testid=status]').textContent;")
+    };
+    // High fit: the meeting link.
+    browser.goto(&relay.url);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    choose(&browser, "role", "founder");
+    choose(&browser, "employees", "1000+");
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    assert_eq!(status(&browser), "Pick a time for your demo.");
+    let href = read(&browser, "return r.querySelector('[data-testid=ending-link]').href;");
+    assert_eq!(href, "https://meet.example.com/ada");
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "the meeting ending");
+    // Anyone else: the fallback text, no link.
+    browser.goto(&relay.url);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Mia Marketing");
+    choose(&browser, "role", "marketing");
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    assert_eq!(status(&browser), "Thanks! We'll write soon.");
+    assert_eq!(read(&browser, "return !!r.querySelector('[data-testid=ending-link]');"), false);
+    // A student: sent to the resources page once the lead is delivered.
+    browser.goto(&relay.url);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Sam Student");
+    choose(&browser, "role", "student");
+    next(&browser);
+    browser.wait_for(
+        "the students' page",
+        20,
+        "return location.pathname === '/students.html' && !!document.getElementById('resources');",
+        json!([]),
+    );
+    assert_eq!(relay.leads().len(), 3, "every lead was delivered before the redirect");
+}

@@ -189,6 +189,19 @@ pub fn LeadForm(
         }
     };
 
+    // The ending picked at submit (`endings`), if any; its redirect once the lead is delivered.
+    let ending: RwSignal<Option<usize>> = RwSignal::new(None);
+    {
+        let endings = config.endings.clone();
+        Effect::new(move |_| {
+            let url = ending.get().and_then(|i| endings.get(i)).and_then(|e| e.redirect.clone());
+            if let (Phase::Sent, Some(url)) = (phase.get(), url) {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().assign(&url);
+                }
+            }
+        });
+    }
     let on_submit = {
         let config = config.clone();
         let states = states.clone();
@@ -283,6 +296,10 @@ pub fn LeadForm(
                 "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,
             });
             payload.meta = Some(meta);
+            // The ending for this lead (shown once it is safe).
+            let sent = Lead { fields: payload.fields.clone() };
+            let chosen = config.ending(&sent, &payload.context, signals::now(), &payload.score);
+            ending.set(chosen.and_then(|e| config.endings.iter().position(|x| x == e)));
             payload.prefilled = prefilled_names;
             payload.remembered = remembered;
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
@@ -432,11 +449,16 @@ pub fn LeadForm(
     let title = config.title.clone().map(|t| view! { <h2 class="lg-title" part="title">{t}</h2> });
     let status = {
         let texts = texts.clone();
+        let endings = config.endings.clone();
         move || match phase.get() {
             Phase::Sending => texts.sending.clone(),
             Phase::Queued => texts.queued.clone(),
             Phase::Failed => texts.failed.clone(),
-            Phase::Sent => texts.success.clone(),
+            Phase::Sent => ending
+                .get()
+                .and_then(|i| endings.get(i))
+                .and_then(|e| e.text.clone())
+                .unwrap_or_else(|| texts.success.clone()),
             Phase::Editing if notice.get() => texts.check_fields.clone(),
             Phase::Editing => String::new(),
         }
@@ -448,6 +470,18 @@ pub fn LeadForm(
             Phase::Failed | Phase::Queued => texts.retry.clone(),
             _ if !is_last_page() => texts.next.clone(),
             _ => texts.submit.clone(),
+        }
+    };
+    let ending_link = {
+        let endings = config.endings.clone();
+        move || {
+            let link = ending.get().and_then(|i| endings.get(i)).and_then(|e| e.link.clone())?;
+            (phase.get() == Phase::Sent).then(|| {
+                view! {
+                    <a class="lg-ending-link" part="ending-link" data-testid="ending-link"
+                        href=link.url>{link.text}</a>
+                }
+            })
         }
     };
     let status_class = move || match phase.get() {
@@ -493,6 +527,7 @@ pub fn LeadForm(
                 }>
                 {status}
             </p>
+            {ending_link}
         </div>
     }
 }

@@ -31,6 +31,15 @@ pub struct FormConfig {
     /// Defaults to none: every field is asked.
     #[serde(default)]
     pub progressive: Option<Progressive>,
+    /// What the visitor sees after a submit, by who they are: the first ending whose `when`
+    /// holds (on the answers sent and their score) applies. Defaults to none: the `success`
+    /// text for everyone.
+    #[serde(default)]
+    pub endings: Vec<Ending>,
+    /// The origins an ending may redirect to besides the page's own, e.g.
+    /// `["https://meet.example.com"]`. Defaults to none.
+    #[serde(default)]
+    pub redirect_origins: Vec<String>,
     /// Pages of the form, each with its fields, asked one after the other (Back and Next).
     /// Defaults to none: one page with every field. With steps, every visible field is on
     /// exactly one step; `hidden` fields may be on none.
@@ -154,6 +163,39 @@ pub struct Progressive {
     /// Field names, in the order to ask them. Their answers are remembered like `remember`
     /// fields; a queued field cannot be required (it is asked only sometimes).
     pub queue: Vec<String>,
+}
+
+/// An ending: a thank-you text, a link (a meeting booking page, resources) or a redirect, for
+/// the leads its `when` picks.
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Ending {
+    /// Which leads get this ending: the scoring conditions, with `score_at_least` and
+    /// `grade_at_least` on the final score. Defaults to every lead (put that ending last).
+    #[serde(default)]
+    pub when: Option<crate::scoring::Condition>,
+    /// The text shown instead of `texts.success`. Defaults to that text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A link shown under the text, e.g. to book a meeting.
+    #[serde(default)]
+    pub link: Option<EndingLink>,
+    /// Where the visitor is sent once the lead is delivered: a path on this site
+    /// (`"/thanks"`) or an https URL on one of `redirect_origins`. Defaults to staying.
+    #[serde(default)]
+    pub redirect: Option<String>,
+}
+
+/// A link at the end of the form.
+#[derive(Debug, Clone, PartialEq, Serialize, FromJson)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndingLink {
+    /// A path on this site or an https URL.
+    pub url: String,
+    /// The link's text, e.g. "Book a meeting".
+    pub text: String,
 }
 
 /// One page of a multi-step form.

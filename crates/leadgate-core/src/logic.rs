@@ -174,6 +174,38 @@ impl Visibility {
     }
 }
 
+impl FormConfig {
+    /// The ending for a lead: the first whose `when` holds for `sent` (the answers sent) with
+    /// `score` (their score), if any.
+    pub fn ending(
+        &self,
+        sent: &Lead,
+        context: &VisitorContext,
+        now: Timestamp,
+        score: &crate::scoring::Score,
+    ) -> Option<&crate::config::Ending> {
+        self.endings.iter().find(|e| {
+            e.when
+                .as_ref()
+                .is_none_or(|c| c.holds_live(sent, context, now, Some((score, &self.scoring))))
+        })
+    }
+}
+
+/// Whether `url` may be opened from an ending: a path on this site (`/thanks`, not `//host`),
+/// or an https URL, on one of `origins` when `origins` is given.
+fn safe_url(url: &str, origins: Option<&[String]>) -> bool {
+    let url = url.trim();
+    if url.starts_with('/') {
+        return !url.starts_with("//") && !url.starts_with("/\\");
+    }
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = &url[..url.len() - rest.len() + host_end];
+    !rest[..host_end].is_empty()
+        && origins.is_none_or(|o| o.iter().any(|allowed| allowed.trim_end_matches('/') == origin))
+}
+
 /// The names `prefill.context` takes: the UTM parameters, the click ids, `referrer`.
 pub const PREFILL_CONTEXT: [&str; 6] =
     ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "referrer"];
@@ -228,6 +260,52 @@ impl FormConfig {
 
 /// Checks the config's steps and conditions (after the fields and scoring are checked).
 pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
+    for (i, origin) in config.redirect_origins.iter().enumerate() {
+        let bare = origin
+            .strip_prefix("https://")
+            .is_some_and(|h| !h.is_empty() && !h.contains(['/', '?', '#']));
+        if !bare {
+            return Err(ConfigError::invalid(
+                String::from("redirect_origins[") + &i.to_string() + "]",
+                "expected an https origin such as \"https://meet.example.com\" (no path)",
+            ));
+        }
+    }
+    for (i, ending) in config.endings.iter().enumerate() {
+        let at = |what: &str| String::from("endings[") + &i.to_string() + "]" + what;
+        if ending.text.is_none() && ending.link.is_none() && ending.redirect.is_none() {
+            return Err(ConfigError::invalid(
+                at(""),
+                "an ending needs a text, a link or a redirect",
+            ));
+        }
+        match &ending.when {
+            Some(c) => c.validate(&at(".when"), config)?,
+            None if i + 1 < config.endings.len() => {
+                return Err(ConfigError::invalid(
+                    at(""),
+                    "an ending without `when` is for every lead, so the ones after it never apply; put it last",
+                ))
+            }
+            None => {}
+        }
+        if let Some(link) = &ending.link {
+            if !safe_url(&link.url, None) {
+                return Err(ConfigError::invalid(
+                    at(".link.url"),
+                    "expected a path on this site (\"/resources\") or an https URL",
+                ));
+            }
+        }
+        if let Some(url) = &ending.redirect {
+            if !safe_url(url, Some(&config.redirect_origins)) {
+                return Err(ConfigError::invalid(
+                    at(".redirect"),
+                    "expected a path on this site (\"/thanks\") or an https URL on one of `redirect_origins`",
+                ));
+            }
+        }
+    }
     if let Some(p) = &config.progressive {
         if p.ask_at_most == 0 {
             return Err(ConfigError::invalid("progressive.ask_at_most", "expected at least 1"));

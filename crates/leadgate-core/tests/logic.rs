@@ -253,3 +253,36 @@ fn the_demo_form_has_three_steps_and_skips_the_company_for_students() {
     assert!(founder.required[phone], "60 points and more: the phone number is required");
     assert!(!student.required[phone]);
 }
+
+#[test]
+fn the_first_ending_that_holds_applies() {
+    let form = FormConfig::from_json(
+        r#"{"form_id": "e", "fields": [
+            {"name": "role", "type": "text", "label": "Role"},
+            {"name": "size", "type": "text", "label": "Size"}],
+          "redirect_origins": ["https://meet.example.com"],
+          "endings": [
+            {"when": {"op": "score_at_least", "points": 50}, "text": "Pick a time",
+             "link": {"url": "https://meet.example.com/ada", "text": "Book"}},
+            {"when": {"op": "equals", "field": "role", "value": "student"}, "redirect": "/students"},
+            {"text": "Thanks!"}],
+          "scoring": {"rules": [
+            {"id": "big", "points": 60, "when": {"op": "equals", "field": "size", "value": "1000+"}}]}}"#,
+    )
+    .unwrap();
+    let at = Timestamp::parse_rfc3339("2026-11-29T12:00:00Z").unwrap();
+    let ctx = VisitorContext::default();
+    let ending = |role: &str, size: &str| {
+        let lead = Lead {
+            fields: serde_json::from_value(serde_json::json!({"role": role, "size": size}))
+                .unwrap(),
+        };
+        let score = leadgate_core::score(&lead, &ctx, &form.scoring, at);
+        let e = form.ending(&lead, &ctx, at, &score).unwrap();
+        (e.text.clone(), e.redirect.clone())
+    };
+    assert_eq!(ending("cto", "1000+"), (Some("Pick a time".into()), None));
+    assert_eq!(ending("student", "1000+"), (Some("Pick a time".into()), None), "the first wins");
+    assert_eq!(ending("student", "1-10"), (None, Some("/students".into())));
+    assert_eq!(ending("cto", "1-10"), (Some("Thanks!".into()), None));
+}
