@@ -299,7 +299,7 @@ pub fn LeadForm(
             // The ending for this lead (shown once it is safe).
             let sent = Lead { fields: payload.fields.clone() };
             let chosen = config.ending(&sent, &payload.context, signals::now(), &payload.score);
-            ending.set(chosen.and_then(|e| config.endings.iter().position(|x| x == e)));
+            ending.set(chosen.and_then(|e| config.endings.iter().position(|x| std::ptr::eq(x, e))));
             payload.prefilled = prefilled_names;
             payload.remembered = remembered;
             if payload.consent.as_ref().is_some_and(|c| c.agreed) {
