@@ -236,9 +236,17 @@ fn prefill_takes_the_js_api_then_the_element_then_the_query_then_the_arrival() {
 
 #[test]
 fn the_demo_form_has_three_steps_and_skips_the_company_for_students() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/contact.json");
-    let form = FormConfig::from_json(&std::fs::read_to_string(path).unwrap())
-        .unwrap_or_else(|e| panic!("demo/contact.json: {e}"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("demo/contact.json")).unwrap();
+    let form = FormConfig::from_json(&text).unwrap_or_else(|e| panic!("demo/contact.json: {e}"));
+    // The demo page (index.html) embeds the same config inline.
+    let page = std::fs::read_to_string(root.join("index.html")).unwrap();
+    let inline =
+        page.split("id=\"contact-config\">").nth(1).and_then(|s| s.split("</script>").next());
+    let same = |a: &str, b: &str| {
+        serde_json::from_str::<Value>(a).ok() == serde_json::from_str::<Value>(b).ok()
+    };
+    assert!(inline.is_some_and(|i| same(i, &text)), "index.html's config is not demo/contact.json");
     let lead = |role: &str, employees: &str| Lead {
         fields: serde_json::from_value(serde_json::json!({"role": role, "employees": employees}))
             .unwrap(),
