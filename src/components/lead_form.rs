@@ -571,16 +571,22 @@ fn focus_step(form_ref: NodeRef<leptos::html::Form>) {
     });
 }
 
-/// Moves focus to the input of the field called `name`, once its step is rendered.
+/// Moves focus to the input of the field called `name`: at once when its step is shown, else
+/// once the step it is on has been rendered (a field on a hidden step cannot take focus).
 fn focus_field(form_ref: NodeRef<leptos::html::Form>, name: &str) {
     let selector = String::from("#lg-") + name;
-    request_animation_frame(move || {
-        let Some(form) = form_ref.get_untracked() else { return };
-        if let Ok(Some(el)) = form.query_selector(&selector) {
-            if let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() {
-                // Focus can fail on a hidden element; the error text is still shown.
-                let _ = el.focus();
-            }
-        }
-    });
+    let focus = move || {
+        let Some(form) = form_ref.get_untracked() else { return true };
+        let Some(el) = form.query_selector(&selector).ok().flatten() else { return true };
+        let Ok(el) = el.dyn_into::<web_sys::HtmlElement>() else { return true };
+        // Focus can fail on a hidden element; the error text is still shown.
+        let _ = el.focus();
+        let root = el.get_root_node().dyn_into::<web_sys::ShadowRoot>().ok();
+        root.and_then(|r| r.active_element()).is_some_and(|a| a == *el)
+    };
+    if !focus() {
+        request_animation_frame(move || {
+            focus();
+        });
+    }
 }
