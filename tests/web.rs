@@ -40,6 +40,10 @@ impl Mounted {
         host.set_attribute("data-testid", "host").unwrap();
         document.body().unwrap().append_child(&host).unwrap();
         let config = FormConfig::from_json(config).unwrap();
+        // Each test is a new visitor: no half-filled form kept by an earlier test's widget (a
+        // draft is restored into a widget of the same form, as after a reload).
+        let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+        storage.remove_item(&(String::from("leadgate:draft:") + &config.form_id)).unwrap();
         // Nothing listens on this port: delivery fails, which the tests use.
         let handle = leadgate::mount(
             &host,

@@ -551,27 +551,12 @@ fn cannot_hold(c: &Condition, config: &FormConfig, never: &[bool]) -> bool {
         Condition::OneOf { field, values, ignore_case } => {
             !values.iter().any(|v| can_be(field, v, *ignore_case))
         }
-        Condition::Contains { field, .. }
-        | Condition::StartsWith { field, .. }
-        | Condition::EndsWith { field, .. }
-        | Condition::Matches { field, .. }
-        | Condition::AtLeast { field, .. }
-        | Condition::AtMost { field, .. }
-        | Condition::Between { field, .. }
-        | Condition::Present { field }
-        | Condition::EmailClass { field, .. }
-        | Condition::EmailDomainIn { field, .. } => missing(field),
         Condition::All { conditions } => conditions.iter().any(|c| cannot_hold(c, config, never)),
         Condition::Any { conditions } => conditions.iter().all(|c| cannot_hold(c, config, never)),
-        Condition::Absent { .. }
-        | Condition::Not { .. }
-        | Condition::VisitsAtLeast { .. }
-        | Condition::PagesMatchingAtLeast { .. }
-        | Condition::SecondsOnSiteAtLeast { .. }
-        | Condition::Utm { .. }
-        | Condition::ReferrerDomain { .. }
-        | Condition::ClickIdPresent { .. }
-        | Condition::ScoreAtLeast { .. }
-        | Condition::GradeAtLeast { .. } => false,
+        // `absent` holds on a missing answer; `not` is not decided here.
+        Condition::Absent { .. } | Condition::Not { .. } => false,
+        // Every other answer condition needs an answer (`parts` lists them all); the others
+        // read no field.
+        other => other.parts().0.is_some_and(missing),
     }
 }

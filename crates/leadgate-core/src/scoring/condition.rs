@@ -853,14 +853,10 @@ impl Condition {
         }
     }
 
-    /// The fields the condition reads, in order of appearance (repeats included).
-    pub fn fields(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        self.fields_into(&mut out);
-        out
-    }
-
-    fn fields_into<'c>(&'c self, out: &mut Vec<&'c str>) {
+    /// What the condition is made of: the field whose answer it reads (the answer and e-mail
+    /// conditions) and the conditions inside it (`all`, `any`, `not`). The one exhaustive list
+    /// the walks over conditions below (and the form logic's) go by.
+    pub fn parts(&self) -> (Option<&str>, &[Condition]) {
         match self {
             Condition::Equals { field, .. }
             | Condition::OneOf { field, .. }
@@ -874,11 +870,9 @@ impl Condition {
             | Condition::Present { field }
             | Condition::Absent { field }
             | Condition::EmailClass { field, .. }
-            | Condition::EmailDomainIn { field, .. } => out.push(field),
-            Condition::All { conditions } | Condition::Any { conditions } => {
-                conditions.iter().for_each(|c| c.fields_into(out))
-            }
-            Condition::Not { condition } => condition.fields_into(out),
+            | Condition::EmailDomainIn { field, .. } => (Some(field), &[]),
+            Condition::All { conditions } | Condition::Any { conditions } => (None, conditions),
+            Condition::Not { condition } => (None, std::slice::from_ref(&**condition)),
             Condition::VisitsAtLeast { .. }
             | Condition::PagesMatchingAtLeast { .. }
             | Condition::SecondsOnSiteAtLeast { .. }
@@ -886,38 +880,27 @@ impl Condition {
             | Condition::ReferrerDomain { .. }
             | Condition::ClickIdPresent { .. }
             | Condition::ScoreAtLeast { .. }
-            | Condition::GradeAtLeast { .. } => {}
+            | Condition::GradeAtLeast { .. } => (None, &[]),
         }
+    }
+
+    /// The fields the condition reads, in order of appearance (repeats included).
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.fields_into(&mut out);
+        out
+    }
+
+    fn fields_into<'c>(&'c self, out: &mut Vec<&'c str>) {
+        let (field, inner) = self.parts();
+        out.extend(field);
+        inner.iter().for_each(|c| c.fields_into(out));
     }
 
     /// Whether the condition reads the live score (`score_at_least`, `grade_at_least`).
     pub fn reads_score(&self) -> bool {
-        match self {
-            Condition::ScoreAtLeast { .. } | Condition::GradeAtLeast { .. } => true,
-            Condition::All { conditions } | Condition::Any { conditions } => {
-                conditions.iter().any(Condition::reads_score)
-            }
-            Condition::Not { condition } => condition.reads_score(),
-            Condition::Equals { .. }
-            | Condition::OneOf { .. }
-            | Condition::Contains { .. }
-            | Condition::StartsWith { .. }
-            | Condition::EndsWith { .. }
-            | Condition::Matches { .. }
-            | Condition::AtLeast { .. }
-            | Condition::AtMost { .. }
-            | Condition::Between { .. }
-            | Condition::Present { .. }
-            | Condition::Absent { .. }
-            | Condition::EmailClass { .. }
-            | Condition::EmailDomainIn { .. }
-            | Condition::VisitsAtLeast { .. }
-            | Condition::PagesMatchingAtLeast { .. }
-            | Condition::SecondsOnSiteAtLeast { .. }
-            | Condition::Utm { .. }
-            | Condition::ReferrerDomain { .. }
-            | Condition::ClickIdPresent { .. } => false,
-        }
+        matches!(self, Condition::ScoreAtLeast { .. } | Condition::GradeAtLeast { .. })
+            || self.parts().1.iter().any(Condition::reads_score)
     }
 }
 
