@@ -21,6 +21,6 @@ wasm-bindgen --target no-modules --out-dir "$out" --out-name leadgate \
 # The same features and level as index.html gives Trunk's wasm-opt.
 wasm-opt -Oz -g --enable-bulk-memory --enable-bulk-memory-opt \
   --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-  --enable-reference-types --enable-multivalue \
+  --enable-reference-types --enable-multivalue --low-memory-unused \
   -o "$out/leadgate_bg.opt.wasm" "$out/leadgate_bg.wasm"
 twiggy top -n "$TOP" "$out/leadgate_bg.opt.wasm"
