@@ -165,6 +165,7 @@ fn a_three_step_form_asks_step_by_step_and_sends_only_what_it_showed() {
     wait_progress(&browser, "Step 2 of 3");
     wait_focus_on(&browser, "Your company");
     assert!(shown(&browser, "employees") && !shown(&browser, "name"));
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "step 2");
     choose(&browser, "employees", "1000+");
     // Back keeps the answers.
     browser.click(&browser.widget_element(0, "[data-testid=back]"));
@@ -385,6 +386,7 @@ fn a_returning_visitor_is_not_asked_again_and_gets_the_next_queued_question() {
     assert!(text.as_str().unwrap().contains("Full name, Work e-mail, Phone"), "{text}");
     assert!(!shown(&browser, "name") && !shown(&browser, "email") && !shown(&browser, "phone"));
     assert!(shown(&browser, "budget") && !shown(&browser, "timeline"));
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "a returning visitor");
     choose(&browser, "budget", "big");
     browser.click(&browser.widget_element(0, "#lg-consent"));
     next(&browser);
