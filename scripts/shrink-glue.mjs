@@ -10,7 +10,8 @@
 //      (the minifier drops the unused class);
 //    - exports the glue never names (`main`, which the start function calls anyway, a split
 //      marker, an unused realloc).
-// 2. One more wasm-opt pass, with index.html's level and params, over what is left.
+// 2. One more wasm-opt pass, with index.html's level and params, over what is left; the
+//    `producers` and `target_features` sections (158 B that browsers ignore) go.
 // 3. Import and export names are minified on both sides (wasm-opt's
 //    --minify-imports-and-exports-and-modules, and its map applied to the glue): 161 imports
 //    such as `"./leadgate_bg.js" "__wbg_addEventListener_3fa2c2f6ffb0d5fb"` become `"a" "b"`, in
@@ -82,7 +83,7 @@ export function shrinkGlue(wasmPath, jsPath, { keepNames = false } = {}) {
   if (dead.size) args.push("--remove-exports", `--pass-arg=remove-exports@${[...dead].join(",")}`);
   args.push(`-O${opt.level}`);
   if (keepNames) args.push("-g");
-  else args.push("--minify-imports-and-exports-and-modules");
+  else args.push("--strip-producers", "--strip-target-features", "--minify-imports-and-exports-and-modules");
   const map = execFileSync(opt.bin, args, { encoding: "utf8", maxBuffer: 1 << 24 });
   if (keepNames) return writeFileSync(jsPath, js);
 
