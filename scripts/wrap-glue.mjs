@@ -1,17 +1,25 @@
 // Trunk post_build hook: turns wasm-bindgen's no-modules glue into leadgate.js, a classic
 // script that works with async/defer, as a module, inserted by a tag manager, and twice on
 // one page (the second copy does nothing). It loads leadgate_bg.wasm from beside itself.
+// In release builds it first shrinks the wasm and the glue together (scripts/shrink-glue.mjs)
+// and, last, minifies leadgate.js with terser (Trunk.toml leaves the glue unminified for it:
+// terser's output is ~310 B brotli smaller than Trunk's, and it drops the glue's dead classes).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { minify } from "terser";
+import { shrinkGlue } from "./shrink-glue.mjs";
 
 const dir = process.env.TRUNK_STAGING_DIR ?? process.argv[2];
 if (!dir) {
   console.error("wrap-glue: set TRUNK_STAGING_DIR or pass the dist directory");
   process.exit(2);
 }
+const release = (process.env.TRUNK_PROFILE ?? "release") === "release";
 const file = join(dir, "leadgate.js");
-const glue = readFileSync(file, "utf8");
+let glue = readFileSync(file, "utf8");
 if (glue.startsWith("/*leadgate*/")) process.exit(0);
+const removed = release ? shrinkGlue(join(dir, "leadgate_bg.wasm"), file) : [];
+glue = readFileSync(file, "utf8");
 
 // When the widget cannot start (no WebAssembly, the wasm not fetched, refused by a CSP without
 // 'wasm-unsafe-eval', or crashed while starting), every mount element that is not ready gets
@@ -20,7 +28,8 @@ if (glue.startsWith("/*leadgate*/")) process.exit(0);
 // connect-src), "http" (an error status), "compile" (a CSP, a broken file) or "start". Nothing
 // is attached to the element, so the marketer's fallback content inside it stays visible;
 // elements added later get the same treatment.
-const wrapped = `/*leadgate*/(function(){"use strict";
+const MARK = "/*leadgate*/";
+const wrapped = `${MARK}(function(){"use strict";
 if(window.leadgate&&window.leadgate.loaded)return;
 window.leadgate=Object.assign(window.leadgate||{},{loaded:true});
 var s=document.currentScript;
@@ -49,4 +58,15 @@ var response=fetch(wasm).then(function(r){stage=r.ok?"compile":"http";if(!r.ok)t
 window.leadgate.ready=wasm_bindgen({module_or_path:response}).then(function(){return window.leadgate;},function(e){fail(e instanceof WebAssembly.RuntimeError?"start":stage,e);throw e;});
 })();
 `;
-writeFileSync(file, wrapped);
+if (!release) {
+  writeFileSync(file, wrapped);
+  process.exit(0);
+}
+const { code } = await minify(wrapped.slice(MARK.length), { compress: { passes: 2 } });
+// The exports shrink-glue removed must be gone from the glue with the code that called them.
+const left = (removed ?? []).filter((name) => new RegExp(`\\.${name}(?![\\w$])`).test(code));
+if (left.length) {
+  console.error(`wrap-glue: the minified glue still names removed wasm exports: ${left.join(" ")}`);
+  process.exit(1);
+}
+writeFileSync(file, MARK + code);
