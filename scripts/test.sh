@@ -8,8 +8,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
+# One full run builds ~55 test binaries and five target directories: no incremental caches
+# (they doubled target/debug), and the disk left is printed as the run goes, since a full disk
+# is what ended stop 12's CI run.
+export CARGO_INCREMENTAL=0
+disk() { printf 'disk: %s free; target %s\n' "$(df -h --output=avail . | tail -1 | tr -d ' ')" "$(du -sh target 2>/dev/null | cut -f1)"; }
 
 step() { printf '\n== test: %s\n' "$*"; }
+disk
 step "format"
 cargo fmt --all -- --check
 step "clippy (native)"
@@ -48,5 +54,6 @@ step "core with the relay's features; the committed JSON Schema matches the code
 cargo test -p leadgate-core --features schema,full-email-lists
 step "widget browser tests (wasm-bindgen-test, headless Chromium)"
 cargo test -p leadgate --target wasm32-unknown-unknown --test web
+disk
 step "fuzzing, short: 25 s per target (the long run: bash scripts/fuzz.sh)"
 bash scripts/fuzz.sh short
