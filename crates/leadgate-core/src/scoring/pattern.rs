@@ -50,12 +50,8 @@ fn char_len(lead: u8) -> usize {
 /// The path of a URL (`https://x.com/pricing?a=1#b` gives `/pricing`); a text that is
 /// already a path is returned without its query and fragment.
 pub fn url_path(url: &str) -> &str {
-    // A byte scan: `str::find("://")` sets up a two-way searcher for every page view.
-    let rest = match url.as_bytes().windows(3).position(|w| w[0] == b':' && w[1..] == *b"//") {
-        Some(i) => {
-            let after = &url[i + 3..];
-            after.find('/').map_or("/", |j| &after[j..])
-        }
+    let rest = match after_scheme(url) {
+        Some(after) => after.find('/').map_or("/", |j| &after[j..]),
         None => url,
     };
     let end = rest.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(rest.len());
@@ -63,6 +59,24 @@ pub fn url_path(url: &str) -> &str {
         "/"
     } else {
         &rest[..end]
+    }
+}
+
+/// What follows the first `://` (the scheme's) in `url`, if there is one.
+fn after_scheme(url: &str) -> Option<&str> {
+    // A byte scan: `str::find("://")` sets up a two-way searcher for every page view.
+    let i = url.as_bytes().windows(3).position(|w| w[0] == b':' && w[1..] == *b"//")?;
+    Some(&url[i + 3..])
+}
+
+/// `text` without the white space at its ends; quick when both ends are visible ASCII (the
+/// common case: nothing to trim).
+pub(crate) fn trimmed(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..0x7f).contains(b));
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
     }
 }
 
@@ -74,18 +88,23 @@ pub fn url_host(url: &str) -> String {
 
 /// The host of a URL as written (not lower-cased: [`in_domain`] ignores case anyway).
 pub(crate) fn host_of(url: &str) -> &str {
-    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let url = trimmed(url);
+    let rest = after_scheme(url).unwrap_or(url);
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let host = &rest[..end];
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = host.split(':').next().unwrap_or_default();
+    let host = &host[..host.bytes().position(|b| b == b':').unwrap_or(host.len())];
     host.trim_end_matches('.')
 }
 
 /// Whether `host` is `domain` or one of its subdomains (`news.example.com` is in
 /// `example.com`; `badexample.com` is not).
 pub fn in_domain(host: &str, domain: &str) -> bool {
-    let domain = domain.trim().trim_start_matches("*.").trim_end_matches('.').as_bytes();
+    let mut domain = trimmed(domain);
+    while let Some(rest) = domain.strip_prefix("*.") {
+        domain = rest;
+    }
+    let domain = domain.trim_end_matches('.').as_bytes();
     let host = host.as_bytes();
     let Some(cut) = host.len().checked_sub(domain.len()) else { return false };
     !domain.is_empty()

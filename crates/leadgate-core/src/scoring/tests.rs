@@ -420,3 +420,12 @@ fn hits_that_are_not_the_models_are_refused() {
     assert_eq!(scorer.score(["cto", "cto"]), None);
     assert_eq!(scorer.score([]).map(|t| t.total), Some(0));
 }
+
+#[test]
+fn numbers_in_reasons_as_to_string_writes_them() {
+    for n in [0, 1, -1, 9, 10, -10, 99, 1_200, -1_000_000_000, i64::MAX, i64::MIN] {
+        let mut out = String::from("x");
+        push_int(&mut out, n);
+        assert_eq!(out, "x".to_string() + &n.to_string());
+    }
+}
