@@ -4,7 +4,9 @@ use serde::Serialize;
 
 use std::borrow::Cow;
 
-use super::pattern::{host_of, in_domain, trimmed, url_path, wildcard_match};
+use super::pattern::{
+    host_of, in_domain, literal_start, trimmed, url_path, wildcard_from, wildcard_match,
+};
 use crate::config::{ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::{VisitorContext, CLICK_IDS};
 use crate::email::{classify, EmailClass, EmailClasses};
@@ -314,12 +316,16 @@ impl<'a> Facts<'a> {
     /// pass (each view's path found and lower-cased once), adding the times of the views that
     /// match to its `times`, oldest first.
     fn match_pages(&self, matches: &mut [PageMatch]) {
+        let views = self.context.recent_pages();
+        for m in matches.iter_mut() {
+            m.times.reserve(views.len());
+        }
         let mut buf = [0u8; 64];
-        for view in self.context.recent_pages().iter().filter(|p| p.at <= self.now) {
+        for view in views.iter().filter(|p| p.at <= self.now) {
             let path = url_path(&view.url);
             let lower = fold_in(path, true, &mut buf);
             for m in matches.iter_mut() {
-                if wildcard_match(&m.folded, if m.ignore_case { &lower } else { path }) {
+                if wildcard_from(&m.folded, if m.ignore_case { &lower } else { path }, m.literal) {
                     m.times.push(view.at);
                 }
             }
@@ -364,8 +370,9 @@ struct PageMatch<'a> {
     /// The pattern as written, with its `ignore_case`: what the conditions look it up by.
     pattern: Cow<'a, str>,
     ignore_case: bool,
-    /// The pattern folded as `ignore_case` says.
+    /// The pattern folded as `ignore_case` says, and the length of its literal start.
     folded: Cow<'a, str>,
+    literal: usize,
     /// When the matching views happened, oldest first.
     times: Vec<Timestamp>,
 }
@@ -376,7 +383,8 @@ impl<'a> PageMatch<'a> {
             Cow::Borrowed(p) => fold(p, ignore_case),
             Cow::Owned(p) => Cow::Owned(fold(p, ignore_case).into_owned()),
         };
-        PageMatch { pattern, ignore_case, folded, times: Vec::new() }
+        let literal = literal_start(&folded);
+        PageMatch { pattern, ignore_case, folded, literal, times: Vec::new() }
     }
 }
 
@@ -404,18 +412,32 @@ pub(crate) fn fold(text: &str, ignore_case: bool) -> Cow<'_, str> {
     }
 }
 
+/// Whether `a` and `b` are the same once folded (`fold(a) == fold(b)`), without folding
+/// ASCII text.
+pub(crate) fn same_text(a: &str, b: &str, ignore_case: bool) -> bool {
+    let (a, b) = (trimmed(a), trimmed(b));
+    match ignore_case {
+        false => a == b,
+        true if a.is_ascii() && b.is_ascii() => a.eq_ignore_ascii_case(b),
+        true => fold(a, true) == fold(b, true),
+    }
+}
+
 /// [`fold`] that lower-cases short ASCII text into `buf` instead of allocating (for ASCII,
 /// lower-casing only when there is an upper-case letter is the same as always lower-casing).
 fn fold_in<'b>(text: &'b str, ignore_case: bool, buf: &'b mut [u8; 64]) -> Cow<'b, str> {
     let text = trimmed(text);
-    match buf.get_mut(..text.len()) {
-        Some(buf) if ignore_case && text.is_ascii() => {
+    if ignore_case && text.is_ascii() {
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Cow::Borrowed(text);
+        }
+        if let Some(buf) = buf.get_mut(..text.len()) {
             buf.copy_from_slice(text.as_bytes());
             buf.make_ascii_lowercase();
-            Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
+            return Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default());
         }
-        _ => fold(text, ignore_case),
     }
+    fold(text, ignore_case)
 }
 
 impl Condition {
@@ -455,11 +477,11 @@ impl Condition {
         let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
         let holds = match self {
             Condition::Equals { field, value, ignore_case } => {
-                fold_in(text(field), *ignore_case, &mut a) == fold_in(value, *ignore_case, &mut b)
+                same_text(text(field), value, *ignore_case)
             }
             Condition::OneOf { field, values, ignore_case } => {
-                let t = fold_in(text(field), *ignore_case, &mut a);
-                values.iter().any(|v| fold_in(v, *ignore_case, &mut b) == t)
+                let t = text(field);
+                values.iter().any(|v| same_text(t, v, *ignore_case))
             }
             Condition::Contains { field, value, ignore_case } => {
                 let t = fold_in(text(field), *ignore_case, &mut a);
@@ -539,11 +561,7 @@ impl Condition {
                 return times.len() >= need;
             }
             Condition::Utm { param, value, values, touch } => {
-                let ok = |v: &String| {
-                    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
-                    let v = fold_in(v, true, &mut a);
-                    value.iter().chain(values).any(|x| fold_in(x, true, &mut b) == v)
-                };
+                let ok = |v: &String| value.iter().chain(values).any(|x| same_text(v, x, true));
                 return push_touch(f, *touch, since, out, |t| {
                     t.utm.get(param.key()).is_some_and(ok)
                 });

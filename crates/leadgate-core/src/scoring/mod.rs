@@ -21,7 +21,7 @@ mod condition;
 pub mod pattern;
 mod read;
 
-pub(crate) use condition::fold;
+pub(crate) use condition::same_text;
 use condition::{number_text, Facts};
 pub use condition::{Condition, TouchScope, UtmParam};
 

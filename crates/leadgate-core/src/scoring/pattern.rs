@@ -5,8 +5,27 @@
 /// escape: a pattern cannot look for a literal `*` or `?`. Runs in O(pattern × text) at
 /// worst, without allocating.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard_from(pattern, text, literal_start(pattern))
+}
+
+/// The length of the literal start of `pattern`, before its first `*` or `?` (`/pricing` of
+/// `/pricing*`), for [`wildcard_from`].
+pub(crate) fn literal_start(pattern: &str) -> usize {
+    pattern.bytes().position(|c| matches!(c, b'*' | b'?')).unwrap_or(pattern.len())
+}
+
+/// [`wildcard_match`] with the length of the pattern's literal start known (for a pattern
+/// matched against many texts): a text without that start is settled at once, and so is one
+/// with it when the rest of the pattern is `*`.
+pub(crate) fn wildcard_from(pattern: &str, text: &str, literal: usize) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
+    if !t.starts_with(&p[..literal]) {
+        return false;
+    }
+    if p[literal..] == *b"*" {
+        return true;
+    }
+    let (mut pi, mut ti) = (literal, literal);
     // Where to resume after the last `*`: (pattern index after it, text index it covers to).
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -51,7 +70,7 @@ fn char_len(lead: u8) -> usize {
 /// already a path is returned without its query and fragment.
 pub fn url_path(url: &str) -> &str {
     let rest = match after_scheme(url) {
-        Some(after) => after.find('/').map_or("/", |j| &after[j..]),
+        Some(after) => after.bytes().position(|b| b == b'/').map_or("/", |j| &after[j..]),
         None => url,
     };
     let end = rest.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(rest.len());
@@ -140,6 +159,12 @@ mod tests {
             ("*@acme.*", "ada@acme.io", true),
             ("**", "x", true),
             ("a?c", "abbc", false),
+            ("/pricing*", "/pric", false),
+            ("/pricing*", "/pricing", true),
+            ("abc", "ab", false),
+            ("ab*c", "abXc", true),
+            ("ab*c", "ab", false),
+            ("ab?", "abé", true),
         ];
         for (pattern, text, want) in cases {
             assert_eq!(wildcard_match(pattern, text), want, "{pattern:?} on {text:?}");
