@@ -313,19 +313,43 @@ impl<'a> Facts<'a> {
     }
 
     /// Matches the recent page views up to `now` against every pattern of `matches` in one
-    /// pass (each view's path found and lower-cased once), adding the times of the views that
-    /// match to its `times`, oldest first.
+    /// pass, adding the times of the views that match to its `times`, oldest first. Views of
+    /// the same path match the same patterns: the paths of the last few distinct paths seen
+    /// are looked up, with what each pattern said of them, before a path is lower-cased and
+    /// matched.
     fn match_pages(&self, matches: &mut [PageMatch]) {
+        const RECENT: usize = 8;
         let views = self.context.recent_pages();
         for m in matches.iter_mut() {
             m.times.reserve(views.len());
         }
-        let mut buf = [0u8; 64];
+        let n = matches.len();
+        // The recent paths, and a row of `held` for each: whether each pattern matched it.
+        let mut recent: Vec<&str> = Vec::with_capacity(RECENT);
+        let mut held = vec![false; RECENT * n];
+        let (mut buf, mut added) = ([0u8; 64], 0);
         for view in views.iter().filter(|p| p.at <= self.now) {
             let path = url_path(&view.url);
-            let lower = fold_in(path, true, &mut buf);
-            for m in matches.iter_mut() {
-                if wildcard_from(&m.folded, if m.ignore_case { &lower } else { path }, m.literal) {
+            let row = recent.iter().position(|p| *p == path).unwrap_or_else(|| {
+                // The oldest path makes room once there are `RECENT`.
+                let row = added % RECENT;
+                added += 1;
+                match recent.get_mut(row) {
+                    Some(slot) => *slot = path,
+                    None => recent.push(path),
+                }
+                let lower = fold_in(path, true, &mut buf);
+                for (m, held) in matches.iter().zip(&mut held[row * n..]) {
+                    *held = wildcard_from(
+                        &m.folded,
+                        if m.ignore_case { &lower } else { path },
+                        m.literal,
+                    );
+                }
+                row
+            });
+            for (m, held) in matches.iter_mut().zip(&held[row * n..]) {
+                if *held {
                     m.times.push(view.at);
                 }
             }
@@ -427,17 +451,18 @@ pub(crate) fn same_text(a: &str, b: &str, ignore_case: bool) -> bool {
 /// lower-casing only when there is an upper-case letter is the same as always lower-casing).
 fn fold_in<'b>(text: &'b str, ignore_case: bool, buf: &'b mut [u8; 64]) -> Cow<'b, str> {
     let text = trimmed(text);
-    if ignore_case && text.is_ascii() {
-        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Cow::Borrowed(text);
-        }
-        if let Some(buf) = buf.get_mut(..text.len()) {
+    // Nothing to lower-case (the common case), seen in one pass.
+    if !ignore_case || !text.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        return Cow::Borrowed(text);
+    }
+    match buf.get_mut(..text.len()) {
+        Some(buf) if text.is_ascii() => {
             buf.copy_from_slice(text.as_bytes());
             buf.make_ascii_lowercase();
-            return Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default());
+            Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
         }
+        _ => fold(text, ignore_case),
     }
-    fold(text, ignore_case)
 }
 
 impl Condition {

@@ -487,7 +487,7 @@ fn push_int(out: &mut String, n: i64) {
             break;
         }
     }
-    digits[at..].iter().for_each(|d| out.push(char::from(*d)));
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// What the points of the rules that held come to, once the caps, the grade bands and the
