@@ -450,9 +450,8 @@ fn page_patterns_count_every_view_as_matching_each_alone_would() {
         }
     }
     let config = form(&("[".to_string() + &rules.join(",") + "]")).scoring;
-    let paths = [
-        "/a", "/A/x", "/b", "/B", "/c", "/C", "/d/x", "/e", "/aa", "/bb", "/x", "/Bx", "/c?q",
-    ];
+    let paths =
+        ["/a", "/A/x", "/b", "/B", "/c", "/C", "/d/x", "/e", "/aa", "/bb", "/x", "/Bx", "/c?q"];
     let mut context = VisitorContext::default();
     let mut seed = 7usize;
     for at in 0..100u64 {
