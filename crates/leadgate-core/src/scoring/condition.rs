@@ -314,9 +314,8 @@ impl<'a> Facts<'a> {
 
     /// Matches the recent page views up to `now` against every pattern of `matches` in one
     /// pass, adding the times of the views that match to its `times`, oldest first. Views of
-    /// the same path match the same patterns: the paths of the last few distinct paths seen
-    /// are looked up, with what each pattern said of them, before a path is lower-cased and
-    /// matched.
+    /// the same path match the same patterns: the last `RECENT` distinct paths are kept with
+    /// what each pattern said of them, so a view of one of them is not matched again.
     fn match_pages(&self, matches: &mut [PageMatch]) {
         const RECENT: usize = 8;
         let views = self.context.recent_pages();
