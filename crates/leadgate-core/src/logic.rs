@@ -10,7 +10,7 @@
 use crate::config::{ConfigError, ConfigErrorKind, FieldKind, FormConfig};
 use crate::context::VisitorContext;
 use crate::lead::{check_answer, FieldError, FieldValue, Lead};
-use crate::scoring::{fold, score, Condition};
+use crate::scoring::{same_text, score, Condition};
 use crate::time::Timestamp;
 
 /// Which steps and fields show for a set of answers, and which fields are required.
@@ -530,7 +530,7 @@ fn cannot_hold(c: &Condition, config: &FormConfig, never: &[bool]) -> bool {
     // Whether the answer to `field` can equal `value`.
     let can_be = |field: &str, value: &str, ignore_case: bool| {
         // Compared as the condition compares.
-        let same = |a: &str| fold(a, ignore_case) == fold(value, ignore_case);
+        let same = |a: &str| same_text(a, value, ignore_case);
         let Some(f) = config.field(field) else { return true };
         if missing(field) || value.trim().is_empty() {
             // A missing answer reads as "" (and an empty value matches one not given).

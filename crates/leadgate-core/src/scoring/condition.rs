@@ -2,7 +2,11 @@
 
 use serde::Serialize;
 
-use super::pattern::{host_of, in_domain, url_path, wildcard_match};
+use std::borrow::Cow;
+
+use super::pattern::{
+    host_of, in_domain, literal_start, trimmed, url_path, wildcard_from, wildcard_match,
+};
 use crate::config::{ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::{VisitorContext, CLICK_IDS};
 use crate::email::{classify, EmailClass, EmailClasses};
@@ -278,11 +282,11 @@ pub(crate) struct Facts<'a> {
     /// When the first and last touch happened (`now` when unknown).
     pub first_at: Timestamp,
     pub last_at: Timestamp,
-    /// The recent page views up to `now`, oldest first: (path, lower-cased path, time).
-    pages: Vec<(&'a str, std::borrow::Cow<'a, str>, Timestamp)>,
-    /// Page views already matched, by (pattern, ignore_case): the times of the matching views.
-    /// Rules often share a pattern; each is matched once per score.
-    matched: std::cell::RefCell<Vec<(String, bool, Vec<Timestamp>)>>,
+    /// The page patterns of the rules being scored (`ScoringConfig::page_patterns`): the first
+    /// page condition matches the page views against all of them in one pass.
+    pub patterns: &'a [(String, bool)],
+    /// Page views already matched, by pattern: each pattern is matched once per score.
+    matched: std::cell::RefCell<Vec<PageMatch<'a>>>,
     /// The last address classified, with its classes (rules often ask about the same one).
     classified: std::cell::Cell<Option<(&'a str, EmailClasses)>>,
     /// The live score and its config, for `score_at_least` and `grade_at_least` (none while
@@ -295,26 +299,62 @@ impl<'a> Facts<'a> {
         let at = |t: &Option<crate::context::Touch>| {
             t.as_ref().and_then(|t| Timestamp::parse_rfc3339(&t.at)).unwrap_or(now)
         };
-        let mut pages: Vec<_> = context
-            .recent_pages()
-            .iter()
-            .filter(|p| p.at <= now)
-            .map(|p| {
-                let path = url_path(&p.url);
-                (path, fold(path, true), p.at)
-            })
-            .collect();
-        sort_short(&mut pages, |p| p.2);
         Facts {
             lead,
             context,
             now,
             first_at: at(&context.first_touch),
             last_at: at(&context.last_touch),
-            pages,
+            patterns: &[],
             matched: std::cell::RefCell::new(Vec::new()),
             classified: std::cell::Cell::new(None),
             live: None,
+        }
+    }
+
+    /// Matches the recent page views up to `now` against every pattern of `matches` in one
+    /// pass, adding the times of the views that match to its `times`, oldest first. Views of
+    /// the same path match the same patterns: the last `RECENT` distinct paths are kept with
+    /// what each pattern said of them, so a view of one of them is not matched again.
+    fn match_pages(&self, matches: &mut [PageMatch]) {
+        const RECENT: usize = 8;
+        let views = self.context.recent_pages();
+        for m in matches.iter_mut() {
+            m.times.reserve(views.len());
+        }
+        let n = matches.len();
+        // The recent paths, and a row of `held` for each: whether each pattern matched it.
+        let mut recent: Vec<&str> = Vec::with_capacity(RECENT);
+        let mut held = vec![false; RECENT * n];
+        let (mut buf, mut added) = ([0u8; 64], 0);
+        for view in views.iter().filter(|p| p.at <= self.now) {
+            let path = url_path(&view.url);
+            let row = recent.iter().position(|p| *p == path).unwrap_or_else(|| {
+                // The oldest path makes room once there are `RECENT`.
+                let row = added % RECENT;
+                added += 1;
+                match recent.get_mut(row) {
+                    Some(slot) => *slot = path,
+                    None => recent.push(path),
+                }
+                let lower = fold_in(path, true, &mut buf);
+                for (m, held) in matches.iter().zip(&mut held[row * n..]) {
+                    *held = wildcard_from(
+                        &m.folded,
+                        if m.ignore_case { &lower } else { path },
+                        m.literal,
+                    );
+                }
+                row
+            });
+            for (m, held) in matches.iter_mut().zip(&held[row * n..]) {
+                if *held {
+                    m.times.push(view.at);
+                }
+            }
+        }
+        for m in matches {
+            sort_short(&mut m.times, |t| *t);
         }
     }
 
@@ -348,6 +388,29 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// The page views that match a `pages_matching_at_least` pattern.
+struct PageMatch<'a> {
+    /// The pattern as written, with its `ignore_case`: what the conditions look it up by.
+    pattern: Cow<'a, str>,
+    ignore_case: bool,
+    /// The pattern folded as `ignore_case` says, and the length of its literal start.
+    folded: Cow<'a, str>,
+    literal: usize,
+    /// When the matching views happened, oldest first.
+    times: Vec<Timestamp>,
+}
+
+impl<'a> PageMatch<'a> {
+    fn new(pattern: Cow<'a, str>, ignore_case: bool) -> Self {
+        let folded = match &pattern {
+            Cow::Borrowed(p) => fold(p, ignore_case),
+            Cow::Owned(p) => Cow::Owned(fold(p, ignore_case).into_owned()),
+        };
+        let literal = literal_start(&folded);
+        PageMatch { pattern, ignore_case, folded, literal, times: Vec::new() }
+    }
+}
+
 struct TouchView<'a> {
     at: Timestamp,
     referrer: Option<&'a str>,
@@ -356,14 +419,8 @@ struct TouchView<'a> {
 }
 
 /// Text compared as configured: trimmed, and lower-cased when case is ignored.
-pub(crate) fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
-    // Nothing to trim when both ends are visible ASCII (the common case, checked quickly).
-    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..0x7f).contains(b));
-    let text = if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
-        text
-    } else {
-        text.trim()
-    };
+pub(crate) fn fold(text: &str, ignore_case: bool) -> Cow<'_, str> {
+    let text = trimmed(text);
     let upper = |t: &str| {
         if t.is_ascii() {
             t.bytes().any(|b| b.is_ascii_uppercase())
@@ -372,25 +429,36 @@ pub(crate) fn fold(text: &str, ignore_case: bool) -> std::borrow::Cow<'_, str> {
         }
     };
     if ignore_case && upper(text) {
-        std::borrow::Cow::Owned(text.to_lowercase())
+        Cow::Owned(text.to_lowercase())
     } else {
-        std::borrow::Cow::Borrowed(text)
+        Cow::Borrowed(text)
+    }
+}
+
+/// Whether `a` and `b` are the same once folded (`fold(a) == fold(b)`), without folding
+/// ASCII text.
+pub(crate) fn same_text(a: &str, b: &str, ignore_case: bool) -> bool {
+    let (a, b) = (trimmed(a), trimmed(b));
+    match ignore_case {
+        false => a == b,
+        true if a.is_ascii() && b.is_ascii() => a.eq_ignore_ascii_case(b),
+        true => fold(a, true) == fold(b, true),
     }
 }
 
 /// [`fold`] that lower-cases short ASCII text into `buf` instead of allocating (for ASCII,
 /// lower-casing only when there is an upper-case letter is the same as always lower-casing).
-fn fold_in<'b>(
-    text: &'b str,
-    ignore_case: bool,
-    buf: &'b mut [u8; 64],
-) -> std::borrow::Cow<'b, str> {
-    let trimmed = text.trim();
-    match buf.get_mut(..trimmed.len()) {
-        Some(buf) if ignore_case && trimmed.is_ascii() => {
-            buf.copy_from_slice(trimmed.as_bytes());
+fn fold_in<'b>(text: &'b str, ignore_case: bool, buf: &'b mut [u8; 64]) -> Cow<'b, str> {
+    let text = trimmed(text);
+    // Nothing to lower-case (the common case), seen in one pass.
+    if !ignore_case || !text.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        return Cow::Borrowed(text);
+    }
+    match buf.get_mut(..text.len()) {
+        Some(buf) if text.is_ascii() => {
+            buf.copy_from_slice(text.as_bytes());
             buf.make_ascii_lowercase();
-            std::borrow::Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
+            Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
         }
         _ => fold(text, ignore_case),
     }
@@ -433,11 +501,11 @@ impl Condition {
         let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
         let holds = match self {
             Condition::Equals { field, value, ignore_case } => {
-                fold_in(text(field), *ignore_case, &mut a) == fold_in(value, *ignore_case, &mut b)
+                same_text(text(field), value, *ignore_case)
             }
             Condition::OneOf { field, values, ignore_case } => {
-                let t = fold_in(text(field), *ignore_case, &mut a);
-                values.iter().any(|v| fold_in(v, *ignore_case, &mut b) == t)
+                let t = text(field);
+                values.iter().any(|v| same_text(t, v, *ignore_case))
             }
             Condition::Contains { field, value, ignore_case } => {
                 let t = fold_in(text(field), *ignore_case, &mut a);
@@ -487,22 +555,29 @@ impl Condition {
             Condition::SecondsOnSiteAtLeast { seconds } => f.context.seconds_on_site >= *seconds,
             Condition::PagesMatchingAtLeast { pattern, count, ignore_case } => {
                 let mut matched = f.matched.borrow_mut();
-                let known = matched.iter().position(|(p, i, _)| p == pattern && i == ignore_case);
-                let index = known.unwrap_or_else(|| {
-                    let folded = fold(pattern, *ignore_case);
-                    let times = f
-                        .pages
-                        .iter()
-                        .filter(|(exact, lower, _)| {
-                            wildcard_match(&folded, if *ignore_case { lower } else { exact })
-                        })
-                        .map(|p| p.2)
-                        .collect();
-                    matched.push((pattern.clone(), *ignore_case, times));
-                    matched.len() - 1
-                });
+                let find = |m: &[PageMatch]| {
+                    m.iter().position(|m| m.pattern == *pattern && m.ignore_case == *ignore_case)
+                };
+                let index = match find(&matched) {
+                    Some(index) => index,
+                    None => {
+                        // The first page condition matches all the rules' patterns in one
+                        // pass; one that is not among them (a form's logic) gets a pass of
+                        // its own.
+                        let start = matched.len();
+                        if start == 0 {
+                            matched.extend(f.patterns.iter().map(|(p, i)| PageMatch::new(p.into(), *i)));
+                        }
+                        let index = find(&matched).unwrap_or_else(|| {
+                            matched.push(PageMatch::new(pattern.clone().into(), *ignore_case));
+                            matched.len() - 1
+                        });
+                        f.match_pages(&mut matched[start..]);
+                        index
+                    }
+                };
                 // The times are in order: those from `since` on are the end of the list.
-                let times = &matched[index].2;
+                let times = &matched[index].times;
                 let times = &times[times.partition_point(|at| *at < since)..];
                 let need = (*count).max(1) as usize;
                 // The first occurrence is the view that reached the count.
@@ -510,11 +585,7 @@ impl Condition {
                 return times.len() >= need;
             }
             Condition::Utm { param, value, values, touch } => {
-                let ok = |v: &String| {
-                    let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
-                    let v = fold_in(v, true, &mut a);
-                    value.iter().chain(values).any(|x| fold_in(x, true, &mut b) == v)
-                };
+                let ok = |v: &String| value.iter().chain(values).any(|x| same_text(v, x, true));
                 return push_touch(f, *touch, since, out, |t| {
                     t.utm.get(param.key()).is_some_and(ok)
                 });
@@ -897,6 +968,17 @@ impl Condition {
         inner.iter().for_each(|c| c.fields_into(out));
     }
 
+    /// Adds the `pages_matching_at_least` patterns of the condition (with their
+    /// `ignore_case`) that `out` does not have yet.
+    pub(crate) fn page_patterns_into(&self, out: &mut Vec<(String, bool)>) {
+        if let Condition::PagesMatchingAtLeast { pattern, ignore_case, .. } = self {
+            if !out.iter().any(|(p, i)| p == pattern && i == ignore_case) {
+                out.push((pattern.clone(), *ignore_case));
+            }
+        }
+        self.parts().1.iter().for_each(|c| c.page_patterns_into(out));
+    }
+
     /// Whether the condition reads the live score (`score_at_least`, `grade_at_least`).
     pub fn reads_score(&self) -> bool {
         matches!(self, Condition::ScoreAtLeast { .. } | Condition::GradeAtLeast { .. })
@@ -939,8 +1021,28 @@ fn push_touch(
 
 /// Reads a number as people type it: `1200`, `1,200`, ` 1 200 `, `12.5`, `+5`.
 fn number(value: Option<&FieldValue>) -> Option<f64> {
-    let text: String = value?.as_text().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    crate::json::parse_number(text.strip_prefix('+').unwrap_or(&text))
+    let text = value?.as_text();
+    // Without the separators (ASCII, so dropping their bytes keeps the UTF-8 whole), in `buf`
+    // when it fits.
+    let kept = |b: &u8| !matches!(b, b',' | b'_' | b' ');
+    let mut buf = [0u8; 64];
+    let owned: Vec<u8>;
+    let bytes = match buf.get_mut(..text.len()) {
+        Some(buf) => {
+            let mut n = 0;
+            for b in text.bytes().filter(kept) {
+                buf[n] = b;
+                n += 1;
+            }
+            &buf[..n]
+        }
+        None => {
+            owned = text.bytes().filter(kept).collect();
+            &owned
+        }
+    };
+    let text = std::str::from_utf8(bytes).ok()?;
+    crate::json::parse_number(text.strip_prefix('+').unwrap_or(text))
 }
 
 /// Sorts a short slice by `key`, stably (insertion sort). The slices here hold at most a

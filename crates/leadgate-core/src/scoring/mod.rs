@@ -21,7 +21,7 @@ mod condition;
 pub mod pattern;
 mod read;
 
-pub(crate) use condition::fold;
+pub(crate) use condition::same_text;
 use condition::{number_text, Facts};
 pub use condition::{Condition, TouchScope, UtmParam};
 
@@ -84,6 +84,12 @@ pub struct ScoringConfig {
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     pub(crate) reasons: Vec<String>,
+    /// The distinct `pages_matching_at_least` patterns of the rules (with their
+    /// `ignore_case`), so that scoring matches the page views against all of them in one pass;
+    /// made once when the config is loaded.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub(crate) page_patterns: Vec<(String, bool)>,
 }
 
 impl Default for ScoringConfig {
@@ -101,6 +107,7 @@ impl Default for ScoringConfig {
             stages: None,
             model_id: String::new(),
             reasons: Vec::new(),
+            page_patterns: Vec::new(),
         }
     }
 }
@@ -349,7 +356,8 @@ pub fn score(
     config: &ScoringConfig,
     now: Timestamp,
 ) -> Score {
-    let facts = Facts::new(lead, context, now);
+    let mut facts = Facts::new(lead, context, now);
+    facts.patterns = &config.page_patterns;
     // Each group once, with its decay and its sum (a name no group has gets a slot on its
     // first hit).
     let mut sums: Vec<(&str, Option<&Decay>, i64)> = Vec::new();
@@ -358,7 +366,7 @@ pub fn score(
             sums.push((name, config.groups.get(name).and_then(|g| g.decay.as_ref()), 0));
         }
     }
-    let mut hits = Vec::new();
+    let mut hits = Vec::with_capacity(config.rules.len());
     let mut times = Vec::new();
     // The last evidence of several occurrences that decayed, with its half-life and what it
     // kept: rules on the same pages share it, and `exp2` is not cheap.
@@ -406,12 +414,12 @@ pub fn score(
         };
         if n > 1 {
             reason.push_str(" (×");
-            reason.push_str(&n.to_string());
+            push_int(&mut reason, n);
             reason.push(')');
         }
         if points != raw {
             reason.push_str(if half_life.is_some() { " (was " } else { " (capped from " });
-            reason.push_str(&raw.to_string());
+            push_int(&mut reason, raw);
             reason.push(')');
         }
         let slot = slot.unwrap_or_else(|| {
@@ -463,6 +471,23 @@ pub fn score(
         hits,
         model,
     }
+}
+
+/// Appends `n` in decimal, as `n.to_string()` writes it (without a `String` in between).
+fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let (mut digits, mut at, mut rest) = ([0u8; 20], 20, n.unsigned_abs());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// What the points of the rules that held come to, once the caps, the grade bands and the
@@ -561,9 +586,9 @@ fn cap(points: i64, min: Option<i64>, max: Option<i64>) -> Option<(i64, &'static
 fn cap_line(group: &str, points: i64, (limit, words): (i64, &str)) -> RuleHit {
     let mut reason = String::from(group);
     reason.push_str(words);
-    reason.push_str(&limit.to_string());
+    push_int(&mut reason, limit);
     reason.push_str(" (were ");
-    reason.push_str(&points.to_string());
+    push_int(&mut reason, points);
     reason.push(')');
     let mut rule = String::from("cap:");
     rule.push_str(group);
@@ -696,6 +721,10 @@ impl ScoringConfig {
         self.model_id = String::new();
         self.model_id = self.model_id();
         self.reasons = self.rules.iter().map(Rule::reason).collect();
+        self.page_patterns.clear();
+        for rule in &self.rules {
+            rule.when.page_patterns_into(&mut self.page_patterns);
+        }
     }
 
     pub(crate) fn validate(&self, form: &FormConfig) -> Result<(), ConfigError> {

@@ -5,8 +5,27 @@
 /// escape: a pattern cannot look for a literal `*` or `?`. Runs in O(pattern × text) at
 /// worst, without allocating.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard_from(pattern, text, literal_start(pattern))
+}
+
+/// The length of the literal start of `pattern`, before its first `*` or `?` (`/pricing` of
+/// `/pricing*`), for [`wildcard_from`].
+pub(crate) fn literal_start(pattern: &str) -> usize {
+    pattern.bytes().position(|c| matches!(c, b'*' | b'?')).unwrap_or(pattern.len())
+}
+
+/// [`wildcard_match`] with the length of the pattern's literal start known (for a pattern
+/// matched against many texts): a text without that start is settled at once, and so is one
+/// with it when the rest of the pattern is `*`.
+pub(crate) fn wildcard_from(pattern: &str, text: &str, literal: usize) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
+    if !t.starts_with(&p[..literal]) {
+        return false;
+    }
+    if p[literal..] == *b"*" {
+        return true;
+    }
+    let (mut pi, mut ti) = (literal, literal);
     // Where to resume after the last `*`: (pattern index after it, text index it covers to).
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -50,12 +69,8 @@ fn char_len(lead: u8) -> usize {
 /// The path of a URL (`https://x.com/pricing?a=1#b` gives `/pricing`); a text that is
 /// already a path is returned without its query and fragment.
 pub fn url_path(url: &str) -> &str {
-    // A byte scan: `str::find("://")` sets up a two-way searcher for every page view.
-    let rest = match url.as_bytes().windows(3).position(|w| w[0] == b':' && w[1..] == *b"//") {
-        Some(i) => {
-            let after = &url[i + 3..];
-            after.find('/').map_or("/", |j| &after[j..])
-        }
+    let rest = match after_scheme(url) {
+        Some(after) => after.bytes().position(|b| b == b'/').map_or("/", |j| &after[j..]),
         None => url,
     };
     let end = rest.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(rest.len());
@@ -63,6 +78,24 @@ pub fn url_path(url: &str) -> &str {
         "/"
     } else {
         &rest[..end]
+    }
+}
+
+/// What follows the first `://` (the scheme's) in `url`, if there is one.
+fn after_scheme(url: &str) -> Option<&str> {
+    // A byte scan: `str::find("://")` sets up a two-way searcher for every page view.
+    let i = url.as_bytes().windows(3).position(|w| w[0] == b':' && w[1..] == *b"//")?;
+    Some(&url[i + 3..])
+}
+
+/// `text` without the white space at its ends; quick when both ends are visible ASCII (the
+/// common case: nothing to trim).
+pub(crate) fn trimmed(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..0x7f).contains(b));
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
     }
 }
 
@@ -74,18 +107,23 @@ pub fn url_host(url: &str) -> String {
 
 /// The host of a URL as written (not lower-cased: [`in_domain`] ignores case anyway).
 pub(crate) fn host_of(url: &str) -> &str {
-    let rest = url.trim().split_once("://").map_or(url.trim(), |(_, r)| r);
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let url = trimmed(url);
+    let rest = after_scheme(url).unwrap_or(url);
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
     let host = &rest[..end];
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = host.split(':').next().unwrap_or_default();
+    let host = &host[..host.bytes().position(|b| b == b':').unwrap_or(host.len())];
     host.trim_end_matches('.')
 }
 
 /// Whether `host` is `domain` or one of its subdomains (`news.example.com` is in
 /// `example.com`; `badexample.com` is not).
 pub fn in_domain(host: &str, domain: &str) -> bool {
-    let domain = domain.trim().trim_start_matches("*.").trim_end_matches('.').as_bytes();
+    let mut domain = trimmed(domain);
+    while let Some(rest) = domain.strip_prefix("*.") {
+        domain = rest;
+    }
+    let domain = domain.trim_end_matches('.').as_bytes();
     let host = host.as_bytes();
     let Some(cut) = host.len().checked_sub(domain.len()) else { return false };
     !domain.is_empty()
@@ -121,6 +159,12 @@ mod tests {
             ("*@acme.*", "ada@acme.io", true),
             ("**", "x", true),
             ("a?c", "abbc", false),
+            ("/pricing*", "/pric", false),
+            ("/pricing*", "/pricing", true),
+            ("abc", "ab", false),
+            ("ab*c", "abXc", true),
+            ("ab*c", "ab", false),
+            ("ab?", "abé", true),
         ];
         for (pattern, text, want) in cases {
             assert_eq!(wildcard_match(pattern, text), want, "{pattern:?} on {text:?}");

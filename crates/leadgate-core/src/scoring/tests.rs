@@ -420,3 +420,62 @@ fn hits_that_are_not_the_models_are_refused() {
     assert_eq!(scorer.score(["cto", "cto"]), None);
     assert_eq!(scorer.score([]).map(|t| t.total), Some(0));
 }
+
+#[test]
+fn numbers_in_reasons_as_to_string_writes_them() {
+    for n in [0, 1, -1, 9, 10, -10, 99, 1_200, -1_000_000_000, i64::MAX, i64::MIN] {
+        let mut out = String::from("x");
+        push_int(&mut out, n);
+        assert_eq!(out, "x".to_string() + &n.to_string());
+    }
+}
+
+#[test]
+fn page_patterns_count_every_view_as_matching_each_alone_would() {
+    // More distinct paths than the matcher keeps in mind, revisited out of order, in both
+    // cases; one rule per pattern and case setting, each counting its views.
+    let patterns = ["/a*", "/B*", "/b*", "/?/x", "*x*", "/c"];
+    let mut rules = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        for exact in [false, true] {
+            rules.push(
+                String::from(r#"{"id": "p"#)
+                    + &(2 * i + usize::from(exact)).to_string()
+                    + r#"", "points": 1, "repeatable": true, "when": {"op": "pages_matching_at_least", "pattern": ""#
+                    + p
+                    + r#"", "ignore_case": "#
+                    + if exact { "false" } else { "true" }
+                    + "}}",
+            );
+        }
+    }
+    let config = form(&("[".to_string() + &rules.join(",") + "]")).scoring;
+    let paths =
+        ["/a", "/A/x", "/b", "/B", "/c", "/C", "/d/x", "/e", "/aa", "/bb", "/x", "/Bx", "/c?q"];
+    let mut context = VisitorContext::default();
+    let mut seed = 7usize;
+    for at in 0..100u64 {
+        seed = (seed * 31 + 11) % 97;
+        let url = String::from("https://example.com") + paths[seed % paths.len()];
+        context.pages.push(crate::context::PageView { url, at: Timestamp(at) });
+    }
+    let got = score(&Lead::default(), &context, &config, Timestamp(1_000));
+    for (i, p) in patterns.iter().enumerate() {
+        for exact in [false, true] {
+            let id = "p".to_string() + &(2 * i + usize::from(exact)).to_string();
+            let want = context
+                .pages
+                .iter()
+                .filter(|v| {
+                    let path = pattern::url_path(&v.url);
+                    match exact {
+                        true => pattern::wildcard_match(p, path),
+                        false => pattern::wildcard_match(&p.to_lowercase(), &path.to_lowercase()),
+                    }
+                })
+                .count() as u32;
+            let times = got.hits.iter().find(|h| h.rule == id).map_or(0, |h| h.times);
+            assert_eq!(times, want, "{p} (exact: {exact})");
+        }
+    }
+}
