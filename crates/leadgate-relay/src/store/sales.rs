@@ -247,28 +247,17 @@ impl Deferred {
 }
 
 /// Adds a change to the running job's (written at the batch's commit; see [`Deferred`]).
-pub(crate) fn apply(db: &mut dyn Db, change: &Delta) -> Result<(), StoreError> {
-    db.deferred().job.merge(change.clone());
+pub(crate) fn apply(db: &mut dyn Db, change: Delta) -> Result<(), StoreError> {
+    db.deferred().job.merge(change);
     Ok(())
 }
 
 /// Writes a change to the aggregates now.
 pub(crate) fn apply_now(db: &mut dyn Db, change: &Delta) -> Result<(), StoreError> {
-    let columns = COUNTER_COLUMNS.join(", ");
-    let params: Vec<String> = (7..7 + COUNTER_COLUMNS.len()).map(|i| format!("${i}")).collect();
-    let updates: Vec<String> =
-        COUNTER_COLUMNS.iter().map(|c| format!("{c} = agg.{c} + excluded.{c}")).collect();
-    let sql = format!(
-        "INSERT INTO agg (form_id, model, day, dim, k1, k2, {columns})
-         VALUES ($1, $2, $3, $4, $5, $6, {})
-         ON CONFLICT (dim, day, form_id, model, k1, k2) DO UPDATE SET {}",
-        params.join(", "),
-        updates.join(", ")
-    );
     for (key, counters) in &change.counts {
         let mut values = key_args(key);
         values.extend(counters.values().into_iter().map(Arg::Int));
-        db.execute(&sql, &values)?;
+        db.execute(&UPSERT_AGG, &values)?;
     }
     for ((key, status, reason), n) in &change.reasons {
         let mut values = key_args(key);
@@ -294,6 +283,21 @@ pub(crate) fn apply_now(db: &mut dyn Db, change: &Delta) -> Result<(), StoreErro
     }
     Ok(())
 }
+
+/// The upsert of one counter row (built once: every batch runs it).
+static UPSERT_AGG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = COUNTER_COLUMNS.join(", ");
+    let params: Vec<String> = (7..7 + COUNTER_COLUMNS.len()).map(|i| format!("${i}")).collect();
+    let updates: Vec<String> =
+        COUNTER_COLUMNS.iter().map(|c| format!("{c} = agg.{c} + excluded.{c}")).collect();
+    format!(
+        "INSERT INTO agg (form_id, model, day, dim, k1, k2, {columns})
+         VALUES ($1, $2, $3, $4, $5, $6, {})
+         ON CONFLICT (dim, day, form_id, model, k1, k2) DO UPDATE SET {}",
+        params.join(", "),
+        updates.join(", ")
+    )
+});
 
 fn key_args(key: &AggKey) -> Vec<Arg> {
     vec![
@@ -336,7 +340,7 @@ fn set_facts(
             id
         ],
     )?;
-    apply(db, &delta(Some(&old.contributions()), Some(&new.contributions())))
+    apply(db, delta(Some(&old.contributions()), Some(&new.contributions())))
 }
 
 /// Counts a lead's first accepted delivery (called in the transaction that records it).
@@ -373,7 +377,7 @@ pub(crate) fn count_events(
         };
         change.merge(Delta { counts: vec![(key, c)], ..Delta::default() });
     }
-    apply(db, &change)
+    apply(db, change)
 }
 
 /// The day part of an RFC 3339 time.

@@ -352,22 +352,47 @@ pub(crate) enum Dialect {
 impl Dialect {
     /// The shared statement `sql` in this dialect (see the module's table).
     pub(crate) fn rewrite(self, sql: &str) -> Cow<'_, str> {
-        match self {
-            Dialect::Sqlite if sql.contains(['$', '{']) => Cow::Owned(
-                sql.replace('$', "?")
-                    .replace("{seq}", "rowid")
-                    .replace("{skip_locked}", "")
-                    .replace("{for_update}", "")
-                    .replace("{collate_c}", ""),
-            ),
-            Dialect::Postgres if sql.contains('{') => Cow::Owned(
-                sql.replace("{seq}", "seq")
-                    .replace("{skip_locked}", "FOR UPDATE SKIP LOCKED")
-                    .replace("{for_update}", "FOR UPDATE")
-                    .replace("{collate_c}", "COLLATE \"C\""),
-            ),
-            _ => Cow::Borrowed(sql),
+        // Bytes, not chars: both marks are ASCII, and a `&[char]` pattern is searched a
+        // char at a time. One pass, one allocation: the writer rewrites every statement it
+        // runs, and five `str::replace`s cost intake ~6 µs a lead.
+        let mark = |b: &u8| *b == b'{' || (*b == b'$' && self == Dialect::Sqlite);
+        let Some(first) = sql.bytes().position(|b| mark(&b)) else {
+            return Cow::Borrowed(sql);
+        };
+        let mut out = String::with_capacity(sql.len() + 32);
+        out.push_str(&sql[..first]);
+        let mut rest = &sql[first..];
+        while let Some(at) = rest.bytes().position(|b| mark(&b)) {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            if let Some(tail) = rest.strip_prefix('$') {
+                out.push('?');
+                rest = tail;
+            } else if let Some((word, tail)) =
+                rest[1..].split_once('}').and_then(|(name, tail)| Some((self.word(name)?, tail)))
+            {
+                out.push_str(word);
+                rest = tail;
+            } else {
+                out.push('{');
+                rest = &rest[1..];
+            }
         }
+        out.push_str(rest);
+        Cow::Owned(out)
+    }
+
+    /// What `{name}` in a shared statement is in this dialect.
+    fn word(self, name: &str) -> Option<&'static str> {
+        Some(match (self, name) {
+            (Dialect::Sqlite, "seq") => "rowid",
+            (Dialect::Sqlite, "skip_locked" | "for_update" | "collate_c") => "",
+            (Dialect::Postgres, "seq") => "seq",
+            (Dialect::Postgres, "skip_locked") => "FOR UPDATE SKIP LOCKED",
+            (Dialect::Postgres, "for_update") => "FOR UPDATE",
+            (Dialect::Postgres, "collate_c") => "COLLATE \"C\"",
+            _ => return None,
+        })
     }
 
     /// The statement that opens a write transaction.
@@ -433,6 +458,13 @@ mod tests {
             assert_eq!(dialect.rewrite(sql), want, "{dialect:?}");
         }
         assert!(matches!(Dialect::Sqlite.rewrite("SELECT 1"), Cow::Borrowed(_)));
+        // Braces that are no placeholder stay as they are (JSON in a literal, say).
+        let json = "SELECT '{\"a\":{}}' || $1 FROM t {for_update} {";
+        assert_eq!(Dialect::Sqlite.rewrite(json), "SELECT '{\"a\":{}}' || ?1 FROM t  {");
+        assert_eq!(
+            Dialect::Postgres.rewrite(json),
+            "SELECT '{\"a\":{}}' || $1 FROM t FOR UPDATE {"
+        );
     }
 
     #[test]
