@@ -16,8 +16,9 @@ if (!dir) {
 }
 const release = (process.env.TRUNK_PROFILE ?? "release") === "release";
 const file = join(dir, "leadgate.js");
+const MARK = "/*leadgate*/";
 let glue = readFileSync(file, "utf8");
-if (glue.startsWith("/*leadgate*/")) process.exit(0);
+if (glue.startsWith(MARK)) process.exit(0);
 const removed = release ? shrinkGlue(join(dir, "leadgate_bg.wasm"), file) : [];
 glue = readFileSync(file, "utf8");
 
@@ -28,7 +29,6 @@ glue = readFileSync(file, "utf8");
 // connect-src), "http" (an error status), "compile" (a CSP, a broken file) or "start". Nothing
 // is attached to the element, so the marketer's fallback content inside it stays visible;
 // elements added later get the same treatment.
-const MARK = "/*leadgate*/";
 const wrapped = `${MARK}(function(){"use strict";
 if(window.leadgate&&window.leadgate.loaded)return;
 window.leadgate=Object.assign(window.leadgate||{},{loaded:true});

@@ -7,7 +7,7 @@ use leadgate_relay::{new_secret, recount, replay, run, Cli, Command, RelayError}
 
 /// mimalloc instead of glibc's malloc: intake allocates and frees a great deal per lead
 /// (hyper's read buffers, JSON, SQL values), and glibc's `malloc_consolidate` showed up in
-/// the profile. Measured in RELAY.md ("Scale").
+/// the profile. Measured in RELAY.md ("Load and crash tests").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

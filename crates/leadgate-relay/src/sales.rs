@@ -809,7 +809,8 @@ impl LeadFacts {
     }
 }
 
-/// A change to the aggregates: signed amounts per row.
+/// A change to the aggregates: signed amounts per row. Each list is sorted by its key and has
+/// no zero rows, as [`delta`] makes it; [`Delta::merge`] relies on that.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
     /// Counter rows and what to add to them.
