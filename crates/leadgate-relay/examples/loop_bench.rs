@@ -126,7 +126,7 @@ fn main() {
                 payload,
             };
             let store = store.clone();
-            pending.push(tokio::spawn(async move { store.insert(new).await.unwrap() }));
+            pending.push(tokio::spawn(async move { store.insert(Box::new(new)).await.unwrap() }));
             if pending.len() >= 256 {
                 for p in pending.drain(..) {
                     p.await.unwrap();

@@ -13,6 +13,9 @@
 //! database's bytes per lead. The same table is measured at 100,000 leads on the way to a
 //! larger LEADS, so growth can be judged (flat or linear).
 //!
+//! `million --samples DIR N`: writes N demo payloads, as the relay stores them, to DIR (what
+//! the stored payloads' zstd dictionary is trained on: `store/packed.rs`).
+//!
 //! `MILLION_RSS_CAP_MB` (default 8000): the relay is killed (and restarted on the same
 //! database) if its RSS passes this during the CSV export, so a buffering export can't take
 //! the machine's memory; the table then says so.
@@ -223,6 +226,19 @@ fn lead(config: &FormConfig, run: u32, n: u32, now: Timestamp) -> (String, Strin
     let fill_ms = if spam { 800 } else { 3000 + dice.below(60_000) };
     json["meta"] = json!({"honeypot": "", "fill_ms": fill_ms});
     (id, json.to_string(), payload.score.qualified, spam)
+}
+
+/// `million --samples DIR N`: N demo payloads as the relay stores them (`store/packed.rs`
+/// trains its zstd dictionary on these), one file each.
+fn write_samples(config: &FormConfig, dir: &Path, n: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let now = Timestamp(now_ms());
+    for i in 0..n {
+        let (_, body, _, _) = lead(config, 1, i, now);
+        let payload: LeadPayload = serde_json::from_str(&body).unwrap();
+        let json = serde_json::to_string(&payload).unwrap();
+        std::fs::write(dir.join(format!("{i:06}.json")), json).unwrap();
+    }
 }
 
 fn free_port() -> u16 {
@@ -762,6 +778,10 @@ fn main() {
     let form_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo/contact.json");
     let form_path = form_path.canonicalize().expect("demo/contact.json");
     let config = FormConfig::from_json(&std::fs::read_to_string(&form_path).unwrap()).unwrap();
+    if args.get(1).is_some_and(|a| a == "--samples") {
+        write_samples(&config, Path::new(&bin), leads);
+        return;
+    }
     let dir = tempfile::Builder::new().prefix("leadgate-million-").tempdir().unwrap();
     // `MILLION_KEEP=1`: the database file stays (its path is printed) for a look inside.
     let (dir, _removed_at_end) = if std::env::var_os("MILLION_KEEP").is_some() {

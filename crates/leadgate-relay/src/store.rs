@@ -511,7 +511,7 @@ impl Store {
     /// the transaction committed. The lead's id is the primary key, so this holds across
     /// relays sharing one PostgreSQL database too (the second insert waits for the first's
     /// commit, then finds it).
-    pub async fn insert(&self, lead: NewLead) -> Result<Insert, StoreError> {
+    pub async fn insert(&self, lead: Box<NewLead>) -> Result<Insert, StoreError> {
         let json = serde_json::to_string(&lead.payload).map_err(StoreError::Encode)?;
         // Packed here, on the runtime's threads, not on the one writer thread.
         let packed = packed::pack(&json)?;

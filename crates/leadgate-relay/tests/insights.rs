@@ -366,7 +366,7 @@ fn backtests_from_rule_hits_equal_backtests_from_payloads() {
             deliveries: Vec::new(),
             payload: payload.clone(),
         };
-        runtime.block_on(store.insert(new)).unwrap();
+        runtime.block_on(store.insert(Box::new(new))).unwrap();
         stored += usize::from(n % 13 != 0);
         if n % 3 != 2 {
             let won = n % 2 == 0;

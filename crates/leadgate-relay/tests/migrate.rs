@@ -146,6 +146,18 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
             )
             .unwrap();
         assert_eq!(index, 1, "{file}: the per-webhook queue index was added");
+        // One time-order index on leads, not two (step 4 dropped the arrival index).
+        let time_indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'
+                 AND name LIKE 'leads_received%' ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(time_indexes, ["leads_received_id"], "{file}");
         // The old leads are in the aggregates (filled in when the store opened): the dashboard
         // counts all four, and a recount agrees.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
