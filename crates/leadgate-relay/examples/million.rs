@@ -220,7 +220,13 @@ fn lead(config: &FormConfig, run: u32, n: u32, now: Timestamp) -> (String, Strin
     context.pages.sort_by_key(|p| p.at);
     context.pages_seen = pages as u32 + dice.below(4) as u32;
     let id = id_of(run, n);
-    let payload = LeadPayload::build(config, id.clone(), lead, context, now);
+    let mut payload = LeadPayload::build(config, id.clone(), lead.clone(), context.clone(), now);
+    // The demo form asks for a phone number from 60 points (`required_if`): a visitor who
+    // got there gave one.
+    if payload.score.total >= 60 && !lead.fields.contains_key("phone") {
+        lead.fields.insert("phone".into(), text(format!("+1 555 {:04}", dice.below(10_000))));
+        payload = LeadPayload::build(config, id.clone(), lead, context, now);
+    }
     let mut json = serde_json::to_value(&payload).unwrap();
     let spam = dice.pct() == 0;
     let fill_ms = if spam { 800 } else { 3000 + dice.below(60_000) };
