@@ -126,8 +126,8 @@ proptest! {
     fn decay_never_increases_points(lead in lead(), context in context(), half_life in 0.01f64..400.0, later in 0..DAY * 400) {
         let plain = score(&lead, &context, &model(None).scoring, Timestamp(NOW));
         let decayed = score(&lead, &context, &model(Some(half_life)).scoring, Timestamp(NOW));
-        prop_assert_eq!(plain.hits.len(), decayed.hits.iter().filter(|h| h.rule != "cap:engagement").count()
-            + usize::from(plain.hits.iter().any(|h| h.rule == "cap:engagement")));
+        prop_assert_eq!(plain.hits.len(), decayed.hits.iter().filter(|h| &*h.rule != "cap:engagement").count()
+            + usize::from(plain.hits.iter().any(|h| &*h.rule == "cap:engagement")));
         for (p, d) in plain.hits.iter().zip(&decayed.hits).filter(|(p, _)| !p.rule.starts_with("cap:")) {
             prop_assert_eq!(&p.rule, &d.rule);
             prop_assert!(d.points.abs() <= p.points.abs(), "{} went from {} to {}", p.rule, p.points, d.points);
@@ -138,9 +138,9 @@ proptest! {
         at_end.pages.retain(|p| p.at.0 <= NOW);
         let then = score(&lead, &at_end, &model(Some(half_life)).scoring, Timestamp(NOW));
         let after = score(&lead, &at_end, &model(Some(half_life)).scoring, Timestamp(NOW + later));
-        for h in after.hits.iter().filter(|h| h.group == "engagement" && !h.rule.starts_with("cap:")) {
+        for h in after.hits.iter().filter(|h| &*h.group == "engagement" && !h.rule.starts_with("cap:")) {
             let before = then.hits.iter().find(|b| b.rule == h.rule).map_or(0, |b| b.points);
-            prop_assert!(h.points.abs() <= before.abs() || h.rule == "visits" || h.rule == "ads" || h.rule == "g2",
+            prop_assert!(h.points.abs() <= before.abs() || &*h.rule == "visits" || &*h.rule == "ads" || &*h.rule == "g2",
                 "{} grew from {} to {}", h.rule, before, h.points);
         }
     }
@@ -162,7 +162,7 @@ proptest! {
         let before = score(&lead, &context, &model.scoring, Timestamp(now));
         let after = score(&lead, &context, &draft.scoring, Timestamp(now));
         let scorer = draft.scoring.hit_scorer(&model.scoring).unwrap();
-        let tally = scorer.score(before.hits.iter().map(|h| h.rule.as_str())).unwrap();
+        let tally = scorer.score(before.hits.iter().map(|h| &*h.rule)).unwrap();
         prop_assert_eq!(
             (tally.total, tally.qualified(), tally.stage, tally.disqualified),
             (after.total, after.qualified, after.stage, after.disqualified)

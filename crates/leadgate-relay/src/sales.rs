@@ -736,7 +736,7 @@ impl LeadFacts {
             qualified: score.qualified,
             spam,
             mismatch,
-            hits: score.hits.iter().map(|h| (h.rule.clone(), h.points)).collect(),
+            hits: score.hits.iter().map(|h| (h.rule.to_string(), h.points)).collect(),
             forwarded: false,
             sales: SalesState::default(),
         }

@@ -897,8 +897,8 @@ impl Store {
                         .map(|p| p.score.hits),
                 };
                 for h in hits.unwrap_or_default() {
-                    if rules.contains(&h.rule) && !found.contains_key(&h.rule) {
-                        found.insert(h.rule, h.reason);
+                    if rules.iter().any(|r| **r == *h.rule) && !found.contains_key(&*h.rule) {
+                        found.insert(h.rule.to_string(), h.reason.to_string());
                     }
                 }
             }

@@ -6,6 +6,8 @@
 //! time and returns a [`Score`] whose [`RuleHit`]s add up to its total exactly: decay is
 //! rounded per hit, and caps are hits of their own.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use leadgate_derive::FromJson;
@@ -79,11 +81,11 @@ pub struct ScoringConfig {
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     pub(crate) model_id: String,
-    /// The reason of each rule (its own or the condition described), made once when the
-    /// config is loaded; empty when the config was built otherwise.
+    /// Each rule's id, group and reason (its own or the condition described), as its hits
+    /// share them; made once when the config is loaded, empty when it was built otherwise.
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
-    pub(crate) reasons: Vec<String>,
+    pub(crate) hit_texts: Vec<[Arc<str>; 3]>,
     /// The distinct `pages_matching_at_least` patterns of the rules (with their
     /// `ignore_case`), so that scoring matches the page views against all of them in one pass;
     /// made once when the config is loaded.
@@ -106,7 +108,7 @@ impl Default for ScoringConfig {
             label: None,
             stages: None,
             model_id: String::new(),
-            reasons: Vec::new(),
+            hit_texts: Vec::new(),
             page_patterns: Vec::new(),
         }
     }
@@ -295,17 +297,23 @@ pub enum HitKind {
 }
 
 /// One line of the explanation: a rule that held, or a cap, with its points and the reason.
+///
+/// Its texts are shared (`Arc<str>`), not copied: a rule's id, group and reason are made once
+/// when the config loads and every hit of the rule holds them, so scoring allocates only the
+/// reasons it words anew (repeats, caps, decay). Three `String`s a hit were a third of the
+/// 100-rule benchmark's instructions. Shared rather than borrowed, so a `Score` outlives the
+/// config that made it (the relay stores and forwards it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleHit {
     /// The rule's id; `cap:<group>` or `cap:total` for a cap.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// The group the points count towards (`total` for the total's cap).
-    pub group: String,
+    pub group: Arc<str>,
     /// The points this line adds to the total (after decay and the rule's own cap; negative
     /// ones subtract).
     pub points: i64,
     /// Why, in words for sales.
-    pub reason: String,
+    pub reason: Arc<str>,
     /// A rule line: `points` × occurrences, before decay and caps. A cap line: the points
     /// before the cap.
     #[serde(default)]
@@ -371,7 +379,7 @@ pub fn score(
     // The last evidence of several occurrences that decayed, with its half-life and what it
     // kept: rules on the same pages share it, and `exp2` is not cheap.
     let mut last: (Vec<Timestamp>, u64, f64) = (Vec::new(), 0, 0.0);
-    let reasons = Some(&config.reasons).filter(|r| r.len() == config.rules.len());
+    let texts = Some(&config.hit_texts).filter(|t| t.len() == config.rules.len());
     for (i, rule) in config.rules.iter().enumerate() {
         let slot = sums.iter().position(|s| s.0 == rule.group);
         let decay = slot.and_then(|g| sums[g].1);
@@ -404,23 +412,24 @@ pub fn score(
             }
         });
         let points = rule.points_of(n, kept);
-        let mut reason = match reasons {
-            Some(r) => {
-                let mut reason = String::with_capacity(r[i].len() + 32);
-                reason.push_str(&r[i]);
-                reason
-            }
-            None => rule.reason(),
+        let [id, group, mut reason] = match texts {
+            Some(t) => t[i].clone(),
+            None => [rule.id.as_str().into(), rule.group.as_str().into(), rule.reason().into()],
         };
-        if n > 1 {
-            reason.push_str(" (×");
-            push_int(&mut reason, n);
-            reason.push(')');
-        }
-        if points != raw {
-            reason.push_str(if half_life.is_some() { " (was " } else { " (capped from " });
-            push_int(&mut reason, raw);
-            reason.push(')');
+        if n > 1 || points != raw {
+            let mut words = String::with_capacity(reason.len() + 32);
+            words.push_str(&reason);
+            if n > 1 {
+                words.push_str(" (×");
+                push_int(&mut words, n);
+                words.push(')');
+            }
+            if points != raw {
+                words.push_str(if half_life.is_some() { " (was " } else { " (capped from " });
+                push_int(&mut words, raw);
+                words.push(')');
+            }
+            reason = words.into();
         }
         let slot = slot.unwrap_or_else(|| {
             sums.push((&rule.group, None, 0));
@@ -428,8 +437,8 @@ pub fn score(
         });
         sums[slot].2 = sums[slot].2.saturating_add(points);
         hits.push(RuleHit {
-            rule: rule.id.clone(),
-            group: rule.group.clone(),
+            rule: id,
+            group,
             points,
             reason,
             raw,
@@ -593,10 +602,10 @@ fn cap_line(group: &str, points: i64, (limit, words): (i64, &str)) -> RuleHit {
     let mut rule = String::from("cap:");
     rule.push_str(group);
     RuleHit {
-        rule,
+        rule: rule.into(),
         group: group.into(),
         points: limit - points,
-        reason,
+        reason: reason.into(),
         raw: points,
         times: 0,
         kind: HitKind::Cap,
@@ -720,7 +729,11 @@ impl ScoringConfig {
     pub(crate) fn prepare(&mut self) {
         self.model_id = String::new();
         self.model_id = self.model_id();
-        self.reasons = self.rules.iter().map(Rule::reason).collect();
+        self.hit_texts = self
+            .rules
+            .iter()
+            .map(|r| [r.id.as_str().into(), r.group.as_str().into(), r.reason().into()])
+            .collect();
         self.page_patterns.clear();
         for rule in &self.rules {
             rule.when.page_patterns_into(&mut self.page_patterns);

@@ -103,7 +103,7 @@ fn total_groups_grade_and_reasons() {
     assert_eq!(s.grade, "A");
     assert!(s.qualified);
     assert_eq!(s.stage, Stage::Mql);
-    let reasons: Vec<&str> = s.hits.iter().map(|h| h.reason.as_str()).collect();
+    let reasons: Vec<&str> = s.hits.iter().map(|h| &*h.reason).collect();
     assert_eq!(reasons, ["Decision maker", "employees is at least 200.5", "news is filled in"]);
     assert_eq!(s.hits.iter().map(|h| h.points).sum::<i64>(), s.total);
 
@@ -114,7 +114,7 @@ fn total_groups_grade_and_reasons() {
         Timestamp(0),
     );
     assert_eq!((s.total, s.grade.as_str(), s.qualified, s.stage), (-25, "D", false, Stage::Lead));
-    assert_eq!(s.hits[0].reason, "role contains \"student\"");
+    assert_eq!(&*s.hits[0].reason, "role contains \"student\"");
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn hits_score_a_draft_exactly_as_the_answers_do() {
         for (lead, context) in hit_leads() {
             let before = score(&lead, &context, &model.scoring, now);
             let after = score(&lead, &context, &draft.scoring, now);
-            let tally = scorer.score(before.hits.iter().map(|h| h.rule.as_str()));
+            let tally = scorer.score(before.hits.iter().map(|h| &*h.rule));
             let want = Tally {
                 total: after.total,
                 grade: draft.scoring.grades.iter().position(|g| g.grade == after.grade),
@@ -474,7 +474,7 @@ fn page_patterns_count_every_view_as_matching_each_alone_would() {
                     }
                 })
                 .count() as u32;
-            let times = got.hits.iter().find(|h| h.rule == id).map_or(0, |h| h.times);
+            let times = got.hits.iter().find(|h| *h.rule == *id).map_or(0, |h| h.times);
             assert_eq!(times, want, "{p} (exact: {exact})");
         }
     }
