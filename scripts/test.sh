@@ -9,8 +9,8 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 # One full run builds ~55 test binaries and five target directories: no incremental caches
-# (20 of target/debug's 55 GB on a development machine), and the disk left is printed as the run goes, since a full disk
-# is what ended stop 12's CI run.
+# (20 of target/debug's 55 GB on a development machine), and the disk left is printed as the
+# run goes, since a full disk is what ended stop 12's CI run.
 export CARGO_INCREMENTAL=0
 disk() { printf 'disk: %s free; target %s\n' "$(df -h --output=avail . | tail -1 | tr -d ' ')" "$(du -sh target 2>/dev/null | cut -f1)"; }
 

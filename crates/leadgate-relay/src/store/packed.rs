@@ -1,5 +1,6 @@
 //! A lead's payload as stored: its JSON compressed with zstd against a dictionary of the
-//! payload's shape. A demo lead's 2.5 KB of JSON keeps every byte it said in about 190.
+//! payload's shape. A demo lead's 2.5 KB of JSON keeps every byte it said in about 200 (211 B
+//! on average over 100,000 stored demo leads, RELAY.md "What a lead costs on disk").
 //!
 //! Why zstd and a dictionary (measured on 2,000 demo leads of 2,490 B): deflate without a
 //! dictionary keeps ~950 B (each payload is too short to learn its own keys from), deflate
