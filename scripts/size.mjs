@@ -14,7 +14,7 @@ const brotli = (bytes) =>
 const files = [
   ["leadgate.js", join(dist, "leadgate.js"), true],
   ["leadgate_bg.wasm", join(dist, "leadgate_bg.wasm"), true],
-  ["style/widget.css (inside the wasm)", "style/widget.css", false],
+  ["style/widget.css (source; minified into the wasm)", "style/widget.css", false],
 ];
 let total = 0;
 console.log("file                                   raw bytes   brotli bytes");

@@ -12,8 +12,9 @@ use crate::components::{ConfigErrorBox, LeadForm};
 use crate::delivery;
 use crate::events::{emit, EventDetail};
 
-/// The widget's stylesheet, adopted by every shadow root (no `<style>`: strict CSPs block it).
-const CSS: &str = include_str!("../style/widget.css");
+/// The widget's stylesheet, adopted by every shadow root (no `<style>`: strict CSPs block it);
+/// style/widget.css as build.rs minified it.
+const CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.min.css"));
 
 /// The attribute that marks an element as handled: `loading`, `ready` or `error`.
 const STATE: &str = "data-leadgate-state";
