@@ -1,9 +1,14 @@
 //! Network access: reading a config by URL, posting a lead, beacons. The one place that calls
 //! fetch; [`crate::outbox`] decides when.
+//!
+//! Requests go through gloo-net (the design card's HTTP client): it sends them and reads the
+//! answer. Each request itself is a `web_sys::Request`, converted into gloo-net's: the lead
+//! POST needs `keepalive`, which gloo-net 0.6's builder cannot set, and its builder would also
+//! re-parse every URL to merge query parameters we never add (`web_sys::Url`, `format!`).
 
+use gloo_net::http::{Request, Response};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, RequestInit, Response};
+use web_sys::{Headers, RequestInit};
 
 /// Why a request did not succeed.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,22 +39,33 @@ fn js_text(value: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
+/// Sends `url` with `init` through gloo-net; a 2xx answer is `Ok`.
 async fn fetch(url: &str, init: &RequestInit) -> Result<Response, DeliveryError> {
-    let window = web_sys::window().ok_or_else(|| DeliveryError::Network("no window".into()))?;
-    let answer = JsFuture::from(window.fetch_with_str_and_init(url, init))
-        .await
+    let request = web_sys::Request::new_with_str_and_init(url, init)
         .map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    let response: Response = answer.dyn_into().map_err(|e| DeliveryError::Network(js_text(&e)))?;
+    let response = Request::from(request)
+        .send()
+        .await
+        .map_err(|e| DeliveryError::Network(gloo_text(e)))?;
     if response.ok() {
         Ok(response)
     } else {
         let retry_after = response
             .headers()
             .get("Retry-After")
-            .ok()
-            .flatten()
             .and_then(|v| leadgate_core::delivery::parse_retry_after(&v));
         Err(DeliveryError::Status(response.status(), retry_after))
+    }
+}
+
+/// gloo-net's error as the browser worded it (`Failed to fetch`), without the JS class name
+/// its `Display` adds.
+fn gloo_text(error: gloo_net::Error) -> String {
+    match error {
+        gloo_net::Error::JsError(e) => e.message,
+        gloo_net::Error::GlooError(text) => text,
+        // (Only JSON reading fails otherwise, and the widget reads no answer as JSON.)
+        _ => "unreadable answer".into(),
     }
 }
 
@@ -58,9 +74,7 @@ pub async fn fetch_text(url: &str) -> Result<String, DeliveryError> {
     let init = RequestInit::new();
     init.set_method("GET");
     let response = fetch(url, &init).await?;
-    let text = response.text().map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    let text = JsFuture::from(text).await.map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    Ok(text.as_string().unwrap_or_default())
+    response.text().await.map_err(|e| DeliveryError::Network(gloo_text(e)))
 }
 
 /// What the endpoint said to one delivery attempt.
