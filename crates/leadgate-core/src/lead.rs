@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Field, FieldKind};
 use crate::email::is_valid_email;
+use crate::json::{Json, Node, Read};
 use crate::map::Map;
 
 /// One answer: text for inputs, a tick for checkboxes and consent.
@@ -14,6 +15,21 @@ pub enum FieldValue {
     Checked(bool),
     /// Text as typed (trimmed).
     Text(String),
+}
+
+/// Answers as `Serialize` wrote them (a draft, an event's detail kept in the outbox), by
+/// field name; a value that is neither text nor a tick is dropped.
+pub fn read_answers(node: &Node) -> Read<Map<FieldValue>> {
+    let mut answers = Map::new();
+    for (name, value) in node.any_object()?.entries() {
+        let value = match value.json() {
+            Json::Bool(b) => FieldValue::Checked(*b),
+            Json::String(t) => FieldValue::Text(t.clone()),
+            _ => continue,
+        };
+        answers.insert(name.to_string(), value);
+    }
+    Ok(answers)
 }
 
 impl FieldValue {

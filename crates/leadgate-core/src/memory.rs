@@ -47,17 +47,7 @@ impl FormDraft {
     /// Reads what `Serialize` wrote; answers that are neither text nor a tick are dropped.
     pub fn read(node: &Node) -> Read<FormDraft> {
         let obj = node.any_object()?;
-        let mut answers = crate::Map::new();
-        if let Some(fields) = obj.get("answers") {
-            for (name, value) in fields.any_object()?.entries() {
-                let value = match value.json() {
-                    crate::json::Json::Bool(b) => crate::lead::FieldValue::Checked(*b),
-                    crate::json::Json::String(t) => crate::lead::FieldValue::Text(t.clone()),
-                    _ => continue,
-                };
-                answers.insert(name.to_string(), value);
-            }
-        }
+        let answers = obj.opt("answers", crate::lead::read_answers)?.unwrap_or_default();
         Ok(FormDraft { step: obj.opt("step", Node::count)?.unwrap_or_default() as usize, answers })
     }
 }

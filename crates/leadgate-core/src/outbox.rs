@@ -107,7 +107,7 @@ pub struct EventDetail {
     pub error: Option<String>,
     /// The answers, only when the config's `delivery.events_include_fields` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<crate::payload::JsonValue>,
+    pub fields: Option<crate::Map<crate::lead::FieldValue>>,
 }
 
 impl EventDetail {
@@ -122,7 +122,7 @@ impl EventDetail {
             stage: obj.opt_string("stage")?,
             qualified: obj.opt("qualified", Node::boolean)?,
             error: obj.opt_string("error")?,
-            fields: obj.get("fields").map(|n| n.json().to_value()),
+            fields: obj.opt("fields", crate::lead::read_answers)?,
         })
     }
 
@@ -136,7 +136,7 @@ impl EventDetail {
             stage: Some(payload.score.stage.as_str().into()),
             qualified: Some(payload.score.qualified),
             error: None,
-            fields: include_fields.then(|| serde_json::to_value(&payload.fields).ok()).flatten(),
+            fields: include_fields.then(|| payload.fields.clone()),
         }
     }
 }
