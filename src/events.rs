@@ -1,15 +1,16 @@
 //! What the widget tells the host page: DOM events on the mount element, and `dataLayer`.
 
 pub use leadgate_core::outbox::EventDetail;
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 use web_sys::{CustomEvent, CustomEventInit, Element};
 
 /// Dispatches `name` (e.g. `leadgate:submit`) on `host`, bubbling and composed, and pushes
 /// `{event: name, leadgate: detail}` to `window.dataLayer` when the page has one.
 pub fn emit(host: &Element, name: &str, detail: &EventDetail) {
-    let detail = serde_json::to_string(detail)
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
+    // Plain objects, `null` for what is missing: what `JSON.parse` of the payload would give.
+    let detail = detail
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .unwrap_or(JsValue::NULL);
     let init = CustomEventInit::new();
     init.set_bubbles(true);
