@@ -43,10 +43,8 @@ fn js_text(value: &JsValue) -> String {
 async fn fetch(url: &str, init: &RequestInit) -> Result<Response, DeliveryError> {
     let request = web_sys::Request::new_with_str_and_init(url, init)
         .map_err(|e| DeliveryError::Network(js_text(&e)))?;
-    let response = Request::from(request)
-        .send()
-        .await
-        .map_err(|e| DeliveryError::Network(gloo_text(e)))?;
+    let response =
+        Request::from(request).send().await.map_err(|e| DeliveryError::Network(gloo_text(e)))?;
     if response.ok() {
         Ok(response)
     } else {

@@ -72,7 +72,7 @@ impl DashboardRelay {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let mut payload =
             LeadPayload::build(&config, lead_id([seed; 16]), lead, context, Timestamp(now));
-        payload.meta = Some(json!({"honeypot": "", "fill_ms": 9000}));
+        payload.meta = Some(json!({"honeypot": "", "fill_ms": 9000}).into());
         let answer = ureq::post(&format!("{}/v1/leads", self.url))
             .set("Idempotency-Key", &payload.id)
             .send_json(serde_json::to_value(&payload).unwrap())

@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             // `float_roundtrip` feature is off), so a number in the free-form `meta` may move.
             let meta = again.meta.take();
             let same = meta.as_ref().map_or(payload.meta.is_none(), |m| {
-                payload.meta.as_ref().is_some_and(|p| same_value(m, p))
+                payload.meta.as_ref().is_some_and(|p| same_value(&m.value(), &p.value()))
             });
             assert!(same, "{stored}");
             again.meta = payload.meta.clone();

@@ -1,4 +1,6 @@
-use leadgate_core::{FormConfig, FormDraft, Lead, LeadPayload, Map, Visibility, VisitorContext};
+use leadgate_core::{
+    FormConfig, FormDraft, Lead, LeadPayload, Map, Meta, Visibility, VisitorContext,
+};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -286,16 +288,10 @@ pub fn LeadForm(
                 signals::collect(),
                 signals::now(),
             );
-            #[allow(
-                clippy::disallowed_macros,
-                clippy::disallowed_types,
-                reason = "the v1 payload's meta is a JSON value"
-            )]
-            let meta = serde_json::json!({
-                "honeypot": honeypot.get_untracked(),
-                "fill_ms": (js_sys::Date::now() - rendered_at).max(0.0) as u64,
+            payload.meta = Some(Meta::Widget {
+                honeypot: honeypot.get_untracked(),
+                fill_ms: (js_sys::Date::now() - rendered_at).max(0.0) as u64,
             });
-            payload.meta = Some(meta);
             // The ending for this lead (shown once it is safe).
             let sent = Lead { fields: payload.fields.clone() };
             let chosen = config.ending(&sent, &payload.context, signals::now(), &payload.score);

@@ -40,7 +40,8 @@ pub use logic::Visibility;
 pub use map::Map;
 pub use memory::{FormDraft, VisitorMemory};
 pub use payload::{
-    ConsentRecord, LeadPayload, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL, SCHEMA_VERSION,
+    ConsentRecord, LeadPayload, Meta, PayloadError, MAX_CONTEXT_TEXT, MAX_SCORE, MAX_URL,
+    SCHEMA_VERSION,
 };
 pub use scoring::{
     score, Condition, Decay, GradeBand, GroupConfig, HitKind, HitScorer, LabelConfig, LevelBand,

@@ -9,13 +9,78 @@ pub use crate::context::{PageView, Touch, VisitorContext};
 use crate::lead::{FieldValue, Lead};
 use crate::map::Map;
 
-/// Any JSON value: the payload's free-form `meta` (the relay reads it as JSON). An alias, so
-/// that the derives name it too and the wasm lint against `serde_json::Value` (clippy.toml)
-/// is allowed in this one place: the widget fills it once per lead.
+/// Any JSON value, as the relay reads the payload's `meta`. An alias, so that the wasm lint
+/// against `serde_json::Value` (clippy.toml) is allowed in this one place; the widget never
+/// builds one (see [`Meta`]).
 #[allow(clippy::disallowed_types, reason = "v1 payload: meta is any JSON object")]
 pub type JsonValue = serde_json::Value;
 use crate::scoring::{score, Score};
 use crate::time::Timestamp;
+
+/// The payload's free-form `meta`: what the widget writes, or whatever JSON a payload brought.
+/// Not a `serde_json::Value` in the widget: building one costs the wasm its B-tree map code,
+/// for two keys (the relay, which reads any JSON here, gets [`Meta::Json`]).
+#[derive(Debug, Clone)]
+pub enum Meta {
+    /// The widget's: `{"fill_ms": 5400, "honeypot": ""}`.
+    Widget {
+        /// Milliseconds from the form's render to the submit.
+        fill_ms: u64,
+        /// The hidden honeypot field's value (empty for people).
+        honeypot: String,
+    },
+    /// Any JSON value, as a payload carried it.
+    Json(JsonValue),
+}
+
+impl Meta {
+    /// The value (the relay's spam checks read it).
+    #[allow(clippy::disallowed_macros, reason = "the relay's side; the widget never calls it")]
+    pub fn value(&self) -> JsonValue {
+        match self {
+            Meta::Widget { fill_ms, honeypot } => {
+                serde_json::json!({"fill_ms": fill_ms, "honeypot": honeypot})
+            }
+            Meta::Json(value) => value.clone(),
+        }
+    }
+}
+
+impl From<JsonValue> for Meta {
+    fn from(value: JsonValue) -> Meta {
+        Meta::Json(value)
+    }
+}
+
+/// Equal when their values are.
+impl PartialEq for Meta {
+    fn eq(&self, other: &Meta) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl Serialize for Meta {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The keys in the order a `serde_json::Value` writes them: the same bytes as before.
+        #[derive(Serialize)]
+        struct Widget<'a> {
+            fill_ms: u64,
+            honeypot: &'a str,
+        }
+        match self {
+            Meta::Widget { fill_ms, honeypot } => {
+                Widget { fill_ms: *fill_ms, honeypot }.serialize(serializer)
+            }
+            Meta::Json(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Meta {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Meta, D::Error> {
+        JsonValue::deserialize(deserializer).map(Meta::Json)
+    }
+}
 
 /// The payload format's version, sent as `schema_version`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -58,7 +123,8 @@ pub struct LeadPayload {
     /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<JsonValue>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<JsonValue>"))]
+    pub meta: Option<Meta>,
     /// The answers that were prefilled (from the page URL, the mount element, the JS API or
     /// the visitor's arrival) and sent as prefilled, by field name. Absent when none were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -373,6 +439,24 @@ mod tests {
         bad.schema_version = 2;
         assert_eq!(bad.check(), Err(PayloadError::Version(2)));
         assert!(matches!(LeadPayload::from_json("{}"), Err(PayloadError::Json(_))));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_macros, reason = "native test")]
+    fn the_widgets_meta_is_written_as_a_json_value_would_be() {
+        let widget = Meta::Widget { fill_ms: 5400, honeypot: "a \"bot\"\n".into() };
+        let value = serde_json::json!({"honeypot": "a \"bot\"\n", "fill_ms": 5400});
+        assert_eq!(serde_json::to_string(&widget).unwrap(), serde_json::to_string(&value).unwrap());
+        assert_eq!(widget.value(), value);
+        assert_eq!(Meta::from(value), widget);
+        // Read back, any JSON is kept (as a value).
+        let mut payload = sample();
+        payload.meta = Some(widget);
+        let text = serde_json::to_string(&payload).unwrap();
+        assert_eq!(LeadPayload::from_json(&text).unwrap(), payload);
+        let list = text.replace(r#"{"fill_ms":5400,"honeypot":"a \"bot\"\n"}"#, "[1]");
+        let read = LeadPayload::from_json(&list).unwrap();
+        assert_eq!(read.meta.map(|m| m.value()), Some(serde_json::json!([1])));
     }
 
     fn sample() -> LeadPayload {

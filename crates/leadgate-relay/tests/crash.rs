@@ -42,7 +42,7 @@ fn lead(n: u32) -> (String, String) {
     let config = common::config();
     let mut payload =
         LeadPayload::build(&config, lead_id(bytes), lead, context, Timestamp(1_795_735_496_123));
-    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}));
+    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}).into());
     (payload.id.clone(), serde_json::to_string(&payload).unwrap())
 }
 

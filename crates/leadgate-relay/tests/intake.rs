@@ -95,7 +95,7 @@ fn honeypots_fast_fills_and_missing_meta_are_stored_as_spam_with_the_same_answer
     ];
     for (i, (meta, want, want_lenient)) in cases.iter().enumerate() {
         let mut lead = good_payload(100 + i as u8);
-        lead.meta = meta.clone();
+        lead.meta = meta.clone().map(Into::into);
         for (relay, want) in [(&relay, want), (&lenient, want_lenient)] {
             let reply = relay.post_lead(&lead);
             assert_eq!(reply.status, 201, "{meta:?}: {}", reply.body);

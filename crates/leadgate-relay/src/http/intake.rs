@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use leadgate_core::{
-    score, FieldError, FieldKind, FieldValue, FormConfig, Lead, LeadPayload, Score, Timestamp,
-    Visibility,
+    score, FieldError, FieldKind, FieldValue, FormConfig, Lead, LeadPayload, Meta, Score,
+    Timestamp, Visibility,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -77,7 +77,7 @@ pub(super) async fn receive(
     let received = parse(&headers, beacon, body).map_err(refused)?;
     let form = check(&state.catalog, &received.payload).map_err(refused)?;
     let form = form.as_deref();
-    let spam = spam(&received.payload, state.min_fill_ms, state.require_meta);
+    let spam = spam_reason(received.meta.as_ref(), state.min_fill_ms, state.require_meta);
     let now = clock::now();
     let (check, relay_score) = rescore(&received.payload, form, now);
     let received_at = now.to_rfc3339();
@@ -187,7 +187,7 @@ fn parse(
             return Err(Refused::BadRequest(message));
         }
     }
-    let meta = payload.meta.clone().filter(Value::is_object);
+    let meta = payload.meta.as_ref().map(Meta::value).filter(Value::is_object);
     Ok(Received { idempotency_key: header_key.map(String::from).or(beacon_key), meta, payload })
 }
 
@@ -266,15 +266,10 @@ fn check_fields(payload: &LeadPayload, form: Option<&FormConfig>) -> Result<(), 
     Err(list.join("; "))
 }
 
-/// Step 4: why the lead is spam, if it is ([`spam_reason`] of its `meta`). Spam is stored (and
-/// answered like any lead) but never forwarded.
-fn spam(payload: &LeadPayload, min_fill_ms: u64, require_meta: bool) -> Option<&'static str> {
-    spam_reason(payload.meta.as_ref(), min_fill_ms, require_meta)
-}
-
-/// Why a lead is spam: `honeypot` (the hidden field was filled in), `too_fast` (submitted
-/// less than `min_fill_ms` after the form appeared), and with `require_meta`: `no_meta` (no
-/// `meta` object: not sent by the widget) or `no_fill_time` (`meta.fill_ms` is not a number).
+/// Step 4: why the lead is spam (stored and answered like any lead, but never forwarded):
+/// `honeypot` (the hidden field was filled in), `too_fast` (submitted less than `min_fill_ms`
+/// after the form appeared), and with `require_meta`: `no_meta` (no `meta` object: not sent by
+/// the widget) or `no_fill_time` (`meta.fill_ms` is not a number).
 pub fn spam_reason(
     meta: Option<&Value>,
     min_fill_ms: u64,

@@ -81,7 +81,7 @@ pub fn payload_for(
         Timestamp(1_795_735_496_123),
     );
     // What the widget sends with every lead: the relay counts a lead without it as spam.
-    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}));
+    payload.meta = Some(serde_json::json!({"honeypot": "", "fill_ms": 5000}).into());
     payload
 }
 
