@@ -10,15 +10,17 @@ use serde::Serialize;
 pub enum StorageError {
     /// The browser refused the write (usually the quota).
     Refused(String),
-    /// The value could not be encoded.
-    Encode(String),
+    /// The value could not be encoded as JSON. (serde_json's own words are not kept: writing
+    /// them links std's I/O error texts into the wasm, and none of our types can fail here.)
+    Encode,
 }
 
 impl StorageError {
     /// What went wrong, for the console.
     pub fn message(&self) -> &str {
         match self {
-            StorageError::Refused(m) | StorageError::Encode(m) => m,
+            StorageError::Refused(m) => m,
+            StorageError::Encode => "the value could not be encoded as JSON",
         }
     }
 }
@@ -48,7 +50,7 @@ impl Store {
 
     /// Encodes and writes `value` under `name`.
     pub fn set<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StorageError> {
-        let text = serde_json::to_string(value).map_err(|e| StorageError::Encode(e.to_string()))?;
+        let text = serde_json::to_string(value).map_err(|_| StorageError::Encode)?;
         self.inner.set_item(&Store::key(name), &text).map_err(|e| {
             StorageError::Refused(
                 e.as_string()
