@@ -407,6 +407,69 @@ fn a_keyboard_alone_goes_through_every_step_back_and_submits() {
 }
 
 #[test]
+fn on_a_right_to_left_page_the_steps_are_mirrored_and_pass_axe() {
+    let mut config = steps_config();
+    config["texts"] = json!({"next": "التالي", "back": "السابق", "submit": "إرسال",
+                             "step_of": "الخطوة {n} من {total}"});
+    // An Arabic landing page: the widget takes its language, and so its direction, from it.
+    let page = page_with(&config).replace("<html lang=\"en\">", "<html lang=\"ar\" dir=\"rtl\">");
+    let relay = Relay::start(&[("index.html", page), ("events.js", EVENTS_JS.into())]);
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-name");
+    let check = |n: usize| {
+        let step = format!("step {n}");
+        let state = read(
+            &browser,
+            "const w = r.querySelector('.lg-widget');
+             const box = e => e && e.getClientRects().length > 0 ? e.getBoundingClientRect() : null;
+             const next = box(r.querySelector('[data-testid=submit]'));
+             const back = box(r.querySelector('[data-testid=back]'));
+             const page = document.scrollingElement;
+             return { dir: w.getAttribute('dir'), direction: getComputedStyle(w).direction,
+                      progress: r.querySelector('[data-testid=progress]').textContent,
+                      next: r.querySelector('[data-testid=submit]').textContent.trim(),
+                      back: back && r.querySelector('[data-testid=back]').textContent.trim(),
+                      next_left: next && next.left, next_right: next && next.right,
+                      back_left: back && back.left, back_right: back && back.right,
+                      sideways: page.scrollWidth - page.clientWidth };",
+        );
+        assert_eq!((&state["dir"], &state["direction"]), (&json!("rtl"), &json!("rtl")), "{step}");
+        assert_eq!(state["progress"], format!("الخطوة {n} من 3"), "{step}");
+        assert_eq!(state["next"], if n < 3 { "التالي" } else { "إرسال" }, "{step}");
+        assert!(state["next_right"].is_number(), "Next is shown on {step}: {state}");
+        if n == 1 {
+            assert_eq!(state["back"], Value::Null, "no Back on the first step");
+        } else {
+            assert_eq!(state["back"], "السابق", "{step}");
+            // Mirrored: Back comes first on the reading side (the right), Next after it.
+            let (next_right, back_left) =
+                (state["next_right"].as_f64().unwrap(), state["back_left"].as_f64().unwrap());
+            assert!(next_right <= back_left, "Next is on the left of Back on {step}: {state}");
+        }
+        assert!(state["sideways"].as_f64().unwrap() <= 0.0, "no sideways scroll: {state}");
+        support::axe(&browser, "{ include: [['[data-leadgate]']] }", &format!("RTL {step}"));
+    };
+    check(1);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    choose(&browser, "role", "founder");
+    next(&browser);
+    wait_progress(&browser, "الخطوة 2 من 3");
+    check(2);
+    choose(&browser, "employees", "11-200");
+    next(&browser);
+    wait_progress(&browser, "الخطوة 3 من 3");
+    check(3);
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "RTL sent");
+    let payload = &relay.leads()[0]["payload"];
+    assert_eq!(payload["fields"]["employees"], "11-200", "{payload}");
+}
+
+#[test]
 fn a_bad_logic_config_shows_its_error_in_place() {
     let mut config = steps_config();
     // "name" asked first would depend on "role", asked after it.
