@@ -250,6 +250,225 @@ fn a_reload_mid_form_keeps_the_answers_and_the_step() {
     assert_eq!(payload["fields"]["employees"], "11-200");
 }
 
+/// The three-step form between two buttons of the host page (`#before`, `#after`), so that a
+/// walk with Tab has a known start and end in every engine.
+fn page_between_buttons(config: &Value) -> String {
+    landing_page(&format!(
+        "<button type=\"button\" id=\"before\">Before</button>\
+         <div data-leadgate data-config=\"#smart\"></div>\
+         <script type=\"application/json\" id=\"smart\">{config}</script>\
+         <button type=\"button\" id=\"after\">After</button>"
+    ))
+}
+
+/// Where the keyboard focus is: `before` or `after` (the page's buttons), else the element in
+/// the widget as `<step>:<id>` (`<step>` is its step's `data-step`, with `hidden ` in front when
+/// that step is not the one shown) or `nav:<data-testid>` for Back and Next.
+fn focused(browser: &Browser) -> String {
+    let at = browser.exec(
+        "const h = document.querySelector('[data-leadgate]');
+         const d = document.activeElement;
+         if (d !== h) return d ? d.id || d.tagName : 'none';
+         const a = h.shadowRoot.activeElement;
+         if (!a) return 'none';
+         const step = a.closest('.lg-step');
+         const where = step
+             ? (step.classList.contains('lg-away') ? 'hidden ' : '') + step.dataset.step
+             : a.closest('.lg-nav') ? 'nav' : 'widget';
+         return where + ':' + (a.id || a.dataset.testid || a.tagName);",
+        json!([]),
+    );
+    at.as_str().unwrap().to_string()
+}
+
+/// Presses Tab (Shift+Tab when `backwards`) until the focus reaches the page's button after
+/// (before) the widget; returns every place the focus went on the way, in order.
+fn tab_through(browser: &Browser, backwards: bool) -> Vec<String> {
+    let (tab, end) = ("\u{E004}", if backwards { "before" } else { "after" });
+    let mut visited = Vec::new();
+    for _ in 0..12 {
+        if backwards {
+            browser.shift_keys(tab);
+        } else {
+            browser.keys(tab);
+        }
+        let at = focused(browser);
+        if at == end {
+            return visited;
+        }
+        visited.push(at);
+    }
+    panic!("Tab never reached #{end}: {visited:?}");
+}
+
+/// Tabs through the whole step shown, forwards then backwards (ending on `#before`), and checks
+/// that the focus stops on exactly `stops` (in order) and nothing else of the widget: nothing of
+/// a step not shown.
+fn tab_through_step(browser: &Browser, stops: &[&str]) {
+    assert_eq!(tab_through(browser, false), stops, "Tab through the step shown");
+    let back: Vec<&str> = stops.iter().rev().copied().collect();
+    assert_eq!(tab_through(browser, true), back, "Shift+Tab through the step shown");
+}
+
+#[test]
+fn a_keyboard_alone_goes_through_every_step_back_and_submits() {
+    let relay = Relay::start(&[
+        ("index.html", page_between_buttons(&steps_config())),
+        ("events.js", EVENTS_JS.into()),
+    ]);
+    // Real key presses: the window must keep the keyboard focus.
+    let browser = Browser::from_env_focused();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-name");
+    let (tab, enter, down) = ("\u{E004}", "\u{E007}", "\u{E015}");
+    let value = |id: &str| read(&browser, &format!("return r.getElementById('{id}').value;"));
+    let expect_focus = |want: &str| assert_eq!(focused(&browser), want);
+    browser.keys(tab);
+    expect_focus("before");
+    // Step 1: its three questions and Next (no Back on the first step, no "Your role" unless
+    // the role is "other").
+    tab_through_step(&browser, &["0:lg-name", "0:lg-email", "0:lg-role", "nav:submit"]);
+    browser.keys(tab);
+    expect_focus("0:lg-name");
+    browser.keys("Ada Lovelace");
+    browser.keys(tab);
+    browser.keys("ada@analytical.example");
+    browser.keys(tab);
+    expect_focus("0:lg-role");
+    browser.keys("f"); // "founder", typed to choose
+    assert_eq!(value("lg-role"), "founder");
+    browser.keys(tab);
+    expect_focus("nav:submit");
+    browser.keys(enter);
+    wait_progress(&browser, "Step 2 of 3");
+    wait_focus_on(&browser, "Your company");
+    // Step 2: from its heading, the one question, Back and Next; step 1 (before it in the
+    // page) and step 3 (after it) are out of reach.
+    tab_through_step(&browser, &["1:lg-employees", "nav:back", "nav:submit"]);
+    browser.keys(tab);
+    expect_focus("1:lg-employees");
+    browser.keys(&down.repeat(3)); // "1000+", chosen with the arrow keys
+    assert_eq!(value("lg-employees"), "1000+");
+    // Back, by keyboard, keeps the answers.
+    browser.keys(tab);
+    expect_focus("nav:back");
+    browser.keys(enter);
+    wait_progress(&browser, "Step 1 of 3");
+    wait_focus_on(&browser, "About you");
+    assert_eq!(
+        [value("lg-name"), value("lg-email"), value("lg-role")],
+        [json!("Ada Lovelace"), json!("ada@analytical.example"), json!("founder")]
+    );
+    tab_through_step(&browser, &["0:lg-name", "0:lg-email", "0:lg-role", "nav:submit"]);
+    // Enter in a field moves on too.
+    browser.keys(tab);
+    expect_focus("0:lg-name");
+    browser.keys(enter);
+    wait_progress(&browser, "Step 2 of 3");
+    wait_focus_on(&browser, "Your company");
+    assert_eq!(value("lg-employees"), "1000+", "kept across Back and Next");
+    browser.keys(&tab.repeat(3));
+    expect_focus("nav:submit");
+    browser.keys(enter);
+    wait_progress(&browser, "Step 3 of 3");
+    wait_focus_on(&browser, "Almost done");
+    assert_eq!(submit_text(&browser), "Send");
+    tab_through_step(&browser, &["2:lg-phone", "2:lg-consent", "nav:back", "nav:submit"]);
+    browser.keys(&tab.repeat(2));
+    expect_focus("2:lg-consent");
+    browser.keys(" "); // Space ticks the consent box
+    assert_eq!(read(&browser, "return r.getElementById('lg-consent').checked;"), true);
+    browser.keys(&tab.repeat(2));
+    expect_focus("nav:submit");
+    // 20 + 40 points: the phone is required now; Send says so and puts the focus there.
+    browser.keys(enter);
+    browser.widget_element(0, "#lg-phone-error");
+    assert_eq!(errors(&browser), json!(["lg-phone"]));
+    expect_focus("2:lg-phone");
+    browser.keys("+49 30 1234567");
+    browser.keys(enter);
+    wait_phase(&browser, 0, "sent", 20);
+    let leads = relay.leads();
+    assert_eq!(leads.len(), 1);
+    let payload = &leads[0]["payload"];
+    let fields = &payload["fields"];
+    assert_eq!(
+        [&fields["name"], &fields["email"], &fields["role"], &fields["employees"]],
+        [
+            &json!("Ada Lovelace"),
+            &json!("ada@analytical.example"),
+            &json!("founder"),
+            &json!("1000+")
+        ],
+        "{payload}"
+    );
+    assert_eq!((&fields["phone"], &fields["consent"]), (&json!("+49 30 1234567"), &json!(true)));
+    assert_eq!(payload["score"]["total"], 60);
+}
+
+#[test]
+fn on_a_right_to_left_page_the_steps_are_mirrored_and_pass_axe() {
+    let mut config = steps_config();
+    config["texts"] = json!({"next": "التالي", "back": "السابق", "submit": "إرسال",
+                             "step_of": "الخطوة {n} من {total}"});
+    // An Arabic landing page: the widget takes its language, and so its direction, from it.
+    let page = page_with(&config).replace("<html lang=\"en\">", "<html lang=\"ar\" dir=\"rtl\">");
+    let relay = Relay::start(&[("index.html", page), ("events.js", EVENTS_JS.into())]);
+    let browser = Browser::from_env();
+    browser.goto(&relay.url);
+    browser.widget_element(0, "#lg-name");
+    let check = |n: usize| {
+        let step = format!("step {n}");
+        let state = read(
+            &browser,
+            "const w = r.querySelector('.lg-widget');
+             const box = e => e && e.getClientRects().length > 0 ? e.getBoundingClientRect() : null;
+             const next = box(r.querySelector('[data-testid=submit]'));
+             const back = box(r.querySelector('[data-testid=back]'));
+             const page = document.scrollingElement;
+             return { dir: w.getAttribute('dir'), direction: getComputedStyle(w).direction,
+                      progress: r.querySelector('[data-testid=progress]').textContent,
+                      next: r.querySelector('[data-testid=submit]').textContent.trim(),
+                      back: back && r.querySelector('[data-testid=back]').textContent.trim(),
+                      next_left: next && next.left, next_right: next && next.right,
+                      back_left: back && back.left, back_right: back && back.right,
+                      sideways: page.scrollWidth - page.clientWidth };",
+        );
+        assert_eq!((&state["dir"], &state["direction"]), (&json!("rtl"), &json!("rtl")), "{step}");
+        assert_eq!(state["progress"], format!("الخطوة {n} من 3"), "{step}");
+        assert_eq!(state["next"], if n < 3 { "التالي" } else { "إرسال" }, "{step}");
+        assert!(state["next_right"].is_number(), "Next is shown on {step}: {state}");
+        if n == 1 {
+            assert_eq!(state["back"], Value::Null, "no Back on the first step");
+        } else {
+            assert_eq!(state["back"], "السابق", "{step}");
+            // Mirrored: Back comes first on the reading side (the right), Next after it.
+            let (next_right, back_left) =
+                (state["next_right"].as_f64().unwrap(), state["back_left"].as_f64().unwrap());
+            assert!(next_right <= back_left, "Next is on the left of Back on {step}: {state}");
+        }
+        assert!(state["sideways"].as_f64().unwrap() <= 0.0, "no sideways scroll: {state}");
+        support::axe(&browser, "{ include: [['[data-leadgate]']] }", &format!("RTL {step}"));
+    };
+    check(1);
+    browser.type_into(&browser.widget_element(0, "#lg-name"), "Ada Lovelace");
+    browser.type_into(&browser.widget_element(0, "#lg-email"), "ada@analytical.example");
+    choose(&browser, "role", "founder");
+    next(&browser);
+    wait_progress(&browser, "الخطوة 2 من 3");
+    check(2);
+    choose(&browser, "employees", "11-200");
+    next(&browser);
+    wait_progress(&browser, "الخطوة 3 من 3");
+    check(3);
+    browser.click(&browser.widget_element(0, "#lg-consent"));
+    next(&browser);
+    wait_phase(&browser, 0, "sent", 20);
+    support::axe(&browser, "{ include: [['[data-leadgate]']] }", "RTL sent");
+    let payload = &relay.leads()[0]["payload"];
+    assert_eq!(payload["fields"]["employees"], "11-200", "{payload}");
+}
+
 #[test]
 fn a_bad_logic_config_shows_its_error_in_place() {
     let mut config = steps_config();

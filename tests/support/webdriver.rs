@@ -541,6 +541,18 @@ impl Browser {
         self.run("perform actions", |c| async move { c.perform_actions(keyboard).await });
     }
 
+    /// Like [`Browser::keys`], with Shift held down throughout (`\u{E004}` is then Shift+Tab).
+    pub fn shift_keys(&self, text: &str) {
+        let shift = '\u{E008}';
+        let mut keyboard =
+            KeyActions::new("keyboard".into()).then(KeyAction::Down { value: shift });
+        for value in text.chars() {
+            keyboard = keyboard.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+        }
+        let keyboard = keyboard.then(KeyAction::Up { value: shift });
+        self.run("perform actions", |c| async move { c.perform_actions(keyboard).await });
+    }
+
     /// Runs an asynchronous script: it calls `arguments[arguments.length - 1](result)`.
     pub fn exec_async(&self, script: &str, args: Value) -> Value {
         self.run(
