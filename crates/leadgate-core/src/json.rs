@@ -626,6 +626,29 @@ impl<T: FromJson> FromJson for Box<T> {
     }
 }
 
+/// The value, as `Some`. (Whether a missing key or `null` is `None` is for the object's
+/// reader to say: [`Obj::get`] and [`Obj::fill`] leave both out.)
+impl<T: FromJson> FromJson for Option<T> {
+    fn read(node: &Node) -> Read<Option<T>> {
+        T::read(node).map(Some)
+    }
+}
+
+/// A place in a value being read that one key fills: a field of a struct, read by its type's
+/// [`FromJson`]. Derived readers hand their optional keys to [`Obj::fill`] as slots, so the
+/// code per key is one pointer, and the code per field *type* is shared by every struct.
+pub trait Slot {
+    /// Replaces the value with the one read at `node`.
+    fn set(&mut self, node: &Node) -> Read<()>;
+}
+
+impl<T: FromJson> Slot for T {
+    fn set(&mut self, node: &Node) -> Read<()> {
+        *self = T::read(node)?;
+        Ok(())
+    }
+}
+
 /// A value at its place in the config.
 pub struct Node<'a> {
     value: &'a Json,
@@ -838,6 +861,18 @@ impl<'a> Obj<'a> {
     /// A string `key`, or `None`.
     pub fn opt_string(&self, key: &str) -> Read<Option<String>> {
         self.opt(key, Node::string)
+    }
+
+    /// Reads each of `keys` that is present and not `null` into the slot at the same place
+    /// in `slots`, in the order of `keys`; the others keep their value. The first error ends
+    /// it.
+    pub fn fill(&self, keys: &[&str], slots: &mut [&mut dyn Slot]) -> Read<()> {
+        for (key, slot) in keys.iter().zip(slots) {
+            if let Some(node) = self.get(key) {
+                slot.set(&node)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every key with its value, in the document's order.
