@@ -753,15 +753,28 @@ impl<'a> Node<'a> {
 
     /// A list, each item read by `read`.
     pub fn list<T>(&self, mut read: impl FnMut(Node<'a>) -> Read<T>) -> Read<Vec<T>> {
+        // The walk is shared by every `T` (`each`); what is per `T` is the read and the push.
+        let mut out = Vec::with_capacity(match self.value {
+            Json::Array(items) => items.len(),
+            _ => 0,
+        });
+        self.each(&mut |item| {
+            out.push(read(item)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `read` with each item of this list, at its place, in order; the first error
+    /// ends it.
+    pub fn each(&self, read: &mut dyn FnMut(Node<'a>) -> Read<()>) -> Read<()> {
         let Json::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
-        // (A loop, not `collect` into a `Result`: that is a large iterator adapter per `T`.)
-        let mut out = Vec::with_capacity(items.len());
         for (i, value) in items.iter().enumerate() {
-            out.push(read(self.item(i, value))?);
+            read(self.item(i, value))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Item `i` of this list, at its place.
