@@ -507,13 +507,8 @@ impl FormConfig {
         }
         for (i, field) in self.fields.iter().enumerate() {
             let at = |what: &str| {
-                let mut p = String::from("fields[");
-                p.push_str(&i.to_string());
-                p.push(']');
-                if !what.is_empty() {
-                    p.push('.');
-                    p.push_str(what);
-                }
+                let mut p = crate::json::indexed("fields", i, ".");
+                p.push_str(what);
                 p
             };
             check_name(&at("name"), &field.name)?;

@@ -531,6 +531,15 @@ fn join(path: &mut String, key: &str) {
     path.push_str(key);
 }
 
+/// `prefix[i]suffix`, e.g. `fields[2].label`: a place in the config, for an error. (One
+/// function for every check's paths, rather than the same concatenation at each.)
+pub(crate) fn indexed(prefix: &str, i: usize, suffix: &str) -> String {
+    let mut path = String::from(prefix);
+    index(&mut path, i);
+    path.push_str(suffix);
+    path
+}
+
 fn index(path: &mut String, i: usize) {
     path.push('[');
     path.push_str(&i.to_string());
