@@ -426,10 +426,12 @@ impl fmt::Display for ConfigErrorKind {
 }
 
 impl ConfigError {
+    #[cold]
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::at(path, ConfigErrorKind::Invalid(message.into()))
     }
 
+    #[cold]
     pub(crate) fn at(path: impl Into<String>, kind: ConfigErrorKind) -> Self {
         ConfigError { path: path.into(), kind }
     }

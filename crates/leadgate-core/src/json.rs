@@ -278,6 +278,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    #[cold]
     fn error(&self, message: &str) -> JsonError {
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -673,11 +674,13 @@ impl<'a> Node<'a> {
         Node { value, path: String::new() }
     }
 
+    #[cold]
     fn wrong(&self, kind: JsonErrorKind) -> JsonError {
         JsonError { path: self.path.clone(), kind }
     }
 
     /// "expected `what`, found 3".
+    #[cold]
     fn expected(&self, what: &'static str) -> JsonError {
         let found = match self.value {
             Json::Null => "null".into(),
@@ -813,6 +816,7 @@ impl<'a> Node<'a> {
     }
 
     /// The error for a string that is not one of `names`.
+    #[cold]
     pub fn unknown_variant(&self, names: &[&'static str]) -> JsonError {
         let name = match self.value {
             Json::String(s) => s.clone(),
