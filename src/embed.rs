@@ -272,6 +272,7 @@ fn render(
             inherited(host, "dir").filter(|d| d.eq_ignore_ascii_case("rtl")).map(|_| Direction::Rtl)
         })
         .unwrap_or(Direction::Ltr);
+    let config = std::sync::Arc::new(config);
     let handle = leptos::mount::mount_to(container, move || {
         view! {
             <LeadForm config=config.clone() endpoint=endpoint.clone() host=owner.clone()

@@ -2,6 +2,7 @@ use leadgate_core::{
     FormConfig, FormDraft, Lead, LeadPayload, Map, Meta, Visibility, VisitorContext,
 };
 use leptos::prelude::*;
+use std::sync::Arc;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
@@ -40,8 +41,8 @@ impl Phase {
 /// hands the lead to the outbox, dispatching the `leadgate:*` events on `host`.
 #[component]
 pub fn LeadForm(
-    /// The validated config.
-    config: FormConfig,
+    /// The validated config (shared: the form's closures hold it, never a copy).
+    config: Arc<FormConfig>,
     /// Where qualified leads are POSTed.
     endpoint: String,
     /// The mount element: events are dispatched on it.

@@ -335,27 +335,9 @@ pub struct Texts {
 }
 
 impl Default for Texts {
+    /// The built-in English texts.
     fn default() -> Self {
-        Texts {
-            submit: "Send".into(),
-            sending: "Sending…".into(),
-            success: "Thank you! We'll be in touch soon.".into(),
-            failed: "We couldn't send your details. They are kept here; please try again.".into(),
-            retry: "Try again".into(),
-            required: "This field is required.".into(),
-            invalid_email: "Please enter a valid e-mail address.".into(),
-            too_short: "Please enter at least {n} characters.".into(),
-            too_long: "Please enter at most {n} characters.".into(),
-            choose: "Choose…".into(),
-            queued: "Saved. We'll send your details as soon as the connection is back.".into(),
-            did_you_mean: "Did you mean {email}?".into(),
-            check_fields: "Please check the highlighted fields.".into(),
-            next: "Next".into(),
-            back: "Back".into(),
-            step_of: "Step {n} of {total}".into(),
-            remembered: "We remember your {fields}.".into(),
-            not_you: "Not you?".into(),
-        }
+        Texts::for_locale("en")
     }
 }
 
@@ -444,10 +426,12 @@ impl fmt::Display for ConfigErrorKind {
 }
 
 impl ConfigError {
+    #[cold]
     pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError::at(path, ConfigErrorKind::Invalid(message.into()))
     }
 
+    #[cold]
     pub(crate) fn at(path: impl Into<String>, kind: ConfigErrorKind) -> Self {
         ConfigError { path: path.into(), kind }
     }
@@ -496,8 +480,7 @@ impl FormConfig {
         if config.locale.is_none() {
             config.locale = page_locale.filter(|l| !l.trim().is_empty()).map(str::to_string);
         }
-        let builtin = Texts::for_locale(config.locale.as_deref().unwrap_or("en"));
-        config.texts.fill_from(&builtin);
+        config.texts.fill_builtin(config.locale.as_deref().unwrap_or("en"));
         Ok(config)
     }
 
@@ -526,13 +509,8 @@ impl FormConfig {
         }
         for (i, field) in self.fields.iter().enumerate() {
             let at = |what: &str| {
-                let mut p = String::from("fields[");
-                p.push_str(&i.to_string());
-                p.push(']');
-                if !what.is_empty() {
-                    p.push('.');
-                    p.push_str(what);
-                }
+                let mut p = crate::json::indexed("fields", i, ".");
+                p.push_str(what);
                 p
             };
             check_name(&at("name"), &field.name)?;

@@ -279,6 +279,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    #[cold]
     fn error(&self, message: &str) -> JsonError {
         let before = &self.bytes[..self.pos.min(self.bytes.len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -532,6 +533,15 @@ fn join(path: &mut String, key: &str) {
     path.push_str(key);
 }
 
+/// `prefix[i]suffix`, e.g. `fields[2].label`: a place in the config, for an error. (One
+/// function for every check's paths, rather than the same concatenation at each.)
+pub(crate) fn indexed(prefix: &str, i: usize, suffix: &str) -> String {
+    let mut path = String::from(prefix);
+    index(&mut path, i);
+    path.push_str(suffix);
+    path
+}
+
 fn index(path: &mut String, i: usize) {
     path.push('[');
     path.push_str(&i.to_string());
@@ -627,6 +637,29 @@ impl<T: FromJson> FromJson for Box<T> {
     }
 }
 
+/// The value, as `Some`. (Whether a missing key or `null` is `None` is for the object's
+/// reader to say: [`Obj::get`] and [`Obj::fill`] leave both out.)
+impl<T: FromJson> FromJson for Option<T> {
+    fn read(node: &Node) -> Read<Option<T>> {
+        T::read(node).map(Some)
+    }
+}
+
+/// A place in a value being read that one key fills: a field of a struct, read by its type's
+/// [`FromJson`]. Derived readers hand their optional keys to [`Obj::fill`] as slots, so the
+/// code per key is one pointer, and the code per field *type* is shared by every struct.
+pub trait Slot {
+    /// Replaces the value with the one read at `node`.
+    fn set(&mut self, node: &Node) -> Read<()>;
+}
+
+impl<T: FromJson> Slot for T {
+    fn set(&mut self, node: &Node) -> Read<()> {
+        *self = T::read(node)?;
+        Ok(())
+    }
+}
+
 /// A value at its place in the config.
 pub struct Node<'a> {
     value: &'a Json,
@@ -642,11 +675,13 @@ impl<'a> Node<'a> {
         Node { value, path: String::new() }
     }
 
+    #[cold]
     fn wrong(&self, kind: JsonErrorKind) -> JsonError {
         JsonError { path: self.path.clone(), kind }
     }
 
     /// "expected `what`, found 3".
+    #[cold]
     fn expected(&self, what: &'static str) -> JsonError {
         let found = match self.value {
             Json::Null => "null".into(),
@@ -731,15 +766,28 @@ impl<'a> Node<'a> {
 
     /// A list, each item read by `read`.
     pub fn list<T>(&self, mut read: impl FnMut(Node<'a>) -> Read<T>) -> Read<Vec<T>> {
+        // The walk is shared by every `T` (`each`); what is per `T` is the read and the push.
+        let mut out = Vec::with_capacity(match self.value {
+            Json::Array(items) => items.len(),
+            _ => 0,
+        });
+        self.each(&mut |item| {
+            out.push(read(item)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `read` with each item of this list, at its place, in order; the first error
+    /// ends it.
+    pub fn each(&self, read: &mut dyn FnMut(Node<'a>) -> Read<()>) -> Read<()> {
         let Json::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
-        // (A loop, not `collect` into a `Result`: that is a large iterator adapter per `T`.)
-        let mut out = Vec::with_capacity(items.len());
         for (i, value) in items.iter().enumerate() {
-            out.push(read(self.item(i, value))?);
+            read(self.item(i, value))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Item `i` of this list, at its place.
@@ -769,6 +817,7 @@ impl<'a> Node<'a> {
     }
 
     /// The error for a string that is not one of `names`.
+    #[cold]
     pub fn unknown_variant(&self, names: &[&'static str]) -> JsonError {
         let name = match self.value {
             Json::String(s) => s.clone(),
@@ -839,6 +888,18 @@ impl<'a> Obj<'a> {
     /// A string `key`, or `None`.
     pub fn opt_string(&self, key: &str) -> Read<Option<String>> {
         self.opt(key, Node::string)
+    }
+
+    /// Reads each of `keys` that is present and not `null` into the slot at the same place
+    /// in `slots`, in the order of `keys`; the others keep their value. The first error ends
+    /// it.
+    pub fn fill(&self, keys: &[&str], slots: &mut [&mut dyn Slot]) -> Read<()> {
+        for (key, slot) in keys.iter().zip(slots) {
+            if let Some(node) = self.get(key) {
+                slot.set(&node)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every key with its value, in the document's order.

@@ -91,60 +91,122 @@ impl Texts {
 
     /// The built-in texts for a language tag (`de`, `de-AT`, `fr-CA`); English for others.
     pub fn for_locale(locale: &str) -> Texts {
+        let mut texts = Texts::unset();
+        texts.fill_builtin(locale);
+        texts
+    }
+
+    /// Fills every empty text from the built-in texts of `locale` (as [`Texts::for_locale`]).
+    pub fn fill_builtin(&mut self, locale: &str) {
         let primary = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-        match primary.as_str() {
-            "de" => Texts {
-                submit: "Senden".into(),
-                sending: "Wird gesendet…".into(),
-                success: "Vielen Dank! Wir melden uns in Kürze.".into(),
-                failed: "Wir konnten Ihre Angaben nicht senden. Sie bleiben hier gespeichert; \
-                    bitte versuchen Sie es erneut."
-                    .into(),
-                retry: "Erneut versuchen".into(),
-                required: "Bitte füllen Sie dieses Feld aus.".into(),
-                invalid_email: "Bitte geben Sie eine gültige E-Mail-Adresse ein.".into(),
-                too_short: "Bitte geben Sie mindestens {n} Zeichen ein.".into(),
-                too_long: "Bitte geben Sie höchstens {n} Zeichen ein.".into(),
-                choose: "Bitte wählen…".into(),
-                queued: "Gespeichert. Wir senden Ihre Angaben, sobald die Verbindung wieder \
-                    steht."
-                    .into(),
-                did_you_mean: "Meinten Sie {email}?".into(),
-                check_fields: "Bitte prüfen Sie die markierten Felder.".into(),
-                next: "Weiter".into(),
-                back: "Zurück".into(),
-                step_of: "Schritt {n} von {total}".into(),
-                remembered: "Wir kennen bereits: {fields}.".into(),
-                not_you: "Nicht Sie?".into(),
-            },
-            "fr" => Texts {
-                submit: "Envoyer".into(),
-                sending: "Envoi…".into(),
-                success: "Merci ! Nous vous recontactons très vite.".into(),
-                failed: "Nous n'avons pas pu envoyer vos informations. Elles sont conservées \
-                    ici ; veuillez réessayer."
-                    .into(),
-                retry: "Réessayer".into(),
-                required: "Ce champ est obligatoire.".into(),
-                invalid_email: "Veuillez saisir une adresse e-mail valide.".into(),
-                too_short: "Veuillez saisir au moins {n} caractères.".into(),
-                too_long: "Veuillez saisir au plus {n} caractères.".into(),
-                choose: "Choisir…".into(),
-                queued: "Enregistré. Nous enverrons vos informations dès le retour de la \
-                    connexion."
-                    .into(),
-                did_you_mean: "Vouliez-vous dire {email} ?".into(),
-                check_fields: "Veuillez vérifier les champs signalés.".into(),
-                next: "Suivant".into(),
-                back: "Retour".into(),
-                step_of: "Étape {n} sur {total}".into(),
-                remembered: "Nous avons déjà : {fields}.".into(),
-                not_you: "Ce n'est pas vous ?".into(),
-            },
-            _ => Texts::default(),
+        let builtin = match primary.as_str() {
+            "de" => &DE,
+            "fr" => &FR,
+            _ => &EN,
+        };
+        for (text, default) in self.each_mut().into_iter().zip(builtin) {
+            if text.trim().is_empty() {
+                text.clear();
+                text.push_str(default);
+            }
         }
     }
+
+    /// Every text, in the order of the struct (and of the tables below).
+    fn each_mut(&mut self) -> [&mut String; 18] {
+        [
+            &mut self.submit,
+            &mut self.sending,
+            &mut self.success,
+            &mut self.failed,
+            &mut self.retry,
+            &mut self.required,
+            &mut self.invalid_email,
+            &mut self.too_short,
+            &mut self.too_long,
+            &mut self.choose,
+            &mut self.queued,
+            &mut self.check_fields,
+            &mut self.did_you_mean,
+            &mut self.next,
+            &mut self.back,
+            &mut self.step_of,
+            &mut self.remembered,
+            &mut self.not_you,
+        ]
+    }
 }
+
+// The built-in texts as tables in the order of `Texts::each_mut` (one loop fills a config's
+// texts from any of them, instead of a struct literal per language).
+
+/// English (also [`Texts::default`]).
+const EN: [&str; 18] = [
+    "Send",
+    "Sending…",
+    "Thank you! We'll be in touch soon.",
+    "We couldn't send your details. They are kept here; please try again.",
+    "Try again",
+    "This field is required.",
+    "Please enter a valid e-mail address.",
+    "Please enter at least {n} characters.",
+    "Please enter at most {n} characters.",
+    "Choose…",
+    "Saved. We'll send your details as soon as the connection is back.",
+    "Please check the highlighted fields.",
+    "Did you mean {email}?",
+    "Next",
+    "Back",
+    "Step {n} of {total}",
+    "We remember your {fields}.",
+    "Not you?",
+];
+
+/// German.
+const DE: [&str; 18] = [
+    "Senden",
+    "Wird gesendet…",
+    "Vielen Dank! Wir melden uns in Kürze.",
+    "Wir konnten Ihre Angaben nicht senden. Sie bleiben hier gespeichert; bitte versuchen Sie \
+     es erneut.",
+    "Erneut versuchen",
+    "Bitte füllen Sie dieses Feld aus.",
+    "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+    "Bitte geben Sie mindestens {n} Zeichen ein.",
+    "Bitte geben Sie höchstens {n} Zeichen ein.",
+    "Bitte wählen…",
+    "Gespeichert. Wir senden Ihre Angaben, sobald die Verbindung wieder steht.",
+    "Bitte prüfen Sie die markierten Felder.",
+    "Meinten Sie {email}?",
+    "Weiter",
+    "Zurück",
+    "Schritt {n} von {total}",
+    "Wir kennen bereits: {fields}.",
+    "Nicht Sie?",
+];
+
+/// French.
+const FR: [&str; 18] = [
+    "Envoyer",
+    "Envoi…",
+    "Merci ! Nous vous recontactons très vite.",
+    "Nous n'avons pas pu envoyer vos informations. Elles sont conservées ici ; veuillez \
+     réessayer.",
+    "Réessayer",
+    "Ce champ est obligatoire.",
+    "Veuillez saisir une adresse e-mail valide.",
+    "Veuillez saisir au moins {n} caractères.",
+    "Veuillez saisir au plus {n} caractères.",
+    "Choisir…",
+    "Enregistré. Nous enverrons vos informations dès le retour de la connexion.",
+    "Veuillez vérifier les champs signalés.",
+    "Vouliez-vous dire {email} ?",
+    "Suivant",
+    "Retour",
+    "Étape {n} sur {total}",
+    "Nous avons déjà : {fields}.",
+    "Ce n'est pas vous ?",
+];
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@
 
 use crate::config::{ConfigError, ConfigErrorKind, FieldKind, FormConfig};
 use crate::context::VisitorContext;
+use crate::json::indexed;
 use crate::lead::{check_answer, FieldError, FieldValue, Lead};
 use crate::scoring::{same_text, score, Condition};
 use crate::time::Timestamp;
@@ -266,13 +267,13 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
             .is_some_and(|h| !h.is_empty() && !h.contains(['/', '?', '#']));
         if !bare {
             return Err(ConfigError::invalid(
-                String::from("redirect_origins[") + &i.to_string() + "]",
+                indexed("redirect_origins", i, ""),
                 "expected an https origin such as \"https://meet.example.com\" (no path)",
             ));
         }
     }
     for (i, ending) in config.endings.iter().enumerate() {
-        let at = |what: &str| String::from("endings[") + &i.to_string() + "]" + what;
+        let at = |what: &str| indexed("endings", i, what);
         if ending.text.is_none() && ending.link.is_none() && ending.redirect.is_none() {
             return Err(ConfigError::invalid(
                 at(""),
@@ -311,7 +312,7 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid("progressive.ask_at_most", "expected at least 1"));
         }
         for (j, name) in p.queue.iter().enumerate() {
-            let at = String::from("progressive.queue[") + &j.to_string() + "]";
+            let at = indexed("progressive.queue", j, "");
             let Some(i) = config.field_index(name) else {
                 return Err(ConfigError::at(at, ConfigErrorKind::UnknownField(name.clone())));
             };
@@ -330,7 +331,7 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
             }
             if field.required || field.required_if.is_some() {
                 return Err(ConfigError::invalid(
-                    String::from("fields[") + &i.to_string() + "]",
+                    indexed("fields", i, ""),
                     String::from("\"")
                         + name
                         + "\" is queued in `progressive`: asked only on some visits, it cannot be required",
@@ -341,15 +342,14 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
     for (i, field) in config.fields.iter().enumerate() {
         if field.remember && field.kind == FieldKind::Consent {
             return Err(ConfigError::invalid(
-                String::from("fields[") + &i.to_string() + "].remember",
+                indexed("fields", i, ".remember"),
                 "consent is given anew with each submit; it is never remembered",
             ));
         }
         let Some(prefill) = &field.prefill else { continue };
-        let at = |what: &str| String::from("fields[") + &i.to_string() + "].prefill." + what;
         if prefill.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
             return Err(ConfigError::invalid(
-                at("query"),
+                indexed("fields", i, ".prefill.query"),
                 "expected a query parameter's name, e.g. \"email\"",
             ));
         }
@@ -358,7 +358,7 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
                 || crate::context::CLICK_IDS.contains(&key.as_str());
             if !known {
                 return Err(ConfigError::invalid(
-                    at("context"),
+                    indexed("fields", i, ".prefill.context"),
                     String::from("unknown value \"")
                         + key
                         + "\", expected one of "
@@ -370,13 +370,13 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
         }
         if field.kind == FieldKind::Consent {
             return Err(ConfigError::invalid(
-                String::from("fields[") + &i.to_string() + "].prefill",
+                indexed("fields", i, ".prefill"),
                 "consent is given by the visitor; it is never prefilled",
             ));
         }
     }
-    let steps_at = |s: usize, what: &str| String::from("steps[") + &s.to_string() + "]" + what;
-    let field_at = |i: usize, what: &str| String::from("fields[") + &i.to_string() + "]" + what;
+    let steps_at = |s: usize, what: &str| indexed("steps", s, what);
+    let field_at = |i: usize, what: &str| indexed("fields", i, what);
     for (s, step) in config.steps.iter().enumerate() {
         if step.fields.is_empty() {
             return Err(ConfigError::invalid(
@@ -385,7 +385,7 @@ pub(crate) fn validate(config: &FormConfig) -> Result<(), ConfigError> {
             ));
         }
         for (j, name) in step.fields.iter().enumerate() {
-            let at = steps_at(s, &(String::from(".fields[") + &j.to_string() + "]"));
+            let at = indexed(&steps_at(s, ".fields"), j, "");
             if config.field(name).is_none() {
                 return Err(ConfigError::at(at, ConfigErrorKind::UnknownField(name.clone())));
             }
@@ -487,7 +487,7 @@ fn never_shown(config: &FormConfig) -> Result<(), ConfigError> {
             current = page;
             let step = page.and_then(|s| config.steps.get(s).map(|st| (s, st)));
             if let Some((s, step)) = step {
-                let path = String::from("steps[") + &s.to_string() + "]";
+                let path = indexed("steps", s, "");
                 if step.show_if.as_ref().is_some_and(|c| cannot_hold(c, config, &never)) {
                     return Err(ConfigError::invalid(
                         path + ".show_if",
@@ -512,7 +512,7 @@ fn never_shown(config: &FormConfig) -> Result<(), ConfigError> {
         let cannot = field.show_if.as_ref().is_some_and(|c| cannot_hold(c, config, &never));
         if cannot && field.kind != FieldKind::Hidden {
             return Err(ConfigError::invalid(
-                String::from("fields[") + &i.to_string() + "].show_if",
+                indexed("fields", i, ".show_if"),
                 String::from("this condition can never hold, so \"")
                     + &field.name
                     + "\" would never be asked",

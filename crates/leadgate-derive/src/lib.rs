@@ -105,8 +105,8 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
     let mut keys = Vec::new();
     // The value the struct starts from: required keys read, the others at their defaults.
     let mut inits = Vec::new();
-    // One arm per optional key: its index in KEYS, and the read that replaces the default.
-    let mut arms = Vec::new();
+    // The optional keys, and the fields their values replace the defaults of.
+    let (mut optional, mut slots) = (Vec::new(), Vec::new());
     for field in &fields.named {
         let ident =
             field.ident.as_ref().ok_or_else(|| syn::Error::new_spanned(field, "unnamed"))?;
@@ -116,17 +116,16 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
             continue;
         }
         let key = serde.rename.unwrap_or_else(|| ident.to_string());
-        let index = keys.len();
         keys.push(key.clone());
         let ty = &field.ty;
-        let (init, read) = if let Some(inner) = option_inner(ty) {
-            (quote! { None }, quote! { Some(<#inner as crate::json::FromJson>::read(&value)?) })
+        // `Option<T>` reads as `Some` (`FromJson for Option<T>`); missing or `null` is `None`.
+        let init = if option_inner(ty).is_some() {
+            quote! { None }
         } else {
-            let read = quote! { <#ty as crate::json::FromJson>::read(&value)? };
             match (&serde.default, &container.default) {
-                (Some(DefaultFrom::Path(path)), _) => (quote! { #path() }, read),
+                (Some(DefaultFrom::Path(path)), _) => quote! { #path() },
                 (Some(DefaultFrom::Trait), _) | (None, Some(_)) => {
-                    (quote! { ::core::default::Default::default() }, read)
+                    quote! { ::core::default::Default::default() }
                 }
                 (None, None) => {
                     // Required: read first, from `need` (missing, or `null` where a value is
@@ -139,7 +138,8 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
             }
         };
         inits.push(quote! { #ident: #init });
-        arms.push(quote! { #index => out.#ident = #read, });
+        optional.push(key);
+        slots.push(quote! { &mut out.#ident as &mut dyn crate::json::Slot });
     }
     let count = keys.len();
     // With `#[serde(default)]` on the container, a missing key keeps the value of the type's
@@ -149,22 +149,16 @@ fn read_struct(input: &DeriveInput, fields: &syn::FieldsNamed) -> syn::Result<To
     } else {
         quote! { #name { #(#inits),* } }
     };
-    // Every optional key present (and not `null`) replaces its default, in the order of KEYS:
-    // one loop and one `match` per type instead of a read per key, so an error leaves through
-    // one exit that drops `out` whichever key it was.
-    let body = if arms.is_empty() {
+    // Every optional key present (and not `null`) replaces its default, in the order of KEYS,
+    // through one shared loop (`Obj::fill`): the code per key is a pointer to its field, the
+    // code per field type is shared by every type read, and an error leaves through one exit
+    // that drops `out` whichever key it was.
+    let body = if optional.is_empty() {
         quote! { Ok(#start) }
     } else {
         quote! {
-            #[allow(unused_mut)]
             let mut out = #start;
-            for (i, key) in #name::KEYS.iter().enumerate() {
-                let Some(value) = obj.get(key) else { continue };
-                match i {
-                    #(#arms)*
-                    _ => {}
-                }
-            }
+            obj.fill(&[#(#optional),*], &mut [#(#slots),*])?;
             Ok(out)
         }
     };

@@ -10,6 +10,7 @@ use super::pattern::{
 use crate::config::{ConfigError, ConfigErrorKind, FormConfig};
 use crate::context::{VisitorContext, CLICK_IDS};
 use crate::email::{classify, EmailClass, EmailClasses};
+use crate::json::indexed;
 use crate::lead::{FieldValue, Lead};
 use crate::time::Timestamp;
 
@@ -888,7 +889,7 @@ impl Condition {
             Condition::ClickIdPresent { ids, .. } => {
                 match ids.iter().position(|i| !CLICK_IDS.contains(&i.as_str())) {
                     Some(i) => Err(ConfigError::invalid(
-                        at("ids[") + &i.to_string() + "]",
+                        indexed(&at("ids"), i, ""),
                         "unknown click id \"".to_string()
                             + &ids[i]
                             + "\", expected one of "
@@ -900,7 +901,7 @@ impl Condition {
             Condition::All { conditions } | Condition::Any { conditions } => {
                 not_empty("conditions", conditions.len(), "expected at least one condition")?;
                 for (i, c) in conditions.iter().enumerate() {
-                    c.validate(&(at("conditions[") + &i.to_string() + "]"), form)?;
+                    c.validate(&indexed(&at("conditions"), i, ""), form)?;
                 }
                 Ok(())
             }
@@ -997,7 +998,7 @@ fn domains_ok(path: &str, domains: &[String]) -> Result<(), ConfigError> {
         let d = d.trim().trim_start_matches("*.");
         if d.is_empty() || !d.contains('.') || d.contains(['/', '@', ':', ' ']) {
             return Err(ConfigError::invalid(
-                path.to_string() + "[" + &i.to_string() + "]",
+                indexed(path, i, ""),
                 "expected a domain such as \"example.com\", found \"".to_string() + d + "\"",
             ));
         }

@@ -786,7 +786,7 @@ impl ScoringConfig {
             }
         }
         for (i, rule) in self.rules.iter().enumerate() {
-            let at = |what: &str| "scoring.rules[".to_string() + &i.to_string() + "]." + what;
+            let at = |what: &str| crate::json::indexed("scoring.rules", i, ".") + what;
             check_name(&at("id"), &rule.id)?;
             if self.rules[..i].iter().any(|r| r.id == rule.id) {
                 return Err(ConfigError::invalid(
