@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::clock::now;
 use crate::logline::{log, Level};
-use crate::store::sales::Untouched;
+use crate::store::sales::Cutoffs;
 use crate::store::StoreError;
 use crate::RelayState;
 
@@ -133,33 +133,25 @@ pub async fn breaches(
     unnotified: bool,
 ) -> Result<Vec<Breach>, StoreError> {
     let sla = &state.sla;
-    let named: Vec<String> = sla.grades.keys().cloned().collect();
-    let mut found: Vec<(Untouched, u64)> = Vec::new();
-    for (grade, ms) in &sla.grades {
-        let cutoff = now_ms - i64::try_from(*ms).unwrap_or(i64::MAX);
-        let rows = state
-            .store
-            .untouched(Some(vec![grade.clone()]), false, cutoff, limit, unnotified)
-            .await?;
-        found.extend(rows.into_iter().map(|r| (r, *ms)));
-    }
-    if let Some(ms) = sla.default_ms {
-        let cutoff = now_ms - i64::try_from(ms).unwrap_or(i64::MAX);
-        let rows = state.store.untouched(Some(named), true, cutoff, limit, unnotified).await?;
-        found.extend(rows.into_iter().map(|r| (r, ms)));
-    }
-    found.sort_by_key(|(r, _)| r.received_ms);
-    found.truncate(limit as usize);
-    Ok(found
+    let cutoff = |ms: u64| now_ms.saturating_sub(i64::try_from(ms).unwrap_or(i64::MAX));
+    let cutoffs = Cutoffs {
+        grades: sla.grades.iter().map(|(grade, ms)| (grade.clone(), cutoff(*ms))).collect(),
+        other: sla.default_ms.map(cutoff),
+    };
+    let late = state.store.untouched(cutoffs, limit, unnotified).await?;
+    Ok(late
         .into_iter()
-        .map(|(r, sla_ms)| Breach {
-            waiting_ms: now_ms - r.received_ms,
-            lead_id: r.id,
-            form_id: r.form_id,
-            grade: r.grade,
-            received_ms: r.received_ms,
-            sla_ms,
-            notified: r.notified,
+        .filter_map(|r| {
+            let sla_ms = sla.grades.get(&r.grade).copied().or(sla.default_ms)?;
+            Some(Breach {
+                waiting_ms: now_ms - r.received_ms,
+                lead_id: r.id,
+                form_id: r.form_id,
+                grade: r.grade,
+                received_ms: r.received_ms,
+                sla_ms,
+                notified: r.notified,
+            })
         })
         .collect())
 }

@@ -158,6 +158,24 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
             .map(Result::unwrap)
             .collect();
         assert_eq!(time_indexes, ["leads_received_id"], "{file}");
+        // The untouched leads are indexed by grade (step 5), in place of the index by arrival
+        // alone that step 2 made.
+        let untouched: Vec<String> = conn
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'
+                 AND name LIKE 'leads_untouched%' ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(untouched.len(), 1, "{file}: {untouched:?}");
+        assert!(
+            untouched[0].contains("leads_untouched_grade")
+                && untouched[0].contains("COALESCE(relay_grade, grade), sla_notified, received_ms"),
+            "{file}: {untouched:?}"
+        );
         // The old leads are in the aggregates (filled in when the store opened): the dashboard
         // counts all four, and a recount agrees.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

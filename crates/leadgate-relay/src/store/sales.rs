@@ -110,6 +110,17 @@ pub struct Untouched {
     pub notified: bool,
 }
 
+/// How long an untouched lead may wait, by grade, for [`Store::untouched`]: a lead of a grade
+/// in `grades` is late when it arrived before that grade's cutoff (Unix ms), a lead of any
+/// other grade when it arrived before `other` (none: never).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// The cutoff per grade.
+    pub grades: BTreeMap<String, i64>,
+    /// The cutoff of every other grade.
+    pub other: Option<i64>,
+}
+
 /// A published config of a form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigVersion {
@@ -987,40 +998,59 @@ impl Store {
         .await
     }
 
-    /// Leads nobody in sales has touched (not spam), received before `before_ms`, oldest
-    /// first: of `grades`, or with `exclude`, of every other grade; with `unnotified`, only
-    /// those whose SLA alert was not queued.
+    /// Leads nobody in sales has touched (not spam) that are late by `cutoffs`, oldest first,
+    /// at most `limit`; with `unnotified`, only those whose SLA alert was not queued.
+    ///
+    /// Each grade is its own range of the index `leads_untouched_grade` (schema step 5), read
+    /// oldest first and only as far as it can still make the list, so a backlog of leads of
+    /// other grades is never read through: a grade of `cutoffs.grades` is one range, and with
+    /// `cutoffs.other`, so is each other grade the untouched leads have (found by a skip scan
+    /// of the same index, one step per grade).
     pub async fn untouched(
         &self,
-        grades: Option<Vec<String>>,
-        exclude: bool,
-        before_ms: i64,
+        cutoffs: Cutoffs,
         limit: u32,
         unnotified: bool,
     ) -> Result<Vec<Untouched>, StoreError> {
         self.read(move |db| {
-            let grades = grades.unwrap_or_default();
-            let rows = db.query(
-                "SELECT id, form_id, received_ms, COALESCE(relay_grade, grade), sla_notified FROM leads
-                 WHERE first_touch_ms IS NULL AND spam IS NULL AND received_ms < $1
-                    AND ($2 = 0 OR sla_notified = 0)
-                 ORDER BY received_ms LIMIT $3",
-                args![before_ms, i64::from(unnotified), i64::from(limit) * 20],
-            )?;
-            let mut out = Vec::new();
-            for row in &rows {
-                let grade = row.text(3)?;
-                if grades.contains(&grade) != exclude {
-                    out.push(Untouched {
-                        id: row.text(0)?,
-                        form_id: row.text(1)?,
-                        received_ms: row.int(2)?,
-                        grade,
-                        notified: row.bool(4)?,
-                    });
+            let mut ranges: Vec<(String, i64)> =
+                cutoffs.grades.iter().map(|(grade, before)| (grade.clone(), *before)).collect();
+            if let Some(before) = cutoffs.other {
+                for grade in untouched_grades(db)? {
+                    if !cutoffs.grades.contains_key(&grade) {
+                        ranges.push((grade, before));
+                    }
                 }
-                if out.len() >= limit as usize {
-                    break;
+            }
+            // `sla_notified` is the index's second column: both values are ranges of their own.
+            let notified: &[i64] = if unnotified { &[0] } else { &[0, 1] };
+            let limit = limit as usize;
+            let mut out: Vec<Untouched> = Vec::new();
+            for (grade, cutoff) in &ranges {
+                for flag in notified {
+                    // Once the list is full, only a lead older than its newest can still enter.
+                    let before = match out.get(limit.wrapping_sub(1)) {
+                        Some(last) => last.received_ms.min(*cutoff),
+                        None => *cutoff,
+                    };
+                    let rows = db.query(
+                        "SELECT id, form_id, received_ms FROM leads
+                         WHERE COALESCE(relay_grade, grade) = $1 AND sla_notified = $2
+                            AND first_touch_ms IS NULL AND spam IS NULL AND received_ms < $3
+                         ORDER BY received_ms LIMIT $4",
+                        args![grade, *flag, before, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    )?;
+                    for row in &rows {
+                        out.push(Untouched {
+                            id: row.text(0)?,
+                            form_id: row.text(1)?,
+                            received_ms: row.int(2)?,
+                            grade: grade.clone(),
+                            notified: *flag != 0,
+                        });
+                    }
+                    out.sort_by_key(|u| u.received_ms);
+                    out.truncate(limit);
                 }
             }
             Ok(out)
@@ -1045,6 +1075,27 @@ impl Store {
         })
         .await
     }
+}
+
+/// The grades of the untouched, non-spam leads, in the index's order: a skip scan of
+/// `leads_untouched_grade`, one index seek per grade (not a read of every untouched lead).
+fn untouched_grades(db: &mut dyn Db) -> Result<Vec<String>, StoreError> {
+    let rows = db.query(
+        "WITH RECURSIVE present(g) AS (
+            SELECT (SELECT COALESCE(relay_grade, grade) FROM leads
+                    WHERE first_touch_ms IS NULL AND spam IS NULL
+                    ORDER BY COALESCE(relay_grade, grade) LIMIT 1)
+            UNION ALL
+            SELECT (SELECT COALESCE(relay_grade, grade) FROM leads
+                    WHERE first_touch_ms IS NULL AND spam IS NULL
+                        AND COALESCE(relay_grade, grade) > present.g
+                    ORDER BY COALESCE(relay_grade, grade) LIMIT 1)
+            FROM present WHERE present.g IS NOT NULL
+         )
+         SELECT g FROM present WHERE g IS NOT NULL",
+        args![],
+    )?;
+    rows.iter().map(|row| row.text(0)).collect()
 }
 
 fn set_current(db: &mut dyn Db, form_id: &str, version: i64, at: &str) -> Result<(), StoreError> {

@@ -159,6 +159,13 @@ CREATE TABLE forms (
     };
 }
 
+/// Migration 5, the same in both dialects: the index of untouched, non-spam leads by effective
+/// grade (the relay's, else the browser's), then whether the SLA alert went out, then arrival.
+const SCHEMA_V5: &str = "DROP INDEX IF EXISTS leads_untouched;
+CREATE INDEX leads_untouched_grade
+    ON leads (COALESCE(relay_grade, grade), sla_notified, received_ms)
+    WHERE first_touch_ms IS NULL AND spam IS NULL;";
+
 /// Every step, oldest first. Step 1 is the schema of the relay before versioning: written with
 /// `IF NOT EXISTS`, it creates a new database and leaves one made by an older relay as it is
 /// (SQLite files also get the `leads` columns added since the first release). Add a step at the
@@ -200,6 +207,16 @@ CREATE INDEX leads_email_domain ON leads (email_domain COLLATE \"C\");"
         // CPU and ~38 B per lead (RELAY.md, "What a lead costs on disk").
         sqlite: "DROP INDEX IF EXISTS leads_received_at;",
         postgres: "DROP INDEX IF EXISTS leads_received_at;",
+    },
+    Migration {
+        version: 5,
+        name: "the untouched-leads index by grade (every SLA breach found, whatever the backlog)",
+        // Was `(received_ms)`: an SLA check for grade A read the untouched leads of every grade
+        // oldest first and filtered them, so a backlog of other grades hid A's breaches (or
+        // had to be read through). Now each grade, notified or not, is a range in arrival
+        // order that a check reads only as far as its limit (`Store::untouched`).
+        sqlite: SCHEMA_V5,
+        postgres: SCHEMA_V5,
     },
 ];
 
