@@ -123,7 +123,6 @@ pub struct LeadPayload {
     /// to submit). Kept as free JSON: whatever a bot puts there must still reach the
     /// receiver's checks rather than fail the payload. Absent in older payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<JsonValue>"))]
     pub meta: Option<Meta>,
     /// The answers that were prefilled (from the page URL, the mount element, the JS API or
     /// the visitor's arrival) and sent as prefilled, by field name. Absent when none were.
