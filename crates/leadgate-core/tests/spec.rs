@@ -115,3 +115,76 @@ fn scoring_spec() {
     assert!(passed >= 40, "only {passed} spec cases");
     eprintln!("{passed} spec cases passed in {} files", files.len());
 }
+
+/// The model ids of the fixtures' forms and of one form with every op, pinned: stored leads
+/// refer to their model by id, so the canonical JSON a condition writes must never change.
+#[test]
+fn model_ids_are_pinned() {
+    let every_op = r#"{"form_id": "f", "fields": [
+        {"name": "role", "type": "text", "label": "R"},
+        {"name": "size", "type": "text", "label": "S"},
+        {"name": "email", "type": "email", "label": "E"}],
+      "scoring": {"groups": {"fit": {}}, "grades": [{"grade": "A", "min": 50}, {"grade": "B", "min": 0}],
+       "rules": [
+        {"id": "a", "points": 1, "when": {"op": "equals", "field": "role", "value": "CTO", "ignore_case": false}},
+        {"id": "b", "points": 1, "when": {"op": "one_of", "field": "role", "values": ["x", "y"]}},
+        {"id": "c", "points": 1, "when": {"op": "contains", "field": "role", "value": "c"}},
+        {"id": "d", "points": 1, "when": {"op": "starts_with", "field": "role", "value": "V"}},
+        {"id": "e", "points": 1, "when": {"op": "ends_with", "field": "role", "value": "O"}},
+        {"id": "f", "points": 1, "when": {"op": "matches", "field": "email", "pattern": "*@a.*"}},
+        {"id": "g", "points": 1, "when": {"op": "at_least", "field": "size", "value": 2.5}},
+        {"id": "h", "points": 1, "when": {"op": "at_most", "field": "size", "value": 100}},
+        {"id": "i", "points": 1, "when": {"op": "between", "field": "size", "min": 1, "max": 1e3}},
+        {"id": "j", "points": 1, "when": {"op": "present", "field": "role"}},
+        {"id": "k", "points": 1, "when": {"op": "absent", "field": "role"}},
+        {"id": "l", "points": 1, "when": {"op": "email_class", "field": "email", "class": "business"}},
+        {"id": "m", "points": 1, "when": {"op": "email_domain_in", "field": "email", "domains": ["a.com"]}},
+        {"id": "n", "points": 1, "when": {"op": "visits_at_least", "count": 3}},
+        {"id": "o", "points": 1, "when": {"op": "pages_matching_at_least", "pattern": "/p*", "count": 2, "ignore_case": false}},
+        {"id": "p", "points": 1, "when": {"op": "seconds_on_site_at_least", "seconds": 60}},
+        {"id": "q", "points": 1, "when": {"op": "utm", "param": "source", "value": "g", "touch": "first"}},
+        {"id": "r", "points": 1, "when": {"op": "utm", "param": "medium", "values": ["cpc", "ppc"]}},
+        {"id": "s", "points": 1, "when": {"op": "referrer_domain", "domains": ["g2.com"], "touch": "last"}},
+        {"id": "t", "points": 1, "when": {"op": "click_id_present", "ids": ["gclid"]}},
+        {"id": "u", "points": 1, "when": {"op": "click_id_present"}},
+        {"id": "v", "points": 1, "when": {"op": "all", "conditions": [
+          {"op": "any", "conditions": [{"op": "present", "field": "size"}]},
+          {"op": "not", "condition": {"op": "absent", "field": "email"}}]}}]}}"#;
+    let id = |json: &str| FormConfig::from_json(json).unwrap().scoring.model_id();
+    let mut got = vec![("every op".to_string(), id(every_op))];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    for file in &files {
+        let spec: SpecFile = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        got.push((name, id(&spec.form.to_string())));
+    }
+    let want = [
+        ("every op", "fnv1a64:4a2366998d6f8274"),
+        ("caps-grades-stages.json", "fnv1a64:880893442ed00b61"),
+        ("combinators.json", "fnv1a64:62471e5d4919babf"),
+        ("decay.json", "fnv1a64:317128615a7faa28"),
+        ("email.json", "fnv1a64:caeaeab5ce0b7179"),
+        ("engagement.json", "fnv1a64:36635fe65538bba4"),
+        ("field-conditions.json", "fnv1a64:9767b29863684aca"),
+        ("legacy.json", "fnv1a64:67d8416db0478bec"),
+    ];
+    let got: Vec<(&str, &str)> = got.iter().map(|(n, i)| (n.as_str(), i.as_str())).collect();
+    assert_eq!(got, want);
+    // The live-score ops (refused in rules, so in no model) write the same way too.
+    let written = |c: leadgate_core::Condition| serde_json::to_string(&c).unwrap();
+    assert_eq!(
+        written(leadgate_core::Condition::ScoreAtLeast { points: 5, group: None }),
+        r#"{"op":"score_at_least","points":5}"#
+    );
+    assert_eq!(
+        written(leadgate_core::Condition::ScoreAtLeast { points: -1, group: Some("fit".into()) }),
+        r#"{"op":"score_at_least","points":-1,"group":"fit"}"#
+    );
+    assert_eq!(
+        written(leadgate_core::Condition::GradeAtLeast { grade: "A".into() }),
+        r#"{"op":"grade_at_least","grade":"A"}"#
+    );
+}
