@@ -20,23 +20,9 @@ use serde_json::{json, Value};
 #[test]
 fn leads_past_their_sla_are_listed_and_alerted_once() {
     let dir = tempfile::tempdir().unwrap();
-    let slack = Receiver::start(&[200]);
     let mut opts = options(dir.path());
     opts.rate_limit = None;
-    opts.forwarding.poll_ms = 20;
-    opts.webhooks = vec![Webhook {
-        route: Route::None,
-        allow_private_network: true,
-        ..Webhook::new("slack", &slack.url)
-    }];
-    opts.sla = SlaFile {
-        default: Some("1s".into()),
-        grades: [("no-such-grade".to_string(), "1h".to_string())].into(),
-        notify_webhook: Some("slack".into()),
-        check_ms: Some(200),
-    }
-    .sla()
-    .unwrap();
+    let slack = alert_to_slack(&mut opts, "1s", ("no-such-grade", "1h"));
     let relay = Relay::start(opts);
     let leads: Vec<_> = (1..=3).map(good_payload).collect();
     for lead in &leads {
@@ -82,6 +68,27 @@ fn a_notify_webhook_that_does_not_exist_is_refused() {
     .unwrap();
     let err = leadgate_relay::RelayState::open(opts).unwrap_err();
     assert!(err.to_string().contains("no [[webhooks]] entry named \"slack\""), "{err}");
+}
+
+/// An SLA of `default` for every grade and `grade.1` for `grade.0`, checked every 200 ms and
+/// alerted to a webhook receiver the test starts (returned).
+fn alert_to_slack(opts: &mut RelayOptions, default: &str, grade: (&str, &str)) -> Receiver {
+    let slack = Receiver::start(&[200]);
+    opts.forwarding.poll_ms = 20;
+    opts.webhooks = vec![Webhook {
+        route: Route::None,
+        allow_private_network: true,
+        ..Webhook::new("slack", &slack.url)
+    }];
+    opts.sla = SlaFile {
+        default: Some(default.into()),
+        grades: [(grade.0.to_string(), grade.1.to_string())].into(),
+        notify_webhook: Some("slack".into()),
+        check_ms: Some(200),
+    }
+    .sla()
+    .unwrap();
+    slack
 }
 
 /// The test form with two grades: A for 35 points (an e-mail and 200+ employees), C below.
@@ -166,21 +173,7 @@ fn a_late_lead_is_found_behind_a_backlog(
         c_old.id
     ));
 
-    let slack = Receiver::start(&[200]);
-    opts.forwarding.poll_ms = 20;
-    opts.webhooks = vec![Webhook {
-        route: Route::None,
-        allow_private_network: true,
-        ..Webhook::new("slack", &slack.url)
-    }];
-    opts.sla = SlaFile {
-        default: Some("24h".into()),
-        grades: [("A".to_string(), "5m".to_string())].into(),
-        notify_webhook: Some("slack".into()),
-        check_ms: Some(200),
-    }
-    .sla()
-    .unwrap();
+    let slack = alert_to_slack(&mut opts, "24h", ("A", "5m"));
     let relay = Relay::start(opts);
     let want = [no_list.id.as_str(), c_old.id.as_str(), a_late.id.as_str()];
 
