@@ -8,7 +8,7 @@ use web_sys::{CustomEvent, CustomEventInit, Element};
 /// Dispatches `name` (e.g. `leadgate:submit`) on `host`, bubbling and composed, and pushes
 /// `{event: name, leadgate: detail}` to `window.dataLayer` when the page has one.
 pub fn emit(host: &Element, name: &str, detail: &EventDetail) {
-    // Plain objects, `null` for what is missing: what `JSON.parse` of the payload would give.
+    // Plain objects, `null` for what is missing: what `JSON.parse` of the detail's JSON would give.
     let detail = detail
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .unwrap_or(JsValue::NULL);

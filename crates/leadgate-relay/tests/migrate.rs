@@ -147,29 +147,22 @@ fn databases_of_older_relays_migrate_forward_and_keep_every_lead() {
             .unwrap();
         assert_eq!(index, 1, "{file}: the per-webhook queue index was added");
         // One time-order index on leads, not two (step 4 dropped the arrival index).
-        let time_indexes: Vec<String> = conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'
-                 AND name LIKE 'leads_received%' ORDER BY name",
-            )
+        // `column` of the indexes on `leads` whose names start with `prefix`.
+        let lead_indexes = |column: &str, prefix: &str| -> Vec<String> {
+            conn.prepare(&format!(
+                "SELECT {column} FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'
+                 AND name LIKE '{prefix}%' ORDER BY name"
+            ))
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .map(Result::unwrap)
-            .collect();
-        assert_eq!(time_indexes, ["leads_received_id"], "{file}");
+            .collect()
+        };
+        assert_eq!(lead_indexes("name", "leads_received"), ["leads_received_id"], "{file}");
         // The untouched leads are indexed by grade (step 5), in place of the index by arrival
         // alone that step 2 made.
-        let untouched: Vec<String> = conn
-            .prepare(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'
-                 AND name LIKE 'leads_untouched%' ORDER BY name",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let untouched = lead_indexes("sql", "leads_untouched");
         assert_eq!(untouched.len(), 1, "{file}: {untouched:?}");
         assert!(
             untouched[0].contains("leads_untouched_grade")
