@@ -5,6 +5,9 @@
 // longest in which the page's form script itself ran), total blocking time, CLS, bytes; and
 // whether the JS and the wasm downloaded in parallel.
 //   node scripts/bench-load.mjs [runs]        (needs dist/: bash scripts/build.sh)
+// CHROMIUM_ARGS adds Chromium flags, for experiments: CHROMIUM_ARGS="--js-flags=--no-wasm-lazy-compilation"
+// shows the widget's start without V8 compiling each wasm function on the main thread at its
+// first call (visitors' browsers compile lazily: that is not a setting a page can choose).
 import { createServer } from "node:http";
 import { readFileSync, existsSync } from "node:fs";
 import { extname, join, normalize } from "node:path";
@@ -45,7 +48,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+    "--disable-component-update", "--disable-sync", ...(process.env.CHROMIUM_ARGS ?? "").split(" ").filter(Boolean)],
 });
 
 const observe = () => {

@@ -324,19 +324,27 @@ impl<'a> Facts<'a> {
             m.times.reserve(views.len());
         }
         let n = matches.len();
-        // The recent paths, and a row of `held` for each: whether each pattern matched it.
-        let mut recent: Vec<&str> = Vec::with_capacity(RECENT);
+        // The recent paths (with the last URL seen of each: a view of the same URL is known
+        // without cutting its path out again), and a row of `held` for each: whether each
+        // pattern matched it.
+        let mut recent: Vec<(&str, &str)> = Vec::with_capacity(RECENT);
         let mut held = vec![false; RECENT * n];
         let (mut buf, mut added) = ([0u8; 64], 0);
         for view in views.iter().filter(|p| p.at <= self.now) {
-            let path = url_path(&view.url);
-            let row = recent.iter().position(|p| *p == path).unwrap_or_else(|| {
+            let url = view.url.as_str();
+            let known = recent.iter().position(|(u, _)| *u == url);
+            let row = known.unwrap_or_else(|| {
+                let path = url_path(url);
+                if let Some(row) = recent.iter().position(|(_, p)| *p == path) {
+                    recent[row].0 = url;
+                    return row;
+                }
                 // The oldest path makes room once there are `RECENT`.
                 let row = added % RECENT;
                 added += 1;
                 match recent.get_mut(row) {
-                    Some(slot) => *slot = path,
-                    None => recent.push(path),
+                    Some(slot) => *slot = (url, path),
+                    None => recent.push((url, path)),
                 }
                 let lower = fold_in(path, true, &mut buf);
                 for (m, held) in matches.iter().zip(&mut held[row * n..]) {

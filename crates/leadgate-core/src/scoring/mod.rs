@@ -85,13 +85,22 @@ pub struct ScoringConfig {
     /// share them; made once when the config is loaded, empty when it was built otherwise.
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
-    pub(crate) hit_texts: Vec<[Arc<str>; 3]>,
+    pub(crate) hit_texts: Vec<HitTexts>,
     /// The distinct `pages_matching_at_least` patterns of the rules (with their
     /// `ignore_case`), so that scoring matches the page views against all of them in one pass;
     /// made once when the config is loaded.
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     pub(crate) page_patterns: Vec<(String, bool)>,
+}
+
+/// What a rule's hits share, made once when the config is loaded: the rule id, group and
+/// reason as shared texts, and the group's place among `group_names` (without repeats), where
+/// [`score`] sums it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HitTexts {
+    texts: [Arc<str>; 3],
+    slot: Option<usize>,
 }
 
 impl Default for ScoringConfig {
@@ -368,20 +377,26 @@ pub fn score(
     facts.patterns = &config.page_patterns;
     // Each group once, with its decay and its sum (a name no group has gets a slot on its
     // first hit).
-    let mut sums: Vec<(&str, Option<&Decay>, i64)> = Vec::new();
-    for name in config.group_names() {
-        if !sums.iter().any(|s| s.0 == name) {
-            sums.push((name, config.groups.get(name).and_then(|g| g.decay.as_ref()), 0));
-        }
-    }
+    let mut sums: Vec<(&str, Option<&Decay>, i64)> = config
+        .distinct_groups()
+        .into_iter()
+        .map(|name| (name, config.groups.get(name).and_then(|g| g.decay.as_ref()), 0))
+        .collect();
     let mut hits = Vec::with_capacity(config.rules.len());
-    let mut times = Vec::new();
+    // Sized for every page view at once (a repeatable page rule's occurrences), so it does not
+    // grow step by step in the first rules.
+    let mut times = Vec::with_capacity(context.pages.len() + 1);
+    // The reasons worded anew (repeats, caps, decay) are written here first, then shared.
+    let mut words = String::new();
     // The last evidence of several occurrences that decayed, with its half-life and what it
     // kept: rules on the same pages share it, and `exp2` is not cheap.
     let mut last: (Vec<Timestamp>, u64, f64) = (Vec::new(), 0, 0.0);
     let texts = Some(&config.hit_texts).filter(|t| t.len() == config.rules.len());
     for (i, rule) in config.rules.iter().enumerate() {
-        let slot = sums.iter().position(|s| s.0 == rule.group);
+        // The slot made when the config loaded; a group no config names gets one at its
+        // first hit.
+        let slot =
+            texts.and_then(|t| t[i].slot).or_else(|| sums.iter().position(|s| s.0 == rule.group));
         let decay = slot.and_then(|g| sums[g].1);
         let since = decay
             .and_then(|d| d.window_days)
@@ -413,11 +428,11 @@ pub fn score(
         });
         let points = rule.points_of(n, kept);
         let [id, group, mut reason] = match texts {
-            Some(t) => t[i].clone(),
+            Some(t) => t[i].texts.clone(),
             None => [rule.id.as_str().into(), rule.group.as_str().into(), rule.reason().into()],
         };
         if n > 1 || points != raw {
-            let mut words = String::with_capacity(reason.len() + 32);
+            words.clear();
             words.push_str(&reason);
             if n > 1 {
                 words.push_str(" (×");
@@ -429,7 +444,7 @@ pub fn score(
                 push_int(&mut words, raw);
                 words.push(')');
             }
-            reason = words.into();
+            reason = words.as_str().into();
         }
         let slot = slot.unwrap_or_else(|| {
             sums.push((&rule.group, None, 0));
@@ -726,14 +741,30 @@ impl ScoringConfig {
         BUILT_IN_GROUPS.into_iter().chain(self.groups.keys().map(String::as_str))
     }
 
+    /// [`Self::group_names`] without repeats, in that order: where [`score`] sums each group.
+    fn distinct_groups(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.group_names() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     pub(crate) fn prepare(&mut self) {
         self.model_id = String::new();
         self.model_id = self.model_id();
-        self.hit_texts = self
+        let names = self.distinct_groups();
+        let hit_texts = self
             .rules
             .iter()
-            .map(|r| [r.id.as_str().into(), r.group.as_str().into(), r.reason().into()])
+            .map(|r| HitTexts {
+                texts: [r.id.as_str().into(), r.group.as_str().into(), r.reason().into()],
+                slot: names.iter().position(|n| *n == r.group),
+            })
             .collect();
+        self.hit_texts = hit_texts;
         self.page_patterns.clear();
         for rule in &self.rules {
             rule.when.page_patterns_into(&mut self.page_patterns);

@@ -450,13 +450,18 @@ fn page_patterns_count_every_view_as_matching_each_alone_would() {
         }
     }
     let config = form(&("[".to_string() + &rules.join(",") + "]")).scoring;
-    let paths =
-        ["/a", "/A/x", "/b", "/B", "/c", "/C", "/d/x", "/e", "/aa", "/bb", "/x", "/Bx", "/c?q"];
+    // The same path under other URLs too (query, fragment, host, none at all): the matcher
+    // knows a URL it saw and a path it saw apart.
+    let paths = [
+        "/a", "/A/x", "/b", "/B", "/c", "/C", "/d/x", "/e", "/aa", "/bb", "/x", "/Bx", "/c?q",
+        "/a#top", "/a?x=1", "?x", "",
+    ];
+    let hosts = ["https://example.com", "http://www.example.org:8080", ""];
     let mut context = VisitorContext::default();
     let mut seed = 7usize;
     for at in 0..100u64 {
         seed = (seed * 31 + 11) % 97;
-        let url = String::from("https://example.com") + paths[seed % paths.len()];
+        let url = String::from(hosts[seed % hosts.len()]) + paths[seed % paths.len()];
         context.pages.push(crate::context::PageView { url, at: Timestamp(at) });
     }
     let got = score(&Lead::default(), &context, &config, Timestamp(1_000));
