@@ -276,6 +276,27 @@ fn a_full_page_links_to_the_older_leads() {
 }
 
 #[test]
+fn the_dashboard_lists_a_hundred_leads_a_page() {
+    // With six outcome forms a lead, a page of 500 weighed ~2.5 MB: sales gets 100 a page, the
+    // older ones behind the link, and `?limit=` cannot ask for more.
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path());
+    opts.dashboard_token = Some(TOKEN.into());
+    opts.rate_limit = None;
+    let relay = Relay::start(opts);
+    for seed in 0..101u8 {
+        assert_eq!(relay.post_lead(&good_payload(seed)).status, 201);
+    }
+    let auth = basic("sales", TOKEN);
+    for path in ["/leads", "/leads?limit=500"] {
+        let page = relay.get_auth(path, &auth);
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.matches("class=\"sales\"").count(), 100, "{path}");
+        assert!(page.body.contains("href=\"/leads?before="), "{path}: no link to the older leads");
+    }
+}
+
+#[test]
 fn the_insights_page_shows_the_numbers_of_the_insights_json() {
     let (_dir, relay) = start();
     let bearer = format!("Bearer {TOKEN}");
