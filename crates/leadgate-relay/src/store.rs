@@ -581,7 +581,7 @@ impl Store {
                 return Ok(Insert::Repeated);
             }
             // Its counts, in the transaction that stores it (the hits are in `rule_hits`).
-            sales::apply(db, crate::sales::delta(None, Some(&facts.contributions())))?;
+            sales::apply(db, crate::sales::delta(None, Some(&facts.contributions())));
             for (webhook, body) in &lead.deliveries {
                 queue_message(db, &p.id, webhook, body, &lead.received_at)?;
             }

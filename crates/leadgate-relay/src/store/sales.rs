@@ -257,10 +257,10 @@ impl Deferred {
     }
 }
 
-/// Adds a change to the running job's (written at the batch's commit; see [`Deferred`]).
-pub(crate) fn apply(db: &mut dyn Db, change: Delta) -> Result<(), StoreError> {
+/// Adds a change to the running job's (written at the batch's commit, where it can fail; see
+/// [`Deferred`]).
+pub(crate) fn apply(db: &mut dyn Db, change: Delta) {
     db.deferred().job.merge(change);
-    Ok(())
 }
 
 /// Writes a change to the aggregates now.
@@ -351,7 +351,8 @@ fn set_facts(
             id
         ],
     )?;
-    apply(db, delta(Some(&old.contributions()), Some(&new.contributions())))
+    apply(db, delta(Some(&old.contributions()), Some(&new.contributions())));
+    Ok(())
 }
 
 /// Counts a lead's first accepted delivery (called in the transaction that records it).
@@ -388,7 +389,8 @@ pub(crate) fn count_events(
         };
         change.merge(Delta { counts: vec![(key, c)], ..Delta::default() });
     }
-    apply(db, change)
+    apply(db, change);
+    Ok(())
 }
 
 /// The day part of an RFC 3339 time.
