@@ -6,6 +6,8 @@
 
 use leadgate_insights::THIN_N;
 use maud::{html, Markup, DOCTYPE};
+
+use super::page::col_heads;
 use serde_json::Value;
 
 /// The width of a chart's bar area, in SVG units.
@@ -121,7 +123,7 @@ fn funnel(f: &Value) -> Markup {
             h2 { "Funnel" }
             (bars("The funnel, step by step", &rows, None))
             table class="funnel-steps" {
-                thead { tr { th scope="col" { "Step" } th scope="col" { "Count" } th scope="col" { "From the step before" } } }
+                thead { tr { (col_heads(&["Step", "Count", "From the step before"])) } }
                 tbody {
                     @for s in &steps {
                         tr data-step=(s["step"].as_str().unwrap_or_default()) {
@@ -244,13 +246,10 @@ fn touch_table(kind: &str, rows: &[Value]) -> Markup {
         table class={ "touches touches-" (kind) } {
             thead {
                 tr {
-                    th scope="col" { "Source / campaign" }
-                    th scope="col" { "Leads" }
-                    th scope="col" { "MQL" }
-                    th scope="col" { "Accepted" }
-                    th scope="col" { "Won" }
-                    th scope="col" { "Pipeline" }
-                    th scope="col" { "Won amount" }
+                    (col_heads(&[
+                        "Source / campaign", "Leads", "MQL", "Accepted", "Won", "Pipeline",
+                        "Won amount",
+                    ]))
                 }
             }
             tbody {
@@ -343,7 +342,7 @@ fn score_bands(c: &Value) -> Markup {
             } @else {
                 (bars("Accept rate by score band", &chart, Some(1.0)))
                 table class="bands" {
-                    thead { tr { th scope="col" { "Score" } th scope="col" { "Accepted" } th scope="col" { "Won" } } }
+                    thead { tr { (col_heads(&["Score", "Accepted", "Won"])) } }
                     tbody {
                         @for r in &rows {
                             tr data-band=(r["band"].as_str().unwrap_or_default()) {
@@ -406,7 +405,7 @@ fn speed(s: &Value) -> Markup {
             @if !weeks.is_empty() {
                 (bars("Median time to first touch by week", &chart, None))
                 table class="speed" {
-                    thead { tr { th scope="col" { "Week of" } th scope="col" { "Leads" } th scope="col" { "Median" } th scope="col" { "p90" } } }
+                    thead { tr { (col_heads(&["Week of", "Leads", "Median", "p90"])) } }
                     tbody {
                         @for w in &weeks {
                             tr {
@@ -455,14 +454,10 @@ fn rules(r: &Value) -> Markup {
                 table class="rules" {
                     thead {
                         tr {
-                            th scope="col" { "Rule" }
-                            th scope="col" { "Leads hit" }
-                            th scope="col" { "Accepted with" }
-                            th scope="col" { "Accepted without" }
-                            th scope="col" { "Lift" }
-                            th scope="col" { "Won with" }
-                            th scope="col" { "Won without" }
-                            th scope="col" { "Flags" }
+                            (col_heads(&[
+                                "Rule", "Leads hit", "Accepted with", "Accepted without", "Lift",
+                                "Won with", "Won without", "Flags",
+                            ]))
                         }
                     }
                     tbody {
@@ -503,7 +498,7 @@ fn reasons(r: &Value) -> Markup {
                 p class="muted" { "No lead was rejected yet." }
             } @else {
                 table class="reasons" {
-                    thead { tr { th scope="col" { "Reason" } th scope="col" { "Leads" } } }
+                    thead { tr { (col_heads(&["Reason", "Leads"])) } }
                     tbody {
                         @for t in &totals {
                             tr data-reason=(t["reason"].as_str().unwrap_or_default()) {

@@ -40,13 +40,7 @@ pub fn dashboard(
                         table class="leads" {
                             thead {
                                 tr {
-                                    th scope="col" { "Received" }
-                                    th scope="col" { "Form" }
-                                    th scope="col" { "Lead" }
-                                    th scope="col" { "Score" }
-                                    th scope="col" { "Why" }
-                                    th scope="col" { "Source" }
-                                    th scope="col" { "Sales" }
+                                    (col_heads(&["Received", "Form", "Lead", "Score", "Why", "Source", "Sales"]))
                                 }
                             }
                             tbody {
@@ -96,12 +90,15 @@ fn kpis(funnel: &Funnel) -> Markup {
 
 /// The column heads of a funnel row.
 fn funnel_head() -> Markup {
+    col_heads(&["Views", "Starts", "Leads", "MQL", "Forwarded"])
+}
+
+/// A table's column headings (the `th`s of its head row), in order.
+pub(super) fn col_heads(names: &[&str]) -> Markup {
     html! {
-        th scope="col" { "Views" }
-        th scope="col" { "Starts" }
-        th scope="col" { "Leads" }
-        th scope="col" { "MQL" }
-        th scope="col" { "Forwarded" }
+        @for name in names {
+            th scope="col" { (name) }
+        }
     }
 }
 
@@ -124,7 +121,7 @@ fn funnel_tables(funnel: &Funnel) -> Markup {
             section class="funnel" {
                 h2 { "By day" }
                 table class="by-day" {
-                    thead { tr { th scope="col" { "Day" } (funnel_head()) } }
+                    thead { tr { (col_heads(&["Day"])) (funnel_head()) } }
                     tbody {
                         @for (day, row) in funnel.by_day.iter().take(31) {
                             tr { th scope="row" { (day) } (funnel_cells(row)) }
@@ -135,8 +132,7 @@ fn funnel_tables(funnel: &Funnel) -> Markup {
                 table class="by-source" {
                     thead {
                         tr {
-                            th scope="col" { "Source" }
-                            th scope="col" { "Campaign" }
+                            (col_heads(&["Source", "Campaign"]))
                             (funnel_head())
                         }
                     }
@@ -155,9 +151,7 @@ fn funnel_tables(funnel: &Funnel) -> Markup {
                     table class="histogram" {
                         thead {
                             tr {
-                                th scope="col" { "Score" }
-                                th scope="col" { "Leads" }
-                                th scope="col" { "Share" }
+                                (col_heads(&["Score", "Leads", "Share"]))
                             }
                         }
                         tbody {
@@ -176,10 +170,7 @@ fn funnel_tables(funnel: &Funnel) -> Markup {
                     table class="top-rules" {
                         thead {
                             tr {
-                                th scope="col" { "Rule" }
-                                th scope="col" { "Reason" }
-                                th scope="col" { "Leads" }
-                                th scope="col" { "Points" }
+                                (col_heads(&["Rule", "Reason", "Leads", "Points"]))
                             }
                         }
                         tbody {
