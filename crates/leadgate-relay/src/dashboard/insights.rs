@@ -5,9 +5,9 @@
 //! "thin: n = 4".
 
 use leadgate_insights::THIN_N;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 
-use super::page::col_heads;
+use super::page::{col_heads, document};
 use serde_json::Value;
 
 /// The width of a chart's bar area, in SVG units.
@@ -15,42 +15,34 @@ const BAR_W: f64 = 420.0;
 
 /// The page for the insights `data` (what `GET /v1/insights` answers) with the filter given.
 pub fn page(data: &Value, form: &str, from: &str, to: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Insights · leadgate" }
-                link rel="stylesheet" href="/leads.css";
-            }
-            body {
-                header {
-                    h1 { "Insights" }
-                    nav { a href="/leads" { "← Leads" } }
-                    form class="search" method="get" action="/insights" {
-                        label for="form" { "Form" } " "
-                        input id="form" name="form" type="text" value=(form); " "
-                        label for="from" { "From" } " "
-                        input id="from" name="from" type="date" value=(from); " "
-                        label for="to" { "To" } " "
-                        input id="to" name="to" type="date" value=(to); " "
-                        button type="submit" { "Show" }
-                    }
-                }
-                main class="insights" {
-                    (funnel(&data["funnel"]))
-                    (lead_velocity(&data["lead_velocity"]))
-                    (touches(&data["by_source"], &data["by_first_touch"]))
-                    (score_bands(&data["calibration"]["by_score_band"]))
-                    (auc(&data["auc"]))
-                    (speed(&data["speed_to_lead"]))
-                    (rules(&data["rules"]))
-                    (reasons(&data["rejection_reasons"]))
+    document(
+        "Insights",
+        html! {
+            header {
+                h1 { "Insights" }
+                nav { a href="/leads" { "← Leads" } }
+                form class="search" method="get" action="/insights" {
+                    label for="form" { "Form" } " "
+                    input id="form" name="form" type="text" value=(form); " "
+                    label for="from" { "From" } " "
+                    input id="from" name="from" type="date" value=(from); " "
+                    label for="to" { "To" } " "
+                    input id="to" name="to" type="date" value=(to); " "
+                    button type="submit" { "Show" }
                 }
             }
-        }
-    }
+            main class="insights" {
+                (funnel(&data["funnel"]))
+                (lead_velocity(&data["lead_velocity"]))
+                (touches(&data["by_source"], &data["by_first_touch"]))
+                (score_bands(&data["calibration"]["by_score_band"]))
+                (auc(&data["auc"]))
+                (speed(&data["speed_to_lead"]))
+                (rules(&data["rules"]))
+                (reasons(&data["rejection_reasons"]))
+            }
+        },
+    )
 }
 
 /// A rate as text: `42.0% (21 of 50; 95% 28.7–56.2%)`, or `no leads`.

@@ -16,52 +16,44 @@ pub fn dashboard(
     search: &str,
     actions: Option<&Actions>,
 ) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Leads · leadgate" }
-                link rel="stylesheet" href="/leads.css";
+    document(
+        "Leads",
+        html! {
+            header {
+                h1 { "Leads" }
+                nav { a href="/insights" { "Insights: funnel, conversion, speed, rules, reasons" } }
+                (kpis(funnel))
             }
-            body {
-                header {
-                    h1 { "Leads" }
-                    nav { a href="/insights" { "Insights: funnel, conversion, speed, rules, reasons" } }
-                    (kpis(funnel))
-                }
-                main {
-                    (funnel_tables(funnel))
-                    (search_form(search))
-                    @if leads.is_empty() {
-                        p class="empty" { "No leads yet." }
-                    } @else {
-                        table class="leads" {
-                            thead {
-                                tr {
-                                    (col_heads(&["Received", "Form", "Lead", "Score", "Why", "Source", "Sales"]))
-                                }
-                            }
-                            tbody {
-                                @for lead in leads {
-                                    (lead_row(lead, actions))
-                                }
+            main {
+                (funnel_tables(funnel))
+                (search_form(search))
+                @if leads.is_empty() {
+                    p class="empty" { "No leads yet." }
+                } @else {
+                    table class="leads" {
+                        thead {
+                            tr {
+                                (col_heads(&["Received", "Form", "Lead", "Score", "Why", "Source", "Sales"]))
                             }
                         }
-                        @if let Some(older) = actions.and_then(|a| a.older.as_deref()) {
-                            p class="older" {
-                                a href=(leads_url(search, older)) { "Older leads →" }
+                        tbody {
+                            @for lead in leads {
+                                (lead_row(lead, actions))
                             }
                         }
                     }
-                    @if let Some(actions) = actions {
-                        (import_form(actions))
+                    @if let Some(older) = actions.and_then(|a| a.older.as_deref()) {
+                        p class="older" {
+                            a href=(leads_url(search, older)) { "Older leads →" }
+                        }
                     }
                 }
+                @if let Some(actions) = actions {
+                    (import_form(actions))
+                }
             }
-        }
-    }
+        },
+    )
 }
 
 /// The headline numbers.
@@ -91,6 +83,23 @@ fn kpis(funnel: &Funnel) -> Markup {
 /// The column heads of a funnel row.
 fn funnel_head() -> Markup {
     col_heads(&["Views", "Starts", "Leads", "MQL", "Forwarded"])
+}
+
+/// A page of the dashboard: its `title` (the tab reads "<title> · leadgate"), the stylesheet,
+/// and `body`.
+pub(super) fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · leadgate" }
+                link rel="stylesheet" href="/leads.css";
+            }
+            body { (body) }
+        }
+    }
 }
 
 /// A table's column headings (the `th`s of its head row), in order.
@@ -419,28 +428,20 @@ fn import_form(actions: &Actions) -> Markup {
 
 /// A short page: a title, lines (errors), and a link back.
 pub fn message(title: &str, lines: &[String], back: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · leadgate" }
-                link rel="stylesheet" href="/leads.css";
-            }
-            body {
-                main {
-                    h1 { (title) }
-                    @if !lines.is_empty() {
-                        ul class="errors" {
-                            @for line in lines { li { (line) } }
-                        }
+    document(
+        title,
+        html! {
+            main {
+                h1 { (title) }
+                @if !lines.is_empty() {
+                    ul class="errors" {
+                        @for line in lines { li { (line) } }
                     }
-                    p { a href=(back) { "Back to the leads" } }
                 }
+                p { a href=(back) { "Back to the leads" } }
             }
-        }
-    }
+        },
+    )
 }
 
 /// The rule hits, each with its points, reason and rule id.
