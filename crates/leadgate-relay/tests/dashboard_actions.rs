@@ -277,7 +277,7 @@ fn a_full_page_links_to_the_older_leads() {
 
 #[test]
 fn the_dashboard_lists_a_hundred_leads_a_page() {
-    // With six outcome forms a lead, a page of 500 weighed ~2.5 MB: sales gets 100 a page, the
+    // With six outcome forms a lead, a page of 500 weighed 2.2–2.5 MB: sales gets 100 a page, the
     // older ones behind the link, and `?limit=` cannot ask for more.
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(dir.path());
